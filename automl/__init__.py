@@ -1,0 +1,30 @@
+"""automl: YAML search spaces -> Optuna studies of Keras models -> MLflow, from the CLI or Python.
+
+>>> import automl
+>>> result = automl.run("pipelines/quickstart.yaml", overrides={"study.trials": 5})  # doctest: +SKIP
+>>> result.best_value, result.model_path  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF logs CUDA probing at ERROR on CPU hosts
+
+from automl.api import load_pipeline, run, tune, validate  # noqa: E402
+from automl.errors import AutomlError, ConfigError, DataError, StudyError, TrialError  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AutomlError",
+    "ConfigError",
+    "DataError",
+    "StudyError",
+    "TrialError",
+    "load_pipeline",
+    "run",
+    "tune",
+    "validate",
+]

@@ -1,0 +1,157 @@
+"""Pydantic models of a pipeline file. Defaults live here and nowhere else.
+
+The models check what can be checked from the file alone; :mod:`automl.config.loader` adds the checks
+that need the space file or the data (metric vs task, block vs data rank).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from automl._text import one_of
+from automl.builders.metrics import direction_of
+from automl.engines import ENGINE_SAMPLERS as ENGINES
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+PRUNERS = ("none", "median", "hyperband")
+DATA_SOURCES: dict[str, tuple[str, ...]] = {
+    # source -> the keys that apply to it besides `source` and the split fractions
+    "digits": (),
+    "breast_cancer": (),
+    "wine": (),
+    "iris": (),
+    "synthetic": ("samples", "features", "classes", "shape", "noise"),
+    "csv": ("path", "target"),
+    "npz": ("path",),
+}
+_SPLITS = ("validation_split", "test_split", "stratify")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataConfig(_Model):
+    """Where the data comes from and how it is split."""
+
+    source: str = Field(description="digits | breast_cancer | wine | iris | synthetic | csv | npz")
+    path: Path | None = Field(None, description="csv / npz: the file (relative to the pipeline file).")
+    target: str | None = Field(None, description="csv: the target column.")
+    validation_split: Fraction = Field(0.2, description="Fraction of the data used for validation.")
+    test_split: Fraction = Field(0.2, description="Fraction of the data held out for the final test.")
+    stratify: bool = Field(True, description="Stratified splits for classification.")
+    samples: PositiveInt = Field(600, description="synthetic: number of samples.")
+    features: PositiveInt = Field(20, description="synthetic: number of features (tabular shape).")
+    classes: Annotated[int, Field(ge=0)] = Field(
+        3, description="synthetic: number of classes (0 for a regression target)."
+    )
+    shape: list[PositiveInt] | None = Field(
+        None, description="synthetic: per-sample shape, e.g. [16, 3] (sequence) or [8, 8, 1] (image)."
+    )
+    noise: Annotated[float, Field(ge=0.0)] = Field(0.1, description="synthetic: label noise / target noise.")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value not in DATA_SOURCES:
+            raise ValueError(one_of(value, DATA_SOURCES, "data source"))
+        return value
+
+    @model_validator(mode="after")
+    def _keys_apply(self) -> DataConfig:
+        allowed = set(DATA_SOURCES[self.source]) | set(_SPLITS) | {"source"}
+        for key in sorted(self.model_fields_set - allowed):
+            raise ValueError(f"[{key}] does not apply to source '{self.source}'")
+        if self.source in ("csv", "npz") and self.path is None:
+            raise ValueError(f"[path] source '{self.source}' needs a `path`")
+        if self.source == "csv" and not self.target:
+            raise ValueError("[target] source 'csv' needs a `target` column")
+        if self.validation_split + self.test_split >= 0.9:
+            raise ValueError(
+                "validation_split + test_split < 0.9 must hold, "
+                f"got {self.validation_split:g} + {self.test_split:g}"
+            )
+        return self
+
+
+class StudyConfig(_Model):
+    """How the search runs."""
+
+    engine: str = Field("optuna", description="The tuning engine: optuna.")
+    sampler: str = Field("tpe", description="optuna: tpe | random | grid (grid: every float needs a step).")
+    pruner: str = Field("median", description="none | median | hyperband, fed by per-epoch reports.")
+    trials: PositiveInt = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
+    metric: str | None = Field(
+        None, description="val_<metric> to optimize; default val_accuracy (classification) / val_loss."
+    )
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="Inferred from the metric when omitted; a contradiction is an error."
+    )
+    timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="Seconds; stop adding trials after.")
+    storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///mlruns/optuna.db.")
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(one_of(value, ENGINES, "engine"))
+        return value
+
+    @field_validator("pruner")
+    @classmethod
+    def _pruner(cls, value: str) -> str:
+        if value not in PRUNERS:
+            raise ValueError(one_of(value, PRUNERS, "pruner"))
+        return value
+
+    @model_validator(mode="after")
+    def _sampler_and_direction(self) -> StudyConfig:
+        samplers = ENGINES[self.engine]
+        if self.sampler not in samplers:
+            raise ValueError(f"[sampler] {one_of(self.sampler, samplers, f'{self.engine} sampler')}")
+        if self.metric is not None and self.direction is not None:
+            implied = direction_of(self.metric)
+            if implied is not None and implied != self.direction:
+                raise ValueError(
+                    f"[direction] {self.metric} must be {implied}d, got direction={self.direction}"
+                )
+        return self
+
+
+class TrainConfig(_Model):
+    """How each trial trains."""
+
+    epochs: PositiveInt = Field(10, description="Epochs per trial (the best epoch gives the trial's value).")
+    batch_size: PositiveInt = Field(64, description="Mini-batch size.")
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class PipelineConfig(_Model):
+    """A whole pipeline file."""
+
+    name: str = Field(description="Study name and MLflow experiment name (letters, digits, _ . -).")
+    seed: int | None = Field(0, description="Seeds the sampler, numpy, Python and Keras; null: unseeded.")
+    data: DataConfig
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="Inferred from the target when omitted."
+    )
+    space: str | dict[str, Any] = Field(
+        description="A space file (relative to this file) or an inline space mapping."
+    )
+    study: StudyConfig = Field(default_factory=StudyConfig)  # type: ignore[arg-type]
+    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"expected letters, digits, '_', '.', '-' (no spaces or slashes), got {value!r}")
+        return value

@@ -1,0 +1,47 @@
+"""The data a study trains on: train / validation / test arrays plus what the model must know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Dataset:
+    """Split arrays. ``x`` keeps the source's raw values (the model carries its own preprocessing)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    num_classes: int = 0
+    class_names: list[str] = field(default_factory=list)
+    feature_names: list[str] | None = None
+    encoding: dict[str, Any] | None = None
+    source: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def rank(self) -> int:
+        return self.x_train.ndim
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "task": self.task,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "class_names": self.class_names,
+            "train": len(self.x_train),
+            "val": len(self.x_val),
+            "test": len(self.x_test),
+            "encoding": self.encoding,
+        }

@@ -1,0 +1,88 @@
+"""The engine seam: create/resume a study, ask for parameters, report epochs, tell outcomes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from automl.space.space import Space
+
+
+@dataclass
+class TrialRecord:
+    """A finished (or running) trial as any engine describes it."""
+
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL | RUNNING
+    value: float | None
+    params: dict[str, Any]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineTrial(ABC):
+    """One asked trial: a :class:`~automl.space.params.Suggester` plus the pruning channel."""
+
+    number: int
+
+    @abstractmethod
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+
+    @abstractmethod
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float: ...
+
+    @abstractmethod
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any: ...
+
+    @abstractmethod
+    def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None: ...
+
+    @abstractmethod
+    def should_prune(self) -> bool: ...
+
+
+@dataclass
+class StudySettings:
+    """What an engine needs to open a study: plain data, shared by every engine."""
+
+    name: str
+    space: Space
+    sampler: str
+    pruner: str
+    direction: str
+    seed: int | None
+    storage: str
+    epochs: int
+
+
+class Engine(ABC):
+    """A tuning engine. Subclasses set ``name`` and ``samplers``."""
+
+    name: str = ""
+    samplers: tuple[str, ...] = ()
+
+    def __init__(self, settings: StudySettings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def open(self, *, new: bool = False) -> None:
+        """Create the study, or resume it; raises StudyError if the stored one has another space."""
+
+    @abstractmethod
+    def ask(self) -> EngineTrial | None:
+        """A new trial, or None when the sampler has nothing left (an exhausted grid)."""
+
+    @abstractmethod
+    def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+        """Record how ``trial`` ended (COMPLETE with a value, PRUNED or FAIL) and its attributes."""
+
+    @abstractmethod
+    def trials(self) -> list[TrialRecord]: ...
+
+    def best(self) -> TrialRecord | None:
+        done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None]
+        if not done:
+            return None
+        pick = max if self.settings.direction == "maximize" else min
+        return pick(done, key=lambda t: t.value)  # type: ignore[arg-type, return-value]

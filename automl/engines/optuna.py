@@ -1,0 +1,172 @@
+"""The Optuna engine: TPE / random / grid samplers, median / hyperband pruners, RDB storages."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.errors import ConfigError, StudyError
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+_STATE = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED", TrialState.FAIL: "FAIL",
+          TrialState.RUNNING: "RUNNING", TrialState.WAITING: "WAITING"}
+_TELL = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}
+FINGERPRINT = "automl.space"
+ENGINE_ATTR = "automl.engine"
+
+
+def prepare_storage(url: str) -> str:
+    """Create the folder of a SQLite file so a fresh checkout can open ``sqlite:///mlruns/optuna.db``."""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+class OptunaTrial(EngineTrial):
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+        self.number = trial.number
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        return self.trial.suggest_int(name, low, high, step=step, log=log)
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        return self.trial.suggest_float(name, low, high, step=step, log=log)
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        return self.trial.suggest_categorical(name, choices)
+
+    def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
+        self.trial.report(value, epoch)
+
+    def should_prune(self) -> bool:
+        return self.trial.should_prune()
+
+
+class OptunaEngine(Engine):
+    name = "optuna"
+    samplers = ("tpe", "random", "grid")
+
+    def __init__(self, settings: StudySettings) -> None:
+        super().__init__(settings)
+        self.storage = prepare_storage(settings.storage)
+        self.study: optuna.Study | None = None
+
+    def _sampler(self, offset: int) -> optuna.samplers.BaseSampler:
+        s = self.settings
+        # a resumed study must not replay the sequence of its first session
+        seed = None if s.seed is None else s.seed + offset
+        if s.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if s.sampler == "grid":
+            try:
+                grid = s.space.grid()
+            except ValueError as exc:
+                raise ConfigError(f"{exc}", path="study.sampler") from None
+            return optuna.samplers.GridSampler(grid, seed=seed)
+        startup = min(10, max(3, s.epochs))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True)
+
+    def _pruner(self) -> optuna.pruners.BasePruner:
+        s = self.settings
+        if s.pruner == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, s.epochs // 4))
+        if s.pruner == "hyperband":
+            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, s.epochs))
+        return optuna.pruners.NopPruner()
+
+    def exists(self) -> bool:
+        return self.settings.name in optuna.get_all_study_names(self.storage)
+
+    def delete(self) -> None:
+        if self.exists():
+            optuna.delete_study(study_name=self.settings.name, storage=self.storage)
+
+    def open(self, *, new: bool = False) -> None:
+        s = self.settings
+        if new:
+            self.delete()
+        fingerprint = s.space.fingerprint()
+        if self.exists():
+            stored = optuna.load_study(study_name=s.name, storage=self.storage)
+            attrs = stored.user_attrs
+            if attrs.get(ENGINE_ATTR, self.name) != self.name:
+                raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
+                                 f"'{self.name}': use --new to start afresh, or another `name`")
+            if attrs.get(FINGERPRINT) not in (None, fingerprint):
+                raise StudyError(f"study '{s.name}' exists with a different search space: use --new to start "
+                                 "afresh (its trials are deleted), or another `name`")
+            stored_dir = stored.direction.name.lower()
+            if stored_dir != s.direction:
+                raise StudyError(f"study '{s.name}' exists with direction {stored_dir}, got {s.direction}: "
+                                 "use --new, or another `name`")
+            offset = len(stored.trials)
+        else:
+            offset = 0
+        self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,
+                                         sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
+        self.study.set_user_attr(FINGERPRINT, fingerprint)
+        self.study.set_user_attr(ENGINE_ATTR, self.name)
+        self.study.set_user_attr("automl.space_spec", s.space.describe())
+
+    def _study(self) -> optuna.Study:
+        if self.study is None:
+            raise StudyError("the study is not open: call open() first")
+        return self.study
+
+    def ask(self) -> OptunaTrial | None:
+        study = self._study()
+        sampler = study.sampler
+        if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
+            return None
+        return OptunaTrial(study.ask())
+
+    def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+        assert isinstance(trial, OptunaTrial)
+        for key, val in attrs.items():
+            trial.trial.set_user_attr(key, val)
+        if state == "COMPLETE":
+            self._study().tell(trial.trial, value)
+        else:
+            self._study().tell(trial.trial, state=_TELL[state])
+
+    def trials(self) -> list[TrialRecord]:
+        return [
+            TrialRecord(number=t.number, state=_STATE.get(t.state, t.state.name), value=t.value,
+                        params=dict(t.params), attrs=dict(t.user_attrs))
+            for t in self._study().get_trials(deepcopy=False)
+        ]
+
+
+def list_studies(storage: str) -> list[dict[str, Any]]:
+    out = []
+    for summary in optuna.get_all_study_summaries(prepare_storage(storage)):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        trials = study.get_trials(deepcopy=False)
+        states = [t.state for t in trials]
+        best = summary.best_trial
+        out.append({
+            "name": summary.study_name,
+            "direction": summary.direction.name.lower(),
+            "trials": len(trials),
+            "complete": states.count(TrialState.COMPLETE),
+            "pruned": states.count(TrialState.PRUNED),
+            "failed": states.count(TrialState.FAIL),
+            "best_value": best.value if best else None,
+            "best_trial": best.number if best else None,
+            "engine": summary.user_attrs.get(ENGINE_ATTR, "optuna"),
+        })
+    return out
+
+
+ENGINE = OptunaEngine

@@ -1,0 +1,68 @@
+"""Settle everything a study needs before it starts: data, resolved space, metric and direction.
+
+This is where checks that need more than one file live (metric vs task, block vs data rank).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from automl._text import one_of
+from automl.builders.metrics import base_metric, direction_of, metrics_for
+from automl.config.loader import Pipeline
+from automl.data import Dataset, load_dataset
+from automl.errors import ConfigError
+from automl.space.space import Space, resolve_space
+
+OUTPUT_ROOT = Path("mlruns")
+DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
+
+
+@dataclass
+class Plan:
+    pipeline: Pipeline
+    data: Dataset
+    space: Space
+    metric: str
+    direction: str
+    storage: str
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    @property
+    def output_dir(self) -> Path:
+        """``mlruns/<name>/``: the study's best model, later its student and exports."""
+        return OUTPUT_ROOT / self.pipeline.name
+
+
+def settle_metric(pipeline: Pipeline, task: str) -> tuple[str, str]:
+    study = pipeline.config.study
+    metric = study.metric or ("val_accuracy" if task == "classification" else "val_loss")
+    known = metrics_for(task)
+    if base_metric(metric) not in known:
+        names = [f"val_{m}" for m in known] + list(known)
+        raise ConfigError(one_of(metric, names, f"metric for {task}"), file=pipeline.file, path="study.metric")
+    implied = direction_of(metric)
+    direction = study.direction or implied
+    if direction is None:
+        raise ConfigError(f"cannot infer whether {metric} should be maximized: set study.direction",
+                          file=pipeline.file, path="study.direction")
+    return metric, direction
+
+
+def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
+    """Load the data and resolve the space for ``pipeline``; raises ConfigError / DataError."""
+    cfg = pipeline.config
+    data = load_dataset(cfg.data, cfg.task, seed=cfg.seed, file=pipeline.file)
+    space = resolve_space(pipeline.space, data.rank, file=pipeline.space_file, prefix=pipeline.space_prefix)
+    metric, direction = settle_metric(pipeline, data.task)
+    if cfg.study.sampler == "grid":
+        try:
+            space.grid()
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=pipeline.file, path="study.sampler") from None
+    return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction,
+                storage=storage or cfg.study.storage or DEFAULT_STORAGE)

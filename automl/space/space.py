@@ -1,0 +1,222 @@
+"""The search space: a validated space file resolved against the block registry and the data rank.
+
+``SpaceFile`` is what a user writes (``block`` + ``params``); :func:`resolve_space` merges it with each
+candidate block's default hyperparameters and the training defaults, checks every condition, and
+returns a :class:`Space` that samples itself from any :class:`~automl.space.params.Suggester`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from automl._text import did_you_mean, one_of, show
+from automl.errors import ConfigError
+from automl.space.params import CategoricalParam, FixedParam, Param, Suggester, as_param_input
+
+BLOCK = "block"
+
+
+class SpaceFile(BaseModel):
+    """A search space as written in ``search_spaces/*.yaml`` (or inline under ``space:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, description="Free text shown in reports.")
+    block: Param = Field(description="The model block: a name, or a categorical over names.")
+    params: dict[str, Param] = Field(
+        default_factory=dict,
+        description="Hyperparameters: {type: int|float|categorical, ...} or a fixed value.",
+    )
+
+    @field_validator("block", mode="before")
+    @classmethod
+    def _block(cls, value: Any) -> Any:
+        return as_param_input(value)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return {k: as_param_input(v) for k, v in value.items()}
+        return value
+
+
+@dataclass
+class Space:
+    """A resolved space: every parameter with its sampler name, in an order where parents come first.
+
+    ``owners`` maps a sampler name to ``(block or None, name the builder reads)``; block-specific
+    defaults of a multi-block space are named ``"<block>.<name>"`` so their ranges never collide.
+    """
+
+    params: dict[str, Param]
+    owners: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> list[str]:
+        spec = self.params[BLOCK]
+        return [str(c) for c in spec.grid()]
+
+    def is_active(self, name: str, values: dict[str, Any]) -> bool:
+        for parent, allowed in self.params[name].when.items():
+            if parent not in values or values[parent] not in allowed:
+                return False
+        return True
+
+    def sample(self, suggester: Suggester) -> dict[str, Any]:
+        """Draw every active parameter in order; inactive ones never reach the suggester."""
+        values: dict[str, Any] = {}
+        for name, spec in self.params.items():
+            if self.is_active(name, values):
+                values[name] = spec.draw(name, suggester)
+        return values
+
+    def tunable(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The sampled values minus the fixed ones (what an engine records as a trial's params)."""
+        return {k: v for k, v in values.items() if self.params[k].tunable}
+
+    def decode(self, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Split sampled values into the block name and the hyperparameters its builder reads."""
+        block = str(values[BLOCK])
+        hp: dict[str, Any] = {}
+        for name, value in values.items():
+            owner, short = self.owners.get(name, (None, name))
+            if name != BLOCK and owner in (None, block):
+                hp[short] = value
+        return block, hp
+
+    def grid(self) -> dict[str, list[Any]]:
+        """Every tunable parameter's grid values (grid search); raises ValueError if one has none."""
+        return {k: p.grid() for k, p in self.params.items() if p.tunable}
+
+    def fingerprint(self) -> str:
+        """A hash of the resolved space: a resumed study must see the same one."""
+        canon = {k: p.model_dump(mode="json") for k, p in self.params.items()}
+        return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()[:16]
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": k, **p.model_dump(mode="json")} for k, p in self.params.items()]
+
+
+def resolve_space(
+    space: SpaceFile, rank: int | None, *, file: str | None = None, prefix: str = ""
+) -> Space:
+    """Merge ``space`` with block and training defaults for data of ``rank`` (None: any rank).
+
+    Errors name ``file`` and the key path (``prefix`` + the key inside the space).
+    """
+    from automl.builders.blocks import BLOCKS, RANK_NAMES
+    from automl.builders.optimizers import training_hyperparameters
+
+    def err(path: str, message: str) -> ConfigError:
+        return ConfigError(message, file=file, path=prefix + path)
+
+    block_spec = space.block
+    if isinstance(block_spec, FixedParam | CategoricalParam) and not block_spec.when:
+        names = [block_spec.value] if isinstance(block_spec, FixedParam) else list(block_spec.choices)
+    else:
+        raise err(BLOCK, "expected a block name or {type: categorical, choices: [...]}, "
+                         f"got {block_spec.model_dump(exclude_defaults=True)}")
+    for name in names:
+        if not isinstance(name, str) or name not in BLOCKS:
+            raise err(BLOCK, one_of(str(name), BLOCKS.names(), "block"))
+    blocks = {n: BLOCKS.get(str(n)) for n in names}
+    if rank is not None:
+        fits = {n: b for n, b in blocks.items() if rank in b.ranks}
+        if not fits:
+            wants = "; ".join(f"'{n}' needs {' or '.join(RANK_NAMES[r] for r in b.ranks)} data"
+                              for n, b in blocks.items())
+            raise err(BLOCK, f"{wants}, got {RANK_NAMES.get(rank, f'rank-{rank}')} data")
+        blocks = fits  # a multi-block space keeps the blocks that fit this data
+    block_names = list(blocks)
+    if len(block_names) == 1:
+        block_param: Param = FixedParam(value=block_names[0])
+    else:
+        block_param = CategoricalParam(type="categorical", choices=list(block_names))
+
+    params: dict[str, Param] = {BLOCK: block_param}
+    owners: dict[str, tuple[str | None, str]] = {}
+    consumers: dict[str, list[str]] = {}
+    block_defaults: dict[str, dict[str, Param]] = {n: b.hyperparameters() for n, b in blocks.items()}
+    for n, hps in block_defaults.items():
+        for hp in hps:
+            consumers.setdefault(hp, []).append(n)
+    training = training_hyperparameters()
+    known = set(consumers) | set(training)
+
+    for name, spec in space.params.items():
+        if name == BLOCK:
+            raise err(f"params.{name}", "the block is chosen by the top-level `block` key, not a param")
+        if name not in known:
+            raise err(f"params.{name}", f"not a hyperparameter of block(s) {', '.join(block_names)} "
+                      f"or of training{did_you_mean(name, known)}")
+        users = consumers.get(name, [])
+        if name not in training and len(block_names) > 1 and BLOCK not in spec.when \
+                and set(users) != set(block_names):
+            spec = spec.conditioned({BLOCK: users})
+        params[name] = spec
+
+    for name, spec in training.items():
+        params.setdefault(name, spec)
+    for bname, hps in block_defaults.items():
+        for hp, spec in hps.items():
+            if hp in params:
+                continue
+            if len(consumers[hp]) == 1 or len(block_names) == 1:
+                sname = hp
+            else:
+                sname = f"{bname}.{hp}"
+            owners[sname] = (bname, hp)
+            params[sname] = spec.conditioned({BLOCK: [bname]}) if len(block_names) > 1 else spec
+
+    _check_conditions(params, space, [str(n) for n in names], err)
+    ordered = _topological(params, err)
+    return Space(params=ordered, owners=owners)
+
+
+def _check_conditions(params: dict[str, Param], space: SpaceFile, all_blocks: list[str], err: Any) -> None:
+    for name, spec in params.items():
+        for parent, allowed in spec.when.items():
+            path = f"params.{name}.when.{parent}" if name in space.params else f"params.{name}"
+            if parent not in params:
+                raise err(path, f"condition on unknown parameter {show(parent)}{did_you_mean(parent, params)}")
+            if parent == name:
+                raise err(path, "a parameter cannot be conditional on itself")
+            pspec = params[parent]
+            if isinstance(pspec, CategoricalParam | FixedParam):
+                # blocks dropped for this data rank still count as values a condition may name
+                possible = all_blocks if parent == BLOCK else pspec.grid()
+                bad = [v for v in allowed if v not in possible]
+                if bad:
+                    raise err(path, f"condition value(s) {bad} can never hold: {parent} takes {possible}")
+            else:
+                bad = [v for v in allowed if not pspec.contains(v)]
+                if bad:
+                    raise err(path, f"condition value(s) {bad} are outside the range of {parent}")
+
+
+def _topological(params: dict[str, Param], err: Any) -> dict[str, Param]:
+    ordered: dict[str, Param] = {}
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise err(f"params.{name}.when", "conditions form a cycle")
+        visiting.add(name)
+        for parent in params[name].when:
+            visit(parent)
+        visiting.discard(name)
+        ordered[name] = params[name]
+
+    for name in params:
+        visit(name)
+    return ordered

@@ -1,0 +1,80 @@
+"""MLflow tracking: one parent run per study session, one nested child run per trial.
+
+Uses ``MlflowClient`` directly (no global active run), so a trial's run can be written from anywhere,
+and batches each epoch's metrics into one ``log_batch`` call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+PARENT_TAG = "mlflow.parentRunId"
+_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
+
+
+def tracking_uri(explicit: str | None = None) -> str:
+    """``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlruns/mlflow.db``."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _quiet() -> None:
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.store", "mlflow.tracking"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class Tracker:
+    """Writes a study's runs to one MLflow experiment named after the pipeline."""
+
+    def __init__(self, experiment: str, uri: str | None = None, artifact_root: Path | None = None) -> None:
+        _quiet()
+        from mlflow import MlflowClient
+
+        self.uri = tracking_uri(uri)
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is not None:
+            self.experiment_id = found.experiment_id
+        else:
+            location = None
+            if artifact_root is not None and self.uri.startswith("sqlite:"):
+                artifact_root.mkdir(parents=True, exist_ok=True)
+                location = artifact_root.resolve().as_uri()
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+
+    def start_run(self, name: str, *, parent: str | None = None, tags: dict[str, Any] | None = None) -> str:
+        all_tags = {k: str(v) for k, v in (tags or {}).items()}
+        if parent:
+            all_tags[PARENT_TAG] = parent
+        run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
+        return str(run.info.run_id)
+
+    def log(self, run_id: str, *, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None,
+            tags: dict[str, Any] | None = None, step: int = 0) -> None:
+        """Params, metrics (at ``step``) and tags in one ``log_batch`` call; non-finite metrics are skipped."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()
+                     if v is not None and math.isfinite(float(v))],
+            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()],
+        )
+
+    def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_text(self, run_id: str, text: str, file: str) -> None:
+        self.client.log_text(run_id, text, file)
+
+    def end(self, run_id: str, state: str = "COMPLETE") -> None:
+        self.client.set_terminated(run_id, _STATUS.get(state, state))

@@ -1,0 +1,5 @@
+"""One trial, in-process (a child-process runner can wrap :func:`run_trial` unchanged)."""
+
+from automl.trial.runner import NullReporter, Reporter, TrialRequest, TrialResult, release_memory, run_trial
+
+__all__ = ["NullReporter", "Reporter", "TrialRequest", "TrialResult", "release_memory", "run_trial"]

@@ -1,0 +1,161 @@
+"""One trial: build, compile, fit with per-epoch reports, and say how it ended.
+
+A trial takes plain data in (:class:`TrialRequest`) and gives plain data out (:class:`TrialResult`); it
+talks to the engine only through a :class:`Reporter`, so it can run in a child process unchanged.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from automl.builders.metrics import direction_of
+from automl.builders.model import ModelSpec, build_model
+
+
+class Reporter(Protocol):
+    """The narrow channel between a running trial and whoever decides its fate."""
+
+    def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None: ...
+
+    def should_prune(self) -> bool: ...
+
+
+class NullReporter:
+    def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
+        pass
+
+    def should_prune(self) -> bool:
+        return False
+
+
+@dataclass
+class TrialRequest:
+    number: int
+    block: str
+    hp: dict[str, Any]
+    spec: ModelSpec
+    metric: str
+    direction: str
+    epochs: int = 10
+    batch_size: int = 64
+    seed: int | None = None
+
+
+@dataclass
+class TrialResult:
+    state: str  # COMPLETE | PRUNED | FAIL
+    value: float | None = None
+    best_epoch: int | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    reason: str | None = None
+    n_params: int = 0
+    fit_seconds: float = 0.0
+    model: Any = None  # the Keras model at its best epoch (in-process runs only)
+
+
+def _current_lr(model: Any) -> float:
+    import keras
+
+    try:
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except Exception:  # an optimizer without a readable rate
+        return float("nan")
+
+
+def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) -> Any:
+    import keras
+
+    better = (lambda a, b: a > b) if req.direction == "maximize" else (lambda a, b: a < b)
+
+    class TrialCallback(keras.callbacks.Callback):
+        """Reports each epoch, keeps the best epoch's weights, stops on NaN or when pruned."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best_weights: list[np.ndarray] | None = None
+            self.failure: str | None = None
+            self.pruned = False
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            metrics = {k: float(v) for k, v in (logs or {}).items()}
+            metrics["lr"] = _current_lr(self.model)
+            result.history.append(metrics)
+            loss = metrics.get("loss", 0.0)
+            if not math.isfinite(loss):
+                self.failure = f"loss became {loss} at epoch {epoch}"
+                self.model.stop_training = True
+                return
+            if req.metric not in metrics:
+                known = ", ".join(sorted(k for k in metrics if k != "lr"))
+                self.failure = f"metric '{req.metric}' is not logged (logged: {known})"
+                self.model.stop_training = True
+                return
+            value = metrics[req.metric]
+            if math.isfinite(value) and (result.value is None or better(value, result.value)):
+                result.value, result.best_epoch = value, epoch
+                self.best_weights = self.model.get_weights()
+            reporter.report(epoch, value, metrics)
+            if reporter.should_prune():
+                self.pruned = True
+                self.model.stop_training = True
+
+    return TrialCallback()
+
+
+def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) -> TrialResult:
+    """Train one configuration on ``data`` (a :class:`~automl.data.Dataset`) and return its outcome.
+
+    Exceptions inside build or fit become a FAIL result with the reason; KeyboardInterrupt propagates.
+    """
+    import keras
+
+    reporter = reporter or NullReporter()
+    result = TrialResult(state="FAIL")
+    if req.seed is not None:
+        keras.utils.set_random_seed(req.seed + req.number)
+    try:
+        model = build_model(req.block, req.hp, req.spec)
+        result.n_params = int(model.count_params())
+        callback = _trial_callback(req, reporter, result)
+        start = time.perf_counter()
+        model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                  epochs=req.epochs, batch_size=req.batch_size, callbacks=[callback], verbose=0)
+        result.fit_seconds = time.perf_counter() - start
+    except Exception as exc:  # any failure of one configuration is that trial's outcome
+        result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        return result
+    if callback.failure:
+        result.reason = callback.failure
+        return result
+    if callback.best_weights is not None:
+        model.set_weights(callback.best_weights)
+    result.model = model
+    result.state = "PRUNED" if callback.pruned else "COMPLETE"
+    if callback.pruned:
+        result.reason = f"pruned after epoch {len(result.history) - 1}"
+    if result.value is None:
+        result.state, result.reason = "FAIL", f"metric '{req.metric}' was never finite"
+    return result
+
+
+def release_memory() -> None:
+    """Free what the last trial's graphs hold (not all of it: see FACTS.md on per-process growth)."""
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else repr(exc))[:300]
+
+
+__all__ = ["NullReporter", "Reporter", "TrialRequest", "TrialResult", "direction_of", "release_memory",
+           "run_trial"]
