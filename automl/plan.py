@@ -46,6 +46,9 @@ def settle_metric(pipeline: Pipeline, task: str) -> tuple[str, str]:
         names = [f"val_{m}" for m in known] + list(known)
         raise ConfigError(one_of(metric, names, f"metric for {task}"), file=pipeline.file, path="study.metric")
     implied = direction_of(metric)
+    if study.direction and implied and study.direction != implied:
+        raise ConfigError(f"{metric} must be {implied}d, got direction={study.direction}", file=pipeline.file,
+                          path="study.direction")
     direction = study.direction or implied
     if direction is None:
         raise ConfigError(f"cannot infer whether {metric} should be maximized: set study.direction",

@@ -87,7 +87,8 @@ def _message(err: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected')}{got}", loc
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return f"expected `type` to be one of int, float, categorical{got}", loc
+        tag = value.get("type") if isinstance(value, dict) else value
+        return f"expected `type` to be one of int, float, categorical, got {show(tag)}", loc
     if kind == "value_error":
         msg = str(ctx.get("error", err["msg"]))
         m = _KEY_PREFIX.match(msg)

@@ -135,10 +135,17 @@ class OptunaEngine(Engine):
         assert isinstance(trial, OptunaTrial)
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
-        if state == "COMPLETE":
-            self._study().tell(trial.trial, value)
-        else:
-            self._study().tell(trial.trial, state=_TELL[state])
+        study = self._study()
+        try:
+            if state == "COMPLETE":
+                study.tell(trial.trial, value)
+            else:
+                study.tell(trial.trial, state=_TELL[state])
+        except RuntimeError as exc:
+            # GridSampler calls study.stop() once the grid is used up, which only works inside optimize();
+            # the trial is stored before that (optuna's tell saves it in a finally), and ask() sees the end.
+            if not isinstance(study.sampler, optuna.samplers.GridSampler) or "Study.stop" not in str(exc):
+                raise
 
     def trials(self) -> list[TrialRecord]:
         return [

@@ -92,9 +92,27 @@ class Space:
                 hp[short] = value
         return block, hp
 
+    def can_be_active(self, name: str) -> bool:
+        """False for a parameter whose condition no value of its parents can meet (momentum under adam)."""
+        for parent, allowed in self.params[name].when.items():
+            pspec = self.params[parent]
+            if not self.can_be_active(parent):
+                return False
+            if isinstance(pspec, CategoricalParam | FixedParam) and not set(map(repr, pspec.grid())) & set(
+                    map(repr, allowed)):
+                return False
+        return True
+
     def grid(self) -> dict[str, list[Any]]:
         """Every tunable parameter's grid values (grid search); raises ValueError if one has none."""
-        return {k: p.grid() for k, p in self.params.items() if p.tunable}
+        out: dict[str, list[Any]] = {}
+        for name, spec in self.params.items():
+            if spec.tunable and self.can_be_active(name):
+                try:
+                    out[name] = spec.grid()
+                except ValueError as exc:
+                    raise ValueError(f"{exc}; `{name}` has none (give it a step or a fixed value)") from None
+        return out
 
     def fingerprint(self) -> str:
         """A hash of the resolved space: a resumed study must see the same one."""
@@ -190,6 +208,8 @@ def _check_conditions(params: dict[str, Param], space: SpaceFile, all_blocks: li
             if parent == name:
                 raise err(path, "a parameter cannot be conditional on itself")
             pspec = params[parent]
+            if name not in space.params:
+                continue  # a default that a fixed parent switches off (momentum under adam) is fine
             if isinstance(pspec, CategoricalParam | FixedParam):
                 # blocks dropped for this data rank still count as values a condition may name
                 possible = all_blocks if parent == BLOCK else pspec.grid()
