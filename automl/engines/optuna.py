@@ -12,9 +12,9 @@ from optuna.trial import TrialState
 
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import ConfigError, StudyError
+from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 _STATE = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED", TrialState.FAIL: "FAIL",
@@ -26,6 +26,7 @@ ENGINE_ATTR = "automl.engine"
 
 def prepare_storage(url: str) -> str:
     """Create the folder of a SQLite file so a fresh checkout can open ``sqlite:///mlruns/optuna.db``."""
+    url = absolute_sqlite(url)
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return url
@@ -75,7 +76,9 @@ class OptunaEngine(Engine):
                 raise ConfigError(f"{exc}", path="study.sampler") from None
             return optuna.samplers.GridSampler(grid, seed=seed)
         startup = min(10, max(3, s.epochs))
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True)
+        with warnings.catch_warnings():  # `group` is "experimental" but is what conditional spaces need
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True)
 
     def _pruner(self) -> optuna.pruners.BasePruner:
         s = self.settings
@@ -157,7 +160,8 @@ class OptunaEngine(Engine):
 
 def list_studies(storage: str) -> list[dict[str, Any]]:
     out = []
-    for summary in optuna.get_all_study_summaries(prepare_storage(storage)):
+    storage = prepare_storage(storage)
+    for summary in optuna.get_all_study_summaries(storage):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         trials = study.get_trials(deepcopy=False)
         states = [t.state for t in trials]

@@ -18,9 +18,21 @@ PARENT_TAG = "mlflow.parentRunId"
 _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
 
+def absolute_sqlite(url: str) -> str:
+    """``sqlite:///mlruns/x.db`` -> ``sqlite:////abs/cwd/mlruns/x.db``.
+
+    A relative SQLite URL means "under the working directory"; pinning it matters because MLflow caches
+    one store per URL string, so a relative URL would keep pointing at the first directory it saw.
+    """
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix):].startswith("/") and ":memory:" not in url:
+        return prefix + str(Path(url[len(prefix):]).resolve())
+    return url
+
+
 def tracking_uri(explicit: str | None = None) -> str:
-    """``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlruns/mlflow.db``."""
-    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlruns/mlflow.db`` (made absolute)."""
+    return absolute_sqlite(explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
 
 
 def _quiet() -> None:
