@@ -37,5 +37,9 @@ class TrialError(AutomlError):
     """A trial failed for a reason worth recording (NaN loss, incompatible parameters, ...)."""
 
 
+class ExportError(AutomlError):
+    """A model cannot be exported (a layer without a TFLite builtin op, no model to export, ...)."""
+
+
 class TrialPruned(AutomlError):  # noqa: N818 - mirrors optuna.TrialPruned
     """Raised inside a trial when the engine decided to stop it early."""

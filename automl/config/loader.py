@@ -20,7 +20,7 @@ from automl.space.space import SpaceFile
 
 # Keys whose string values are file paths: relative to the YAML file that wrote them, or to the working
 # directory when given on the command line.
-PATH_KEYS = ("data.path", "space")
+PATH_KEYS = ("data.path", "space", "distill.student")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from automl._text import one_of
 from automl.builders.metrics import direction_of
 from automl.engines import ENGINE_SAMPLERS as ENGINES
+from automl.space.params import CategoricalParam, FixedParam, Param, as_param_input, float_range
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
@@ -131,6 +132,113 @@ class TrainConfig(_Model):
     batch_size: PositiveInt = Field(64, description="Mini-batch size.")
 
 
+EXPORT_FORMATS = ("float32", "float16", "dynamic", "int8")
+EXPORT_IO = ("float32", "int8", "uint8")
+EXPORT_MODELS = ("auto", "best", "student")
+
+
+def _param(value: Any, *, low: float, high: float, low_open: bool = False) -> Param:
+    """A distill hyperparameter: a fixed value or a space parameter, inside [low, high]."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        raw = value if isinstance(value, BaseModel) else as_param_input(value)
+        param: Param = TypeAdapter(Param).validate_python(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"] if p not in ("int", "float", "categorical", "fixed")]
+        msg = err["msg"].removeprefix("Value error, ")
+        msg = "required key is missing" if err["type"] == "missing" else msg
+        raise ValueError(f"[{'.'.join(loc)}] {msg}" if loc else msg) from None
+    values = param.grid() if isinstance(param, FixedParam | CategoricalParam) else [param.low, param.high]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (
+                (low < v if low_open else low <= v) and v <= high):
+            bound = f"{low:g} {'<' if low_open else '<='} value"
+            bound += f" <= {high:g}" if high < float("inf") else ""
+            raise ValueError(f"`{bound}` must hold, got {v!r}")
+    return param
+
+
+class DistillConfig(_Model):
+    """Teacher (the study's best model) -> a smaller student trained with the distillation loss.
+
+    ``alpha``, ``temperature``, ``lr`` and ``size`` take a fixed value or a space parameter
+    (``{type: float, low: ..., high: ...}``); the student study searches the ranges.
+    """
+
+    student: str | dict[str, Any] | None = Field(
+        None, description="A space file (relative to this file) or inline space for the student; default: "
+        "the teacher's block at `size` times its parameter count.")
+    size: Param = Field(default_factory=lambda: float_range(0.05, 0.25),
+                        description="Default student: its parameters as a fraction of the teacher's (0, 1].")
+    alpha: Param = Field(default_factory=lambda: float_range(0.1, 0.9, step=0.1),
+                         description="Weight of the hard-label loss; 1 - alpha weighs the teacher's [0, 1].")
+    temperature: Param = Field(default_factory=lambda: float_range(1.0, 8.0, log=True),
+                               description="Softmax temperature of the teacher/student logits (> 0).")
+    lr: Param = Field(default_factory=lambda: float_range(1e-4, 1e-2, log=True),
+                      description="The student's learning rate (> 0); its optimizer is the teacher's.")
+    epochs: PositiveInt | None = Field(None, description="Epochs per student; default train.epochs.")
+    trials: PositiveInt = Field(8, description="Trials of the student study (a fresh study on every run).")
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Param:
+        return _param(value, low=0.0, high=1.0, low_open=True)
+
+    @field_validator("alpha", mode="before")
+    @classmethod
+    def _alpha(cls, value: Any) -> Param:
+        return _param(value, low=0.0, high=1.0)
+
+    @field_validator("temperature", "lr", mode="before")
+    @classmethod
+    def _positive(cls, value: Any) -> Param:
+        return _param(value, low=0.0, high=float("inf"), low_open=True)
+
+
+class ExportConfig(_Model):
+    """TFLite export of the student (or the best model) and its re-validation in the interpreter."""
+
+    formats: list[str] = Field(default_factory=lambda: list(EXPORT_FORMATS),
+                               description="float32 | float16 | dynamic (int8 weights) | int8 (full int).")
+    model: str = Field("auto", description="auto (the student if there is one, else best) | best | student.")
+    io: str = Field("float32", description="Input/output type of the int8 format: float32 | int8 | uint8.")
+    representative_samples: PositiveInt = Field(
+        200, description="int8: training samples used to calibrate the quantization ranges.")
+    max_drop: Annotated[float, Field(ge=0.0)] = Field(
+        0.01, description="Flag a file whose accuracy drops more than this vs Keras (0.01 = 1 pt); "
+        "regression: relative MAE increase.")
+    latency_runs: PositiveInt = Field(100, description="Batch-1 interpreter calls timed per file.")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _formats(cls, value: Any) -> Any:
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, list):
+            if not items:
+                raise ValueError(f"expected at least one of {', '.join(EXPORT_FORMATS)}, got []")
+            for item in items:
+                if item not in EXPORT_FORMATS:
+                    raise ValueError(one_of(str(item), EXPORT_FORMATS, "format"))
+            return list(dict.fromkeys(items))
+        return value
+
+    @field_validator("io")
+    @classmethod
+    def _io(cls, value: str) -> str:
+        if value not in EXPORT_IO:
+            raise ValueError(one_of(value, EXPORT_IO, "io type"))
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if value not in EXPORT_MODELS:
+            raise ValueError(one_of(value, EXPORT_MODELS, "export model"))
+        return value
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -148,6 +256,18 @@ class PipelineConfig(_Model):
     )
     study: StudyConfig = Field(default_factory=StudyConfig)  # type: ignore[arg-type]
     train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+    distill: DistillConfig | None = Field(None, description="Distill the best model into a student "
+                                          "(run by `automl run` when present).")
+    export: ExportConfig | None = Field(None, description="Export to TFLite and re-validate "
+                                        "(run by `automl run` when present).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        # `distill:` / `export:` written with nothing under them mean "run it with the defaults"
+        if isinstance(data, dict):
+            return {**data, **{k: {} for k in ("distill", "export") if k in data and data[k] is None}}
+        return data
 
     @field_validator("name")
     @classmethod
