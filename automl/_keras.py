@@ -11,20 +11,33 @@ import sys
 from types import ModuleType
 
 
+def _gpu_memory_growth() -> None:
+    """Let TensorFlow take GPU memory as trials need it instead of all of it up front."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialized by an earlier import: its setting stays
+            pass
+
+
 def import_keras() -> ModuleType:
     if "keras" in sys.modules or os.environ.get("AUTOML_TF_LOGS"):
         import keras
 
+        _gpu_memory_growth()
         return keras
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
         import keras
+        import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    _gpu_memory_growth()
     return keras

@@ -64,7 +64,8 @@ def _rows(model: type[BaseModel], prefix: str, out: list[tuple[str, str, str, st
             continue
         if field.default_factory is not None:
             value = field.default_factory()  # type: ignore[call-arg]
-            default = f"`{value.model_dump(mode='json', exclude_defaults=True) if isinstance(value, BaseModel) else value}`"
+            shown = value.model_dump(mode="json", exclude_defaults=True) if isinstance(value, BaseModel) else value
+            default = f"`{shown}`"
         elif field.default is PydanticUndefined:
             default = "required"
         else:

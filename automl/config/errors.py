@@ -110,7 +110,7 @@ def config_error(exc: ValidationError, model: type[BaseModel], *, file: str, pre
             keys = _keys_at(model, loc[:-1])
             msg = f"unknown key{did_you_mean(key, keys)} (keys: {', '.join(keys)})"
         else:
-            msg, extra = _message(err)
+            msg, extra = _message(dict(err))
             loc = loc + extra
         path = prefix + ".".join(str(p) for p in loc)
         first_path = first_path or path

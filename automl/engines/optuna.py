@@ -116,7 +116,7 @@ class OptunaEngine(Engine):
             offset = len(stored.trials)
         else:
             offset = 0
-        self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,
+        self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,  # type: ignore[arg-type]
                                          sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
         self.study.set_user_attr(FINGERPRINT, fingerprint)
         self.study.set_user_attr(ENGINE_ATTR, self.name)

@@ -10,6 +10,7 @@ import math
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import Self
 
 Scalar = str | int | float | bool | None
 
@@ -51,7 +52,7 @@ class _Base(BaseModel):
     def tunable(self) -> bool:
         return True
 
-    def conditioned(self, extra: dict[str, list[Any]]) -> _Base:
+    def conditioned(self, extra: dict[str, list[Any]]) -> Self:
         """A copy that is also conditional on ``extra`` (used for block-specific defaults)."""
         return self.model_copy(update={"when": {**extra, **self.when}})
 

@@ -145,7 +145,7 @@ def resolve_space(
     for name in names:
         if not isinstance(name, str) or name not in BLOCKS:
             raise err(BLOCK, one_of(str(name), BLOCKS.names(), "block"))
-    blocks = {n: BLOCKS.get(str(n)) for n in names}
+    blocks = {str(n): BLOCKS.get(str(n)) for n in names}
     if rank is not None:
         fits = {n: b for n, b in blocks.items() if rank in b.ranks}
         if not fits:
