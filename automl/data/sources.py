@@ -82,7 +82,7 @@ def _synthetic(cfg: DataConfig, file: str) -> RawData:
         return RawData(x.astype(np.float32), y, target_kind="classification")
     # sequences / images: one smooth random template per class, plus noise and a random shift
     y = rng.integers(0, cfg.classes, size=cfg.samples)
-    templates = rng.normal(size=(cfg.classes, *shape)).astype(np.float32)
+    templates = rng.normal(size=(cfg.classes, *shape))
     for axis in range(len(shape) - 1):  # smooth along time / space so shapes carry the signal
         templates = (templates + np.roll(templates, 1, axis=axis + 1) + np.roll(templates, -1, axis=axis + 1)) / 3
     x = templates[y] + rng.normal(scale=0.5 + cfg.noise * 5, size=(cfg.samples, *shape)).astype(np.float32)
