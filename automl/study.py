@@ -19,6 +19,7 @@ from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.tracking.mlflow import Tracker
+from automl.tracking.registry import register_file
 from automl.trial.runner import TrialRequest, TrialResult, release_memory, run_trial
 
 
@@ -38,6 +39,9 @@ class TuneResult:
     trials: list[TrialRecord] = field(default_factory=list)
     interrupted: bool = False
     study: Any = None  # the engine's own study object (optuna.Study for the optuna engine)
+    registered_version: str | None = None  # of the MLflow registered model <name>
+    distill: Any = None  # automl.distill.DistillResult, when `automl run` distilled
+    export: Any = None  # automl.export.ExportResult, when `automl run` exported
 
 
 class _TrialReporter:
@@ -164,6 +168,7 @@ class _Study:
         self._record(trial, run_id, result, time.monotonic() - started)
 
     _parent_id: str = ""
+    _registered: str | None = None
 
     def _record(self, trial: EngineTrial, run_id: str, result: TrialResult, seconds: float) -> None:
         plan = self.plan
@@ -214,6 +219,10 @@ class _Study:
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
             self.tracker.log_artifact(parent, self.best_path, "model")
+            self._registered = register_file(
+                self.tracker, plan.name, parent, f"model/{self.best_path.name}", self.best_path,
+                tags={"trial": best.number, plan.metric: best.value, **test},
+                description=f"Best model of the study {plan.name}")
             info = json.loads((self.out / "best.json").read_text())
             (self.out / "best.json").write_text(json.dumps({**info, **test}, indent=2, default=str))
             release_memory()
@@ -228,4 +237,4 @@ class _Study:
             best_value=best.value if best else None, best_params=dict(best.params) if best else {},
             best_trial=best.number if best else None, model_path=model_path, parent_run_id=parent,
             test_metrics=test, trials=trials, interrupted=interrupted,
-            study=getattr(self.engine, "study", None))
+            study=getattr(self.engine, "study", None), registered_version=self._registered)

@@ -1,0 +1,74 @@
+"""MLflow model registry: register a file logged as a run artifact as a new model version.
+
+Models are registered as plain files (``best.keras``, ``student.keras``, ``*.tflite``) rather than as MLflow
+flavors: logging a flavor infers pip requirements by loading the model in a subprocess, slow and
+network-hungry, and TFLite has no flavor at all. A version's ``source`` is the artifact's URI, its tags
+carry what a user searches by (``format``, accuracy, size), and an alias per ``alias`` value points at
+the latest one (``models:/<name>@int8``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Any
+
+from automl.tracking.mlflow import Tracker
+
+SHA_TAG = "automl.sha256"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _tag(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)[:5000]
+
+
+def register_file(tracker: Tracker, name: str, run_id: str, artifact_path: str, local_file: str | Path, *,
+                  tags: dict[str, Any] | None = None, alias: str | None = None,
+                  description: str | None = None) -> str:
+    """Register ``artifact_path`` of ``run_id`` as a version of model ``name``; returns the version.
+
+    A file identical to the latest version's (same SHA-256) is not registered again: that version is
+    returned, so re-running a finished study does not pile up copies.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = tracker.client
+    sha = _sha256(Path(local_file))
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description=description)
+    version_tags = {k: t for k, v in (tags or {}).items() if (t := _tag(v)) is not None}
+    version_tags[SHA_TAG] = sha
+    latest = client.search_model_versions(f"name='{name}'", order_by=["version_number DESC"], max_results=1)
+    if latest and latest[0].tags.get(SHA_TAG) == sha and all(
+            latest[0].tags.get(k) == v for k, v in version_tags.items()):
+        version = str(latest[0].version)
+    else:
+        source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}"
+        created = client.create_model_version(name, source=source, run_id=run_id, tags=version_tags,
+                                              description=description)
+        version = str(created.version)
+    if alias:
+        client.set_registered_model_alias(name, alias, version)
+    return version
+
+
+def find_versions(tracker: Tracker, name: str, **tags: str) -> list[Any]:
+    """Versions of ``name`` whose tags equal ``tags``, newest first (``find_versions(t, "x-tflite",
+    format="int8")``)."""
+    query = " and ".join([f"name='{name}'", *(f"tag.`{k}`='{v}'" for k, v in tags.items())])
+    return list(tracker.client.search_model_versions(query, order_by=["version_number DESC"]))
