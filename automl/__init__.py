@@ -12,7 +12,11 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF logs CUDA probing at ERROR on CPU hosts
 
-from automl.api import load_pipeline, run, tune, validate  # noqa: E402
+# The subpackages automl.distill / automl.export share their names with the API functions: import them
+# first, so that the functions bound below are what `automl.distill` / `automl.export` stay.
+import automl.distill as _distill_package  # noqa: E402, F401
+import automl.export as _export_package  # noqa: E402, F401
+from automl.api import distill, export, load_pipeline, run, tune, validate  # noqa: E402
 from automl.errors import AutomlError, ConfigError, DataError, StudyError, TrialError  # noqa: E402
 
 __version__ = "0.1.0"
@@ -23,6 +27,8 @@ __all__ = [
     "DataError",
     "StudyError",
     "TrialError",
+    "distill",
+    "export",
     "load_pipeline",
     "run",
     "tune",

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from automl.config.loader import Pipeline, load_pipeline, load_space_file, read_yaml
+from automl.config.loader import Pipeline, load_pipeline, load_space_file, parse_overrides, read_yaml
+from automl.errors import ConfigError
 from automl.plan import make_plan
 from automl.progress import Progress
 from automl.space.space import resolve_space
 from automl.study import TuneResult
 from automl.study import tune as _tune
+
+if TYPE_CHECKING:
+    from automl.distill import DistillResult
+    from automl.export import ExportResult
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
 
@@ -41,7 +46,66 @@ def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bo
     >>> result = run("pipelines/quickstart.yaml", overrides={"study.trials": 5})  # doctest: +SKIP
     >>> result.best_params, result.best_value, result.model_path, result.parent_run_id  # doctest: +SKIP
     """
-    return tune(pipeline, overrides, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
+    loaded = _pipeline(pipeline, overrides)
+    result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
+    if result.interrupted or result.model_path is None:
+        return result
+    if loaded.config.distill is not None:
+        result.distill = distill(loaded, tracking_uri=tracking_uri, storage=storage, progress=progress)
+    if loaded.config.export is not None:
+        result.export = export(loaded, tracking_uri=tracking_uri, storage=storage)
+    return result
+
+
+def distill(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, tracking_uri: str | None = None,
+            storage: str | None = None, progress: Progress | None = None,
+            teacher: str | Path | None = None) -> DistillResult:
+    """Distill the study's best model (or ``teacher``, a .keras file) into a smaller student.
+
+    Runs the student study of the pipeline's ``distill`` section (defaults when it has none), trains the
+    same student from scratch as the baseline and logs both; see docs/export.md.
+
+    >>> result = distill("pipelines/quickstart.yaml", {"distill.trials": 4})  # doctest: +SKIP
+    >>> result.distilled_test, result.scratch_test, result.verdict  # doctest: +SKIP
+    """
+    from automl.distill import distill as _distill
+
+    return _distill(_pipeline(pipeline, overrides), tracking_uri=tracking_uri, storage=storage,
+                    progress=progress, teacher=teacher)
+
+
+def export(target: str | Path | Pipeline, overrides: Overrides = None, *, data: str | Path | None = None,
+           model: str | Path | None = None, formats: list[str] | None = None, io: str | None = None,
+           tracking_uri: str | None = None, storage: str | None = None) -> ExportResult:
+    """Export to TFLite, re-validate every file in the interpreter, log and register them.
+
+    ``target`` is a pipeline (its student, else its best model; ``model`` picks best | student | a .keras
+    path) or a .keras file trained elsewhere, with ``data`` the pipeline whose data validates it.
+
+    >>> result = export("pipelines/quickstart.yaml", formats=["int8"])  # doctest: +SKIP
+    >>> result = export("model.keras", data="pipelines/quickstart.yaml", formats=["int8"])  # doctest: +SKIP
+    >>> [(f.format, f.validation.size_kib, f.validation.drop) for f in result.files]  # doctest: +SKIP
+    """
+    from automl.export import export as _export
+
+    if not isinstance(target, Pipeline) and Path(target).suffix not in (".yaml", ".yml"):
+        if data is None:
+            raise ConfigError(f"exporting the model file {target} needs a pipeline for its data: pass "
+                              "--data PIPELINE", path="--data")
+        if model is not None:
+            raise ConfigError(f"give either a model file ({target}) or --model, not both", path="--model")
+        target, model = data, target
+    elif data is not None:
+        raise ConfigError("--data applies to exporting a .keras file, not a pipeline", path="--data")
+    if not isinstance(target, Pipeline) and (formats or io):
+        # applied as overrides, so a bad value reads like any other: `FILE: export.formats: ...`
+        items = dict(parse_overrides(overrides) if overrides is not None and not isinstance(overrides, Mapping)
+                     else overrides or {})
+        items |= {"export.formats": formats} if formats else {}
+        items |= {"export.io": io} if io else {}
+        overrides, formats, io = items, None, None
+    return _export(_pipeline(target, overrides), model=model, formats=formats, io=io,
+                   tracking_uri=tracking_uri, storage=storage)
 
 
 @dataclass
@@ -65,4 +129,4 @@ def validate(path: str | Path, overrides: Overrides = None) -> Validated:
                      f"{plan.metric} {plan.direction}")
 
 
-__all__ = ["TuneResult", "Validated", "load_pipeline", "run", "tune", "validate"]
+__all__ = ["TuneResult", "Validated", "distill", "export", "load_pipeline", "run", "tune", "validate"]

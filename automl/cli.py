@@ -84,6 +84,121 @@ def run(
     if result.interrupted:
         err_console.print("interrupted: the study is saved; run the same command again to resume")
         raise typer.Exit(130)
+    if result.distill is not None:
+        _print_distill(result.distill)
+    if result.export is not None:
+        _print_export(result.export)
+
+
+def _latency(ms: float) -> str:
+    return f"{ms * 1000:.1f} µs" if ms < 1 else f"{ms:.2f} ms"
+
+
+def _print_distill(result: Any) -> None:
+    """Teacher, distilled student and the same student from scratch, then the verdict."""
+    from rich.table import Table
+
+    m = result.metric
+    table = Table(title=f"distillation: test {m}")
+    for col in ("model", "params", f"test {m}"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    rows = [("teacher", result.teacher_params, result.teacher_test),
+            ("student (distilled)", result.student_params, result.distilled_test),
+            ("student (from scratch)", result.student_params, result.scratch_test)]
+    for name, params, test in rows:
+        value = test.get(m)
+        table.add_row(name, f"{params:,}", "-" if value is None else f"{value:.4f}")
+    console.print(table)
+    if result.best_params:
+        shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in result.best_params.items() if k != "block")
+        console.print(f"best student ({result.student_params / max(1, result.teacher_params):.1%} of the teacher's "
+                      f"parameters): {shown}", markup=False, highlight=False)
+    style = "green" if (result.gain or 0) > 0 else "yellow"
+    console.print(f"[{style}]{result.verdict}[/]")
+
+
+def _print_export(result: Any) -> None:
+    """One line per exported file: format, size, accuracy (or MAE), drop, latency."""
+    from rich.table import Table
+
+    files = result.files
+    if not files:
+        return
+    metric = files[0].validation.metric
+    table = Table(title=f"TFLite exports of {result.model_path} ({files[0].validation.samples} test samples)")
+    for col in ("format", "size", metric, "drop", "agree", "latency p50 / p90"):
+        table.add_column(col, justify="left" if col == "format" else "right")
+    for f in files:
+        v = f.validation
+        ratio = f" ({v.size_ratio:.2f}x)" if v.size_ratio is not None and f.format != "float32" else ""
+        drop = f"{v.drop * 100:+.2f} pt" if v.metric == "accuracy" else f"{v.drop * 100:+.2f} %"
+        table.add_row(f.format + (" (io " + v.io + ")" if v.io != "float32" else ""),
+                      f"{v.size_kib:.1f} KiB{ratio}", f"{v.tflite_value:.4f}",
+                      f"[red]{drop} FLAGGED[/]" if v.flagged else drop,
+                      "-" if v.agreement is None else f"{v.agreement:.1%}",
+                      f"{_latency(v.latency_ms_median)} / {_latency(v.latency_ms_p90)}")
+    console.print(table)
+    console.print(f"files: {Path(files[0].path).parent}/{result.model}_<format>.tflite (+ .json: validation and "
+                  "input/output spec)", markup=False, highlight=False)
+    keras_value = files[0].validation.keras_value
+    console.print(f"keras {metric}={keras_value:.4f}; drop above export.max_drop={files[0].validation.max_drop:g} is "
+                  f"flagged; registered as '{result.name}-tflite' (alias per format)", markup=False, highlight=False)
+    for f in result.flagged:
+        err_console.print(f"flagged: {f.path} loses {f.validation.drop:.4f} {metric} vs Keras "
+                          f"(max_drop {f.validation.max_drop:g})", markup=False, highlight=False)
+
+
+@app.command()
+def distill(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file (its study's best model is the teacher).")],
+    set_: SetOpt = None,
+    trials: Annotated[int | None, typer.Option("--trials", "-n", help="Shorthand for --set distill.trials=N "
+                                               "(the student study).")] = None,
+    teacher: Annotated[Path | None, typer.Option("--teacher", help="A .keras teacher instead of the best "
+                                                 "model (needs distill.student).")] = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")] = False,
+) -> None:
+    """Distill the study's best model into a smaller student; also train it from scratch to compare."""
+    from automl import api
+    from automl.ui import RichProgress
+
+    overrides = list(set_ or []) + ([f"distill.trials={trials}"] if trials is not None else [])
+    progress = RichProgress(console, quiet=quiet, verbose=verbose)
+    result = _guard(lambda: api.distill(pipeline, overrides, tracking_uri=tracking_uri, storage=storage,
+                                        progress=progress, teacher=teacher))
+    _print_distill(result)
+    console.print(f"student: {result.student_path}, from scratch: {result.scratch_path}")
+    console.print(f"MLflow parent run {result.parent_run_id}, registered "
+                  f"model '{result.study_name}' version {result.registered_version}", markup=False,
+                  highlight=False)
+
+
+@app.command()
+def export(
+    target: Annotated[Path, typer.Argument(help="Pipeline YAML file, or a .keras model (with --data).")],
+    set_: SetOpt = None,
+    trials: TrialsOpt = None,
+    format_: Annotated[list[str] | None, typer.Option("--format", "-f", help="float32 | float16 | dynamic | "
+                                                      "int8 (repeatable; default: export.formats).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="best | student | PATH.keras (default: "
+                                              "export.model, auto: the student if any).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="The pipeline whose data validates a .keras "
+                                              "TARGET.")] = None,
+    io: Annotated[str | None, typer.Option("--io", help="int8 format's input/output type: float32 | int8 | "
+                                           "uint8.")] = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Export to TFLite, re-validate each file in the interpreter on the test split, register in MLflow."""
+    from automl import api
+
+    result = _guard(lambda: api.export(target, _overrides(set_, trials), data=data, model=model,
+                                       formats=format_, io=io, tracking_uri=tracking_uri, storage=storage))
+    _print_export(result)
 
 
 @app.command()

@@ -1,0 +1,220 @@
+"""Export a pipeline's model to TFLite in every configured format, re-validate, log and register.
+
+Files go to ``mlruns/<name>/export/<model>_<format>.tflite`` with a ``<model>_<format>.json`` beside each
+(its validation and input/output spec). One MLflow run per export holds both as artifacts and the numbers
+as metrics; each file becomes a version of the registered model ``<name>-tflite`` with its format and
+validation numbers as tags, and an alias per format pointing at the latest one (``@int8``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl._keras import import_keras
+from automl.config.loader import Pipeline
+from automl.config.models import ExportConfig
+from automl.errors import ExportError
+from automl.export.convert import ConvertOptions, convert
+from automl.export.prepare import inference_model
+from automl.export.validate import Validation, keras_reference, validate
+from automl.plan import Plan, make_plan
+from automl.tracking.mlflow import Tracker
+from automl.tracking.registry import register_file
+
+
+@dataclass
+class ExportedFile:
+    format: str
+    path: str
+    json_path: str
+    validation: Validation
+    registered_version: str | None = None
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export` returns: one :class:`ExportedFile` per format, in the order exported."""
+
+    name: str
+    model: str  # best | student | the stem of a .keras file
+    model_path: str
+    files: list[ExportedFile] = field(default_factory=list)
+    parent_run_id: str = ""
+
+    @property
+    def flagged(self) -> list[ExportedFile]:
+        return [f for f in self.files if f.validation.flagged]
+
+
+def export(pipeline: Pipeline, *, model: str | Path | None = None, formats: list[str] | None = None,
+           io: str | None = None, tracking_uri: str | None = None, storage: str | None = None) -> ExportResult:
+    """Export ``model`` (best | student | auto | a .keras path; default ``export.model``) of ``pipeline``.
+
+    ``formats`` and ``io`` override the pipeline's ``export`` section (whose defaults apply when it has none).
+
+    >>> from automl.config import load_pipeline
+    >>> result = export(load_pipeline("pipelines/quickstart.yaml"), formats=["int8"])  # doctest: +SKIP
+    >>> [(f.format, f.validation.size_kib, f.validation.drop) for f in result.files]  # doctest: +SKIP
+    """
+    import_keras()
+    cfg = pipeline.config.export or ExportConfig()  # type: ignore[call-arg]
+    updates: dict[str, Any] = {}
+    if formats:
+        updates["formats"] = formats
+    if io:
+        updates["io"] = io
+    if updates:
+        from pydantic import ValidationError
+
+        from automl.config.errors import config_error
+
+        try:
+            cfg = ExportConfig.model_validate({**cfg.model_dump(), **updates})
+        except ValidationError as exc:
+            raise config_error(exc, ExportConfig, file=pipeline.file, prefix="export.") from None
+    plan = make_plan(pipeline, storage=storage)
+    label, path = _pick_model(plan, model if model is not None else cfg.model)
+    return _Export(plan, cfg, label, path, tracking_uri).run()
+
+
+def _pick_model(plan: Plan, choice: str | Path) -> tuple[str, Path]:
+    out = plan.output_dir
+    best, student = out / "best.keras", out / "student.keras"
+    file = plan.pipeline.file
+    if choice == "auto":
+        return ("student", student) if student.exists() else ("best", best) if best.exists() else _missing(
+            best, f"run `automl run {file}` first")
+    if choice == "best":
+        return ("best", best) if best.exists() else _missing(best, f"run `automl run {file}` first")
+    if choice == "student":
+        return ("student", student) if student.exists() else _missing(
+            student, f"run `automl distill {file}` first")
+    path = Path(choice)
+    if not path.exists():
+        _missing(path, "expected best, student or a .keras file")
+    return path.stem, path
+
+
+def _missing(path: Path, hint: str) -> Any:
+    raise ExportError(f"no model at {path}: {hint}")
+
+
+def _load(path: Path) -> Any:
+    import keras
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
+            return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # not a Keras file, or a custom layer not registered here
+        raise ExportError(f"cannot load {path} as a Keras model: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+
+
+class _Export:
+    def __init__(self, plan: Plan, cfg: ExportConfig, label: str, path: Path, tracking_uri: str | None) -> None:
+        self.plan, self.cfg, self.label, self.path = plan, cfg, label, path
+        self.folder = plan.output_dir / "export"
+        self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
+
+    def _check_shape(self, model: Any) -> None:
+        want = tuple(self.plan.data.input_shape)
+        got = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+        if got is not None and tuple(d for d in got) != want:
+            raise ExportError(f"model {self.path} takes inputs of shape {got}, but the data of "
+                              f"{self.plan.pipeline.file} has shape {want}")
+
+    def _representative(self) -> np.ndarray:
+        x = self.plan.data.x_train
+        rng = np.random.default_rng(self.plan.pipeline.config.seed or 0)
+        n = min(self.cfg.representative_samples, len(x))
+        return np.asarray(x[np.sort(rng.choice(len(x), size=n, replace=False))], dtype=np.float32)
+
+    def run(self) -> ExportResult:
+        plan, cfg = self.plan, self.cfg
+        data = plan.data
+        model = _load(self.path)
+        self._check_shape(model)
+        prepared = inference_model(model)
+        x_test = np.asarray(data.x_test, dtype=np.float32)
+        ref = keras_reference(model, x_test, data.y_test, data.task, cfg.latency_runs)
+        options = ConvertOptions(representative=self._representative() if "int8" in cfg.formats else None,
+                                 io=cfg.io)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        result = ExportResult(name=plan.name, model=self.label, model_path=str(self.path))
+        parent = self.tracker.start_run(f"{plan.name}-export-{self.label}", tags={
+            "automl.study": plan.name, "automl.role": "export", "automl.model": self.label})
+        result.parent_run_id = parent
+        self.tracker.log(parent, params={
+            "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io,
+            "representative_samples": cfg.representative_samples, "max_drop": cfg.max_drop,
+            "test_samples": len(x_test), "keras_params": int(model.count_params())})
+        try:
+            for fmt in cfg.formats:
+                result.files.append(self._one(fmt, prepared, ref, x_test, options, parent))
+        except BaseException:
+            self.tracker.end(parent, "FAIL")
+            raise
+        metric = result.files[0].validation.metric
+        flagged = [f.format for f in result.flagged]
+        self.tracker.log(parent, metrics={f"keras_{metric}": ref.value, "keras_latency_ms": ref.latency_ms},
+                         tags={"automl.flagged": ",".join(flagged) or "none"})
+        self.tracker.end(parent, "COMPLETE")
+        return result
+
+    def _one(self, fmt: str, prepared: Any, ref: Any, x_test: np.ndarray, options: ConvertOptions,
+             parent: str) -> ExportedFile:
+        plan, cfg, data = self.plan, self.cfg, self.plan.data
+        io = cfg.io if fmt == "int8" else "float32"
+        content = convert(prepared, fmt, options)
+        tflite = self.folder / f"{self.label}_{fmt}.tflite"
+        tflite.write_bytes(content)
+        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
+                         latency_runs=cfg.latency_runs, file=tflite, io=io)
+        reference = self.folder / f"{self.label}_float32.tflite"
+        if reference.exists() and "float32" in cfg.formats:
+            check.size_ratio = len(content) / reference.stat().st_size
+        check.usage = _usage(data, check)
+        report = self.folder / f"{self.label}_{fmt}.json"
+        report.write_text(json.dumps({"model": str(self.path), **check.to_dict()}, indent=2, default=str))
+        m = check.metric
+        self.tracker.log(parent, metrics={
+            f"{fmt}_size_kib": check.size_kib, f"{fmt}_{m}": check.tflite_value, f"{fmt}_drop": check.drop,
+            f"{fmt}_latency_ms": check.latency_ms_median, f"{fmt}_latency_p90_ms": check.latency_ms_p90,
+            f"{fmt}_mean_abs_diff": check.mean_abs_diff,
+            **({f"{fmt}_agreement": check.agreement} if check.agreement is not None else {})},
+            tags={f"automl.{fmt}.flagged": check.flagged})
+        self.tracker.log_artifact(parent, tflite, "export")
+        self.tracker.log_artifact(parent, report, "export")
+        version = register_file(
+            self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite, alias=fmt,
+            tags={"format": fmt, "io": io, "model": self.label, "size_kib": round(check.size_kib, 2),
+                  m: check.tflite_value, f"keras_{m}": check.keras_value, "drop": check.drop,
+                  "flagged": check.flagged, "agreement": check.agreement,
+                  "latency_ms_median": check.latency_ms_median, "latency_ms_p90": check.latency_ms_p90},
+            description=f"TFLite exports of {plan.name} (tags: format, validation on the test split)")
+        return ExportedFile(format=fmt, path=str(tflite), json_path=str(report), validation=check,
+                            registered_version=version)
+
+
+def _usage(data: Any, check: Validation) -> dict[str, Any]:
+    """What a caller of the file needs to know beyond tensor shapes."""
+    usage: dict[str, Any] = {
+        "input_values": f"raw features exactly as data source '{data.source}' gives them, shape "
+                        f"{['batch', *data.input_shape]}; the normalization is inside the model",
+        "output_values": ("class probabilities (softmax), one per class" if data.task == "classification"
+                          else "the prediction in the target's units"),
+    }
+    if data.class_names:
+        usage["class_names"] = list(data.class_names)
+    if check.input.scale:
+        usage["quantize_input"] = "q = clip(round(x / scale + zero_point)) in the input dtype"
+    if check.output.scale:
+        usage["dequantize_output"] = "y = (q - zero_point) * scale"
+    return usage

@@ -1,0 +1,189 @@
+"""Re-validate an exported file in the ai-edge-litert interpreter against the Keras model it came from.
+
+On the test split: accuracy (classification) or MAE (regression) of the file and of Keras, the drop
+between them, how often the two agree, the file size, and the median / p90 latency of a batch-1 call.
+The input/output spec (shape, dtype, quantization scale and zero point) is recorded so that a mobile
+developer can call the file without reading this code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    shape: list[int]  # -1: dynamic (the batch)
+    dtype: str
+    scale: float = 0.0  # real = scale * (q - zero_point); 0.0: not quantized
+    zero_point: int = 0
+
+
+@dataclass
+class Validation:
+    """One exported file checked on the test split (JSON-ready with :meth:`to_dict`)."""
+
+    format: str
+    file: str
+    task: str
+    metric: str  # accuracy | mae
+    size_bytes: int
+    keras_value: float
+    tflite_value: float
+    drop: float  # worse-is-positive: accuracy lost, or relative MAE increase
+    max_drop: float
+    agreement: float | None  # classification: share of test samples with the same class as Keras
+    mean_abs_diff: float  # between the file's and Keras' outputs (probabilities or predictions)
+    max_abs_diff: float
+    latency_ms_median: float
+    latency_ms_p90: float
+    keras_latency_ms_median: float
+    samples: int
+    input: TensorSpec
+    output: TensorSpec
+    io: str = "float32"
+    size_ratio: float | None = None  # to the float32 file, when it was exported too
+    usage: dict[str, Any] = field(default_factory=dict)  # how to call the file, beyond the specs
+
+    @property
+    def flagged(self) -> bool:
+        return self.drop > self.max_drop + 1e-12
+
+    @property
+    def size_kib(self) -> float:
+        return self.size_bytes / 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["flagged"] = self.flagged
+        out["size_kib"] = round(self.size_kib, 2)
+        return out
+
+
+def _spec(detail: dict[str, Any]) -> TensorSpec:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    return TensorSpec(name=str(detail["name"]), shape=[int(d) for d in detail["shape_signature"]],
+                      dtype=np.dtype(detail["dtype"]).name, scale=float(scale), zero_point=int(zero))
+
+
+def _interpreter(content: bytes, batch: int | None) -> Any:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from automl.export.convert import quiet
+
+    with quiet():  # the runtime announces its CPU delegate on stderr
+        interp = Interpreter(model_content=content, num_threads=1)
+        if batch is not None:
+            inp = interp.get_input_details()[0]
+            if int(inp["shape_signature"][0]) == -1:
+                interp.resize_tensor_input(inp["index"], [batch, *[int(d) for d in inp["shape"][1:]]])
+        interp.allocate_tensors()
+    return interp
+
+
+def quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Raw float inputs -> what a file with integer I/O takes (float files: unchanged)."""
+    if spec.dtype in ("float32", "float16") or spec.scale == 0.0:
+        return x.astype(spec.dtype)
+    info = np.iinfo(spec.dtype)
+    return np.clip(np.round(x / spec.scale + spec.zero_point), info.min, info.max).astype(spec.dtype)
+
+
+def dequantize(y: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    if spec.dtype in ("float32", "float16") or spec.scale == 0.0:
+        return y.astype(np.float32)
+    return (y.astype(np.float32) - spec.zero_point) * spec.scale
+
+
+def run_tflite(content: bytes, x: np.ndarray) -> np.ndarray:
+    """Outputs of the file for every row of raw inputs ``x`` (one batched call, or batch-1 calls)."""
+    interp = _interpreter(content, len(x))
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    ispec, ospec = _spec(inp), _spec(out)
+    if int(inp["shape"][0]) == len(x):
+        interp.set_tensor(inp["index"], quantize(x, ispec))
+        interp.invoke()
+        return dequantize(interp.get_tensor(out["index"]), ospec)
+    rows = []
+    for row in x:  # a file with a fixed batch size
+        interp.set_tensor(inp["index"], quantize(row[None], ispec))
+        interp.invoke()
+        rows.append(dequantize(interp.get_tensor(out["index"]), ospec)[0])
+    return np.stack(rows)
+
+
+def _latency_ms(call: Any, runs: int, warmup: int = 5) -> tuple[float, float]:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times)), float(np.percentile(times, 90))
+
+
+def tflite_latency_ms(content: bytes, sample: np.ndarray, runs: int) -> tuple[float, float]:
+    """Median and p90 milliseconds of one batch-1 ``invoke`` (one thread, input already set)."""
+    interp = _interpreter(content, 1)
+    inp = interp.get_input_details()[0]
+    interp.set_tensor(inp["index"], quantize(sample[None], _spec(inp)))
+    return _latency_ms(interp.invoke, runs)
+
+
+def keras_latency_ms(model: Any, sample: np.ndarray, runs: int) -> float:
+    """Median milliseconds of one batch-1 eager call of the Keras model (the baseline a user would have)."""
+    x = sample[None].astype(np.float32)
+    return _latency_ms(lambda: model(x, training=False), max(5, min(runs, 30)))[0]
+
+
+@dataclass
+class KerasReference:
+    """The Keras model's outputs and score on the test split, computed once for every format."""
+
+    outputs: np.ndarray
+    value: float
+    latency_ms: float
+
+
+def keras_reference(model: Any, x: np.ndarray, y: np.ndarray, task: str, runs: int) -> KerasReference:
+    outputs = np.asarray(model.predict(x, verbose=0, batch_size=256), dtype=np.float32)
+    return KerasReference(outputs=outputs, value=score(outputs, y, task),
+                          latency_ms=keras_latency_ms(model, x[0], runs))
+
+
+def score(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
+    """Accuracy of class scores (probabilities or logits) or MAE of predictions."""
+    if task == "classification":
+        return float(np.mean(np.argmax(outputs.reshape(len(y), -1), axis=-1) == y))
+    return float(np.mean(np.abs(outputs.reshape(len(y)) - y)))
+
+
+def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np.ndarray, *, task: str,
+             max_drop: float, latency_runs: int, file: str | Path = "", io: str = "float32") -> Validation:
+    """Check the exported ``content`` against the Keras reference on ``x``, ``y`` (the test split)."""
+    outputs = run_tflite(content, x).reshape(ref.outputs.shape)
+    value = score(outputs, y, task)
+    if task == "classification":
+        metric = "accuracy"
+        drop = ref.value - value
+        agreement: float | None = float(np.mean(np.argmax(outputs, -1) == np.argmax(ref.outputs, -1)))
+    else:
+        metric = "mae"
+        drop = (value - ref.value) / max(ref.value, 1e-12)
+        agreement = None
+    diff = np.abs(outputs - ref.outputs)
+    median, p90 = tflite_latency_ms(content, x[0], latency_runs)
+    interp = _interpreter(content, None)
+    return Validation(
+        format=fmt, file=str(file), task=task, metric=metric, size_bytes=len(content), keras_value=ref.value,
+        tflite_value=value, drop=float(drop), max_drop=max_drop, agreement=agreement,
+        mean_abs_diff=float(diff.mean()), max_abs_diff=float(diff.max()), latency_ms_median=median,
+        latency_ms_p90=p90, keras_latency_ms_median=ref.latency_ms, samples=len(x),
+        input=_spec(interp.get_input_details()[0]), output=_spec(interp.get_output_details()[0]), io=io)
