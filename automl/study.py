@@ -20,7 +20,7 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
-from automl.trial.runner import TrialRequest, TrialResult, release_memory, run_trial
+from automl.trial.runner import TrialRequest, TrialResult, refit, release_memory, run_trial
 
 
 @dataclass
@@ -112,7 +112,7 @@ class _Study:
         self.tracker.log(parent, params={
             "engine": cfg.study.engine, "sampler": cfg.study.sampler, "pruner": cfg.study.pruner,
             "trials": cfg.study.trials, "metric": plan.metric, "direction": plan.direction,
-            "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "seed": cfg.seed,
+            "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit, "seed": cfg.seed,
             "data.source": cfg.data.source, "task": plan.data.task,
             "input_shape": list(plan.data.input_shape), "blocks": ",".join(plan.space.blocks)})
         self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")
@@ -204,6 +204,25 @@ class _Study:
         best = self.engine.best()
         return best.value if best else None
 
+    def _refit(self, best: TrialRecord) -> None:
+        """Retrain the best trial on train + validation for its best epoch count; it becomes best.keras."""
+        info = json.loads((self.out / "best.json").read_text())
+        if info.get("refit_of") == best.number:
+            return  # this session found no new best: the refit model on disk is current
+        data = self.plan.data
+        x = np.concatenate([data.x_train, data.x_val])
+        y = np.concatenate([data.y_train, data.y_val])
+        block, hp = self.plan.space.decode(self.plan.space.replay(best.params))
+        epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
+        request = TrialRequest(number=best.number, block=block, hp=hp,
+                               spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes),
+                               metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
+                               batch_size=self.cfg.train.batch_size, seed=self.cfg.seed)
+        refit(request, x, y).save(self.best_path)
+        (self.out / "best.json").write_text(json.dumps({**info, "refit_of": best.number, "refit_epochs": epochs},
+                                                       indent=2, default=str))
+        release_memory()
+
     def _finish(self, parent: str, interrupted: bool) -> TuneResult:
         plan = self.plan
         best = self.engine.best()
@@ -212,6 +231,8 @@ class _Study:
         if best is not None and self.best_path.exists():
             import keras
 
+            if self.cfg.train.refit:
+                self._refit(best)
             model = keras.models.load_model(self.best_path)
             scores = model.evaluate(plan.data.x_test, plan.data.y_test, verbose=0, return_dict=True)
             test = {f"test_{k}": float(v) for k, v in scores.items()}

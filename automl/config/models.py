@@ -130,6 +130,9 @@ class TrainConfig(_Model):
 
     epochs: PositiveInt = Field(10, description="Epochs per trial (the best epoch gives the trial's value).")
     batch_size: PositiveInt = Field(64, description="Mini-batch size.")
+    refit: bool = Field(
+        False, description="Retrain the best configuration on train + validation for its best epoch count "
+        "before the test evaluation; the refit model becomes best.keras.")
 
 
 EXPORT_FORMATS = ("float32", "float16", "dynamic", "int8")

@@ -78,6 +78,14 @@ class Space:
                 values[name] = spec.draw(name, suggester)
         return values
 
+    def replay(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every active value (fixed ones too) of a trial from the tunable ``params`` an engine stored."""
+        values: dict[str, Any] = {}
+        for name, spec in self.params.items():
+            if self.is_active(name, values):
+                values[name] = params[name] if spec.tunable else spec.draw(name, None)  # type: ignore[arg-type]
+        return values
+
     def tunable(self, values: dict[str, Any]) -> dict[str, Any]:
         """The sampled values minus the fixed ones (what an engine records as a trial's params)."""
         return {k: v for k, v in values.items() if self.params[k].tunable}

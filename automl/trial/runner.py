@@ -79,6 +79,7 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
         def __init__(self) -> None:
             super().__init__()
             self.best_weights: list[np.ndarray] | None = None
+            self.best_val_loss = math.inf
             self.failure: str | None = None
             self.pruned = False
 
@@ -97,9 +98,13 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
                 self.model.stop_training = True
                 return
             value = metrics[req.metric]
-            if math.isfinite(value) and (result.value is None or better(value, result.value)):
+            val_loss = metrics.get("val_loss", math.inf)
+            # ties (common for accuracy on small validation sets) go to the epoch with the lower val_loss
+            tie = value == result.value and req.metric != "val_loss" and val_loss < self.best_val_loss
+            if math.isfinite(value) and (result.value is None or better(value, result.value) or tie):
                 result.value, result.best_epoch = value, epoch
                 self.best_weights = self.model.get_weights()
+                self.best_val_loss = val_loss
             reporter.report(epoch, value, metrics)
             if reporter.should_prune():
                 self.pruned = True
@@ -142,6 +147,20 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     if result.value is None:
         result.state, result.reason = "FAIL", f"metric '{req.metric}' was never finite"
     return result
+
+
+def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray) -> Any:
+    """Train ``req``'s configuration on all of ``x``, ``y`` for ``req.epochs`` epochs, without validation.
+
+    ``req.spec`` should describe ``x`` (its normalization statistics come from the data it trains on).
+    """
+    import keras
+
+    if req.seed is not None:
+        keras.utils.set_random_seed(req.seed + req.number)
+    model = build_model(req.block, req.hp, req.spec)
+    model.fit(x, y, epochs=req.epochs, batch_size=req.batch_size, verbose=0)
+    return model
 
 
 def release_memory() -> None:

@@ -144,3 +144,12 @@ def test_grid_sampler_stops_when_the_grid_is_used_up(tmp_path: Path) -> None:
                                         "units": {"type": "categorical", "choices": [4, 8]}}}
     result = automl.run(write_pipeline(tmp_path, space=space, study={"sampler": "grid", "trials": 5}))
     assert sorted(t.params["units"] for t in result.trials) == [4, 8]
+
+
+def test_refit_retrains_the_best_trial_on_train_and_validation(tmp_path: Path) -> None:
+    result = automl.run(write_pipeline(tmp_path, study={"trials": 2}, train={"refit": True}))
+    best = json.loads((tmp_path / "mlruns/tiny/best.json").read_text())
+    assert best["refit_of"] == result.best_trial
+    assert best["refit_epochs"] == result.trials[result.best_trial].attrs["best_epoch"] + 1
+    parent = _client().get_run(result.parent_run_id)
+    assert parent.data.params["refit"] == "True" and "test_accuracy" in parent.data.metrics
