@@ -1,4 +1,4 @@
-"""Data sources: built-in scikit-learn sets, generated sets, CSV and NPZ files -> (x, y) arrays.
+"""Data sources: built-in scikit-learn sets, generated sets, CSV and NPZ files, image folders -> (x, y).
 
 Every source returns raw features exactly as a caller of the exported model would pass them; the
 model's own preprocessing layers standardize them. Nothing is downloaded.
@@ -110,9 +110,43 @@ def _npz(cfg: DataConfig, file: str) -> RawData:
         raise DataError(f"x must be numeric, got dtype {x.dtype}", file=file, path="data.path")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    elif y.ndim == 2 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+        y = y.argmax(axis=1)  # one-hot labels
     if y.ndim != 1:
-        raise DataError(f"y must have shape (N,), got {y.shape}", file=file, path="data.path")
+        raise DataError(f"y must have shape (N,) (or one-hot (N, C)), got {y.shape}", file=file, path="data.path")
     return RawData(x=x.astype(np.float32), y=y)
+
+
+@source("image_folder")
+def _image_folder(cfg: DataConfig, file: str) -> RawData:
+    """One sub-folder of images per class, read with ``keras.utils.image_dataset_from_directory``.
+
+    Images are resized to ``image_size`` and kept as raw pixel values (0-255, float32); the class is the
+    sub-folder's name.
+    """
+    path = Path(str(cfg.path))
+    if not path.is_dir():
+        raise DataError(f"{path} is not a folder (image_folder needs one sub-folder per class)", file=file,
+                        path="data.path")
+    from automl._keras import import_keras
+
+    keras = import_keras()
+    try:
+        ds = keras.utils.image_dataset_from_directory(
+            str(path), labels="inferred", label_mode="int", color_mode=cfg.color_mode,
+            image_size=tuple(cfg.image_size), batch_size=256, shuffle=False, verbose=False)
+    except ValueError as exc:  # no images, a single class, ...
+        raise DataError(f"cannot read images from {path}: {str(exc).splitlines()[0]}", file=file,
+                        path="data.path") from None
+    images, labels = [], []
+    for x, y in ds.as_numpy_iterator():
+        images.append(x)
+        labels.append(y)
+    if not images:
+        raise DataError(f"no images found under {path}", file=file, path="data.path")
+    names = np.asarray(ds.class_names)
+    return RawData(x=np.concatenate(images).astype(np.float32), y=names[np.concatenate(labels)],
+                   target_kind="classification")
 
 
 @source("csv")
@@ -122,6 +156,8 @@ def _csv(cfg: DataConfig, file: str) -> RawData:
     path = Path(str(cfg.path))
     try:
         frame = pd.read_csv(path)
+        if frame.shape[1] == 1:  # maybe not comma-separated: let the sniffer find the delimiter
+            frame = pd.read_csv(path, sep=None, engine="python")
     except Exception as exc:  # pandas raises many types for a bad file
         raise DataError(f"cannot read {path.name} as CSV: {str(exc).splitlines()[0]}", file=file,
                         path="data.path") from None
@@ -139,17 +175,25 @@ def _csv(cfg: DataConfig, file: str) -> RawData:
     y = frame.pop(target).to_numpy()
     if frame.shape[1] == 0:
         raise DataError(f"{path.name} has no feature columns besides '{target}'", file=file, path="data.target")
-    x, names, encoding = encode_frame(frame)
+    x, names, encoding = encode_frame(frame, file)
     return RawData(x=x, y=y, feature_names=names, encoding=encoding)
 
 
-def encode_frame(frame: Any) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """Numeric columns as they are (NaN -> the column median), others one-hot; returns the encoding."""
+MAX_CATEGORIES = 50
+
+
+def encode_frame(frame: Any, file: str = "") -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Numeric columns as they are (NaN -> the column median), others one-hot; returns the encoding.
+
+    A text column with more than MAX_CATEGORIES distinct values where most values are unique (an id, a
+    free-text field) carries no learnable category and is dropped; the encoding records it.
+    """
     import pandas as pd
 
     columns: list[np.ndarray] = []
     names: list[str] = []
     spec: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
     for col in frame.columns:
         series = frame[col]
         if pd.api.types.is_bool_dtype(series):
@@ -162,9 +206,15 @@ def encode_frame(frame: Any) -> tuple[np.ndarray, list[str], dict[str, Any]]:
         else:
             values = series.astype("string").fillna("<missing>")
             cats = sorted(values.unique().tolist())
+            if len(cats) > MAX_CATEGORIES and len(cats) > 0.5 * len(values):
+                dropped.append({"column": str(col), "reason": f"{len(cats)} distinct text values"})
+                continue
             onehot = (values.to_numpy()[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float32)
             columns.append(onehot)
             names += [f"{col}={c}" for c in cats]
             spec.append({"column": str(col), "kind": "onehot", "categories": cats})
+    if not columns:
+        raise DataError(f"no usable feature column (dropped: {', '.join(d['column'] for d in dropped)})",
+                        file=file, path="data.path")
     x = np.concatenate(columns, axis=1)
-    return x, names, {"columns": spec, "features": names}
+    return x, names, {"columns": spec, "features": names, "dropped": dropped}
