@@ -147,13 +147,14 @@ class _Study:
         block, hp = plan.space.decode(values)
         run_id = self.tracker.start_run(f"trial-{trial.number}", parent=self._parent_id, tags={
             "automl.study": plan.name, "automl.trial": trial.number, "automl.role": "trial",
-            "automl.engine": cfg.study.engine})
+            "automl.engine": cfg.study.engine, **trial.tags()})
         self.tracker.log(run_id, params=values)
         self.progress.trial_started(trial.number, values)
+        epochs = trial.epochs or cfg.train.epochs  # Hyperband gives each trial its budget
         request = TrialRequest(number=trial.number, block=block, hp=hp, spec=self.spec, metric=plan.metric,
-                               direction=plan.direction, epochs=cfg.train.epochs,
+                               direction=plan.direction, epochs=epochs,
                                batch_size=cfg.train.batch_size, seed=cfg.seed)
-        reporter = _TrialReporter(trial, self.tracker, run_id, self.progress, cfg.train.epochs)
+        reporter = _TrialReporter(trial, self.tracker, run_id, self.progress, epochs)
         started = time.monotonic()
         try:
             result = run_trial(request, plan.data, reporter)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from automl._text import one_of
 from automl.builders.metrics import direction_of
+from automl.engines import ENGINE_PRUNERS
 from automl.engines import ENGINE_SAMPLERS as ENGINES
 from automl.space.params import CategoricalParam, FixedParam, Param, as_param_input, float_range
 
@@ -84,9 +85,10 @@ class DataConfig(_Model):
 class StudyConfig(_Model):
     """How the search runs."""
 
-    engine: str = Field("optuna", description="The tuning engine: optuna.")
-    sampler: str = Field("tpe", description="optuna: tpe | random | grid (grid: every float needs a step).")
-    pruner: str = Field("median", description="none | median | hyperband, fed by per-epoch reports.")
+    engine: str = Field("optuna", description="The tuning engine: optuna | keras_tuner.")
+    sampler: str = Field("tpe", description="optuna: tpe | random | grid; keras_tuner: random | bayesian | "
+                         "hyperband | grid (grid: every float needs a step).")
+    pruner: str = Field("median", description="none | median | hyperband (optuna only), fed by per-epoch reports.")
     trials: PositiveInt = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
     metric: str | None = Field(
         None, description="val_<metric> to optimize; default val_accuracy (classification) / val_loss."
@@ -116,6 +118,9 @@ class StudyConfig(_Model):
         samplers = ENGINES[self.engine]
         if self.sampler not in samplers:
             raise ValueError(f"[sampler] {one_of(self.sampler, samplers, f'{self.engine} sampler')}")
+        pruners = ENGINE_PRUNERS.get(self.engine, PRUNERS)
+        if self.pruner not in pruners:
+            raise ValueError(f"[pruner] {one_of(self.pruner, pruners, f'{self.engine} pruner')}")
         if self.metric is not None and self.direction is not None:
             implied = direction_of(self.metric)
             if implied is not None and implied != self.direction:

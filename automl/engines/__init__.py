@@ -9,12 +9,19 @@ import importlib
 from typing import Any
 
 from automl.engines.base import Engine, EngineTrial, TrialRecord
+from automl.errors import StudyError
 
 # engine -> the samplers it offers (kept here, without importing the engines, for validation)
 ENGINE_SAMPLERS: dict[str, tuple[str, ...]] = {
     "optuna": ("tpe", "random", "grid"),
+    "keras_tuner": ("random", "bayesian", "hyperband", "grid"),
 }
-_MODULES = {"optuna": "automl.engines.optuna"}
+# engine -> the pruners it offers; keras-tuner's early stopping is its Hyperband sampler
+ENGINE_PRUNERS: dict[str, tuple[str, ...]] = {
+    "optuna": ("none", "median", "hyperband"),
+    "keras_tuner": ("none", "median"),
+}
+_MODULES = {"optuna": "automl.engines.optuna", "keras_tuner": "automl.engines.keras_tuner"}
 
 
 def get_engine(name: str) -> type[Engine]:
@@ -24,11 +31,29 @@ def get_engine(name: str) -> type[Engine]:
     return cls
 
 
+def check_other_engines(engine: Engine, *, new: bool) -> None:
+    """A study name belongs to one engine: another engine's study of that name is an error, or with
+    ``new`` it is deleted (the user asked to start afresh)."""
+    for name in _MODULES:
+        if name == engine.name:
+            continue
+        other = get_engine(name)(engine.settings)
+        if not other.exists():
+            continue
+        if new:
+            other.delete()
+        else:
+            raise StudyError(f"study '{engine.settings.name}' was made by engine '{name}', not '{engine.name}': "
+                             "use --new to start afresh, or another `name`")
+
+
 def list_studies(storage: str) -> list[dict[str, Any]]:
-    """Every study in an Optuna storage: name, trial counts, best value."""
-    from automl.engines.optuna import list_studies as _list
+    """Every study of every engine stored at ``storage``: name, engine, trial counts, best value."""
+    from automl.engines._kt_store import list_studies as _kt_list
+    from automl.engines.optuna import list_studies as _optuna_list
 
-    return _list(storage)
+    return _optuna_list(storage) + _kt_list(storage)
 
 
-__all__ = ["ENGINE_SAMPLERS", "Engine", "EngineTrial", "TrialRecord", "get_engine", "list_studies"]
+__all__ = ["ENGINE_PRUNERS", "ENGINE_SAMPLERS", "Engine", "EngineTrial", "TrialRecord", "check_other_engines",
+           "get_engine", "list_studies"]

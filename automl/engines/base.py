@@ -24,6 +24,17 @@ class EngineTrial(ABC):
     """One asked trial: a :class:`~automl.space.params.Suggester` plus the pruning channel."""
 
     number: int
+    #: epochs this trial may train, when the engine decides it (Hyperband's budget); None: ``train.epochs``
+    epochs: int | None = None
+
+    @property
+    def engine_id(self) -> str:
+        """The trial's id in the engine's own storage (Optuna's trial id, keras-tuner's ``"0003"``)."""
+        return str(self.number)
+
+    def tags(self) -> dict[str, Any]:
+        """Extra tags for the trial's MLflow run; every engine gives ``automl.engine_trial_id``."""
+        return {"automl.engine_trial_id": self.engine_id}
 
     @abstractmethod
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
@@ -64,6 +75,14 @@ class Engine(ABC):
 
     def __init__(self, settings: StudySettings) -> None:
         self.settings = settings
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether this engine stores a study named ``settings.name``."""
+
+    @abstractmethod
+    def delete(self) -> None:
+        """Delete the stored study named ``settings.name`` (if any)."""
 
     @abstractmethod
     def open(self, *, new: bool = False) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl.engines import check_other_engines
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import ConfigError, StudyError
 from automl.tracking.mlflow import absolute_sqlite
@@ -36,6 +37,10 @@ class OptunaTrial(EngineTrial):
     def __init__(self, trial: optuna.Trial) -> None:
         self.trial = trial
         self.number = trial.number
+
+    @property
+    def engine_id(self) -> str:
+        return str(self.trial._trial_id)  # the storage's id (unique across studies); Optuna has no public name
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         return self.trial.suggest_int(name, low, high, step=step, log=log)
@@ -99,6 +104,7 @@ class OptunaEngine(Engine):
         s = self.settings
         if new:
             self.delete()
+        check_other_engines(self, new=new)
         fingerprint = s.space.fingerprint()
         if self.exists():
             stored = optuna.load_study(study_name=s.name, storage=self.storage)
