@@ -27,6 +27,8 @@ def import_keras() -> ModuleType:
         import keras
 
         _gpu_memory_growth()
+        import automl.builders.custom  # noqa: F401  (registers automl's Keras objects for load_model)
+
         return keras
     sys.stderr.flush()
     saved = os.dup(2)
@@ -40,4 +42,6 @@ def import_keras() -> ModuleType:
         os.close(saved)
         os.close(devnull)
     _gpu_memory_growth()
+    import automl.builders.custom  # noqa: F401  (registers automl's Keras objects for load_model)
+
     return keras

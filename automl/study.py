@@ -13,6 +13,7 @@ import numpy as np
 
 from automl._keras import import_keras
 from automl.builders.model import ModelSpec
+from automl.builders.training import fit_values
 from automl.config.loader import Pipeline
 from automl.engines import get_engine
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
@@ -20,7 +21,7 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
-from automl.trial.runner import TrialRequest, TrialResult, refit, release_memory, run_trial
+from automl.trial.runner import TrialRequest, TrialResult, refit, release_memory, run_cv_trial, run_trial
 
 
 @dataclass
@@ -94,6 +95,7 @@ class _Study:
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes)
+        self.folds = plan.data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else []
         self.out = plan.output_dir
         self.best_path = self.out / "best.keras"
 
@@ -143,21 +145,23 @@ class _Study:
 
     def _run_one(self, trial: EngineTrial) -> None:
         plan, cfg = self.plan, self.cfg
-        values = plan.space.sample(trial)
+        # Hyperband's budget (trial.epochs) stands in for train.epochs, so the logged `epochs` is what it trains
+        values = fit_values(plan.space.sample(trial), trial.epochs or cfg.train.epochs, cfg.train.batch_size)
         block, hp = plan.space.decode(values)
         run_id = self.tracker.start_run(f"trial-{trial.number}", parent=self._parent_id, tags={
             "automl.study": plan.name, "automl.trial": trial.number, "automl.role": "trial",
             "automl.engine": cfg.study.engine, **trial.tags()})
         self.tracker.log(run_id, params=values)
         self.progress.trial_started(trial.number, values)
-        epochs = trial.epochs or cfg.train.epochs  # Hyperband gives each trial its budget
+        epochs = trial.epochs or hp["epochs"]  # Hyperband gives each trial its budget
         request = TrialRequest(number=trial.number, block=block, hp=hp, spec=self.spec, metric=plan.metric,
                                direction=plan.direction, epochs=epochs,
-                               batch_size=cfg.train.batch_size, seed=cfg.seed)
+                               batch_size=hp["batch_size"], seed=cfg.seed)
         reporter = _TrialReporter(trial, self.tracker, run_id, self.progress, epochs)
         started = time.monotonic()
         try:
-            result = run_trial(request, plan.data, reporter)
+            result = run_cv_trial(request, self.folds, reporter) if self.folds else \
+                run_trial(request, plan.data, reporter)
         except KeyboardInterrupt:
             reason = "interrupted by the user (Ctrl-C)"
             self.engine.tell(trial, "FAIL", None, {"fail_reason": reason})
@@ -185,6 +189,7 @@ class _Study:
         if result.value is not None:
             metrics[f"best_{plan.metric}"] = result.value
             metrics["best_epoch"] = result.best_epoch or 0
+        metrics.update({f"fold{i}_{plan.metric}": v for i, v in enumerate(result.fold_values)})
         tags = {"automl.state": result.state}
         if result.reason:
             tags["automl.fail_reason" if result.state == "FAIL" else "automl.reason"] = result.reason
@@ -196,6 +201,8 @@ class _Study:
             (self.out / "best.json").write_text(json.dumps(
                 {"trial": trial.number, "value": result.value, "metric": plan.metric, "params": best.params},
                 indent=2, default=str))
+            if plan.data.encoding:  # how raw CSV columns become the model's input tensor
+                (self.out / "encoding.json").write_text(json.dumps(plan.data.encoding, indent=2, default=str))
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
         result.model = None
@@ -218,8 +225,8 @@ class _Study:
         request = TrialRequest(number=best.number, block=block, hp=hp,
                                spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes),
                                metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
-                               batch_size=self.cfg.train.batch_size, seed=self.cfg.seed)
-        refit(request, x, y).save(self.best_path)
+                               batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
+        refit(request, x, y, data.class_names).save(self.best_path)
         (self.out / "best.json").write_text(json.dumps({**info, "refit_of": best.number, "refit_epochs": epochs},
                                                        indent=2, default=str))
         release_memory()
@@ -241,6 +248,8 @@ class _Study:
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
             self.tracker.log_artifact(parent, self.best_path, "model")
+            if (self.out / "encoding.json").exists():
+                self.tracker.log_artifact(parent, self.out / "encoding.json", "model")
             self._registered = register_file(
                 self.tracker, plan.name, parent, f"model/{self.best_path.name}", self.best_path,
                 tags={"trial": best.number, plan.metric: best.value, **test},

@@ -23,6 +23,7 @@ class ModelSpec:
     x_var: list[float]
     y_mean: float = 0.0
     y_std: float = 1.0
+    train_size: int = 0  # samples per epoch: schedules count epochs, optimizers count steps
 
     @classmethod
     def from_arrays(cls, x: np.ndarray, y: np.ndarray, task: str, num_classes: int) -> ModelSpec:
@@ -34,6 +35,7 @@ class ModelSpec:
             num_classes=num_classes,
             x_mean=x64.mean(axis=axes).tolist(),
             x_var=x64.var(axis=axes).tolist(),
+            train_size=len(x),
         )
         if task == "regression":
             std = float(np.std(y)) or 1.0
@@ -41,16 +43,21 @@ class ModelSpec:
         return spec
 
 
-def build_model(block: str, hp: dict[str, Any], spec: ModelSpec) -> Any:
-    """Build and compile: Normalization (train statistics) -> block -> task head.
+def build_model(block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: int | None = None,
+                epochs: int | None = None) -> Any:
+    """Build and compile: [augmentation] -> Normalization (train statistics) -> block -> task head.
 
     Classification heads end in ``logits`` (Dense) then ``probs`` (softmax), so distillation can read
     the logits; regression heads rescale to the target's units, so the model predicts raw values.
+    ``batch_size`` and ``epochs`` (default: ``hp``'s, else 32 and 10) size the learning-rate schedule.
     """
     import keras
 
+    from automl.builders.augmentation import augment
+
     inputs = keras.Input(shape=spec.input_shape, name="input")
-    x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize")(inputs)
+    x = augment(inputs, hp, len(spec.input_shape) + 1)
+    x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize")(x)
     ctx = BuildContext(input_shape=spec.input_shape, task=spec.task, num_classes=spec.num_classes)
     x = BLOCKS.get(block).build(x, hp, ctx)
     if len(x.shape) != 2:  # a block that leaves a spatial/time axis
@@ -59,6 +66,10 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec) -> Any:
         logits = keras.layers.Dense(spec.num_classes, name="logits")(x)
         outputs = keras.layers.Activation("softmax", name="probs")(logits)
         loss: Any = keras.losses.SparseCategoricalCrossentropy()
+        if float(hp.get("label_smoothing") or 0.0) > 0:
+            from automl.builders.custom import SparseSmoothedCrossentropy
+
+            loss = SparseSmoothedCrossentropy(float(hp["label_smoothing"]))
         loss_weight = 1.0
     else:
         z = keras.layers.Dense(1, name="output")(x)
@@ -67,6 +78,8 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec) -> Any:
         loss = keras.losses.MeanSquaredError()
         loss_weight = 1.0 / spec.y_std**2  # the loss reads in standardized units, metrics in raw units
     model = keras.Model(inputs, outputs, name=f"{block}_model")
-    model.compile(optimizer=build_optimizer(hp), loss=loss, loss_weights=[loss_weight],
-                  metrics=keras_metrics(spec.task))
+    batch = int(batch_size or hp.get("batch_size") or 32)
+    steps = max(1, -(-spec.train_size // batch)) if spec.train_size else None
+    model.compile(optimizer=build_optimizer(hp, steps_per_epoch=steps, epochs=epochs), loss=loss,
+                  loss_weights=[loss_weight], metrics=keras_metrics(spec.task, spec.num_classes))
     return model

@@ -31,6 +31,7 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "synthetic": ("samples", "features", "classes", "shape", "noise"),
     "csv": ("path", "target"),
     "npz": ("path",),
+    "image_folder": ("path", "image_size", "color_mode"),
 }
 _SPLITS = ("validation_split", "test_split", "stratify")
 
@@ -42,8 +43,9 @@ class _Model(BaseModel):
 class DataConfig(_Model):
     """Where the data comes from and how it is split."""
 
-    source: str = Field(description="digits | breast_cancer | wine | iris | synthetic | csv | npz")
-    path: Path | None = Field(None, description="csv / npz: the file (relative to the pipeline file).")
+    source: str = Field(description="digits | breast_cancer | wine | iris | synthetic | csv | npz | image_folder")
+    path: Path | None = Field(None, description="csv / npz: the file; image_folder: the folder with one sub-folder "
+                              "of images per class (relative to the pipeline file).")
     target: str | None = Field(None, description="csv: the target column.")
     validation_split: Fraction = Field(0.2, description="Fraction of the data used for validation.")
     test_split: Fraction = Field(0.2, description="Fraction of the data held out for the final test.")
@@ -57,6 +59,10 @@ class DataConfig(_Model):
         None, description="synthetic: per-sample shape, e.g. [16, 3] (sequence) or [8, 8, 1] (image)."
     )
     noise: Annotated[float, Field(ge=0.0)] = Field(0.1, description="synthetic: label noise / target noise.")
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
+        default_factory=lambda: [32, 32], description="image_folder: [height, width] every image is resized to.")
+    color_mode: Literal["grayscale", "rgb", "rgba"] = Field(
+        "rgb", description="image_folder: grayscale (1 channel) | rgb (3) | rgba (4).")
 
     @field_validator("source")
     @classmethod
@@ -70,7 +76,7 @@ class DataConfig(_Model):
         allowed = set(DATA_SOURCES[self.source]) | set(_SPLITS) | {"source"}
         for key in sorted(self.model_fields_set - allowed):
             raise ValueError(f"[{key}] does not apply to source '{self.source}'")
-        if self.source in ("csv", "npz") and self.path is None:
+        if self.source in ("csv", "npz", "image_folder") and self.path is None:
             raise ValueError(f"[path] source '{self.source}' needs a `path`")
         if self.source == "csv" and not self.target:
             raise ValueError("[target] source 'csv' needs a `target` column")
@@ -98,6 +104,9 @@ class StudyConfig(_Model):
     )
     timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="Seconds; stop adding trials after.")
     storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///mlruns/optuna.db.")
+    cv_folds: Annotated[int, Field(ge=2)] | None = Field(
+        None, description="k-fold cross-validation over train + validation (stratified for classification): "
+        "a trial trains k times and its value is the mean over the folds; null: one validation split.")
 
     @field_validator("engine")
     @classmethod

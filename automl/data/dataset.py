@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,21 @@ class Dataset:
     @property
     def rank(self) -> int:
         return self.x_train.ndim
+
+    def folds(self, k: int, seed: int | None = 0, *, stratify: bool = True) -> list[Dataset]:
+        """``k`` cross-validation splits of train + validation (stratified for classification when every
+        class has ``k`` samples); the test split stays held out and is the same in each.
+        """
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        x = np.concatenate([self.x_train, self.x_val])
+        y = np.concatenate([self.y_train, self.y_val])
+        state = 0 if seed is None else seed
+        if stratify and self.task == "classification" and np.bincount(y.astype(np.int64)).min(initial=k) >= k:
+            splits = StratifiedKFold(k, shuffle=True, random_state=state).split(x, y)
+        else:
+            splits = KFold(k, shuffle=True, random_state=state).split(x)
+        return [replace(self, x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va]) for tr, va in splits]
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -139,6 +139,7 @@ def resolve_space(
     Errors name ``file`` and the key path (``prefix`` + the key inside the space).
     """
     from automl.builders.blocks import BLOCKS, RANK_NAMES
+    from automl.builders.checks import check_param
     from automl.builders.optimizers import training_hyperparameters
 
     def err(path: str, message: str) -> ConfigError:
@@ -170,20 +171,43 @@ def resolve_space(
     params: dict[str, Param] = {BLOCK: block_param}
     owners: dict[str, tuple[str | None, str]] = {}
     consumers: dict[str, list[str]] = {}
-    block_defaults: dict[str, dict[str, Param]] = {n: b.hyperparameters() for n, b in blocks.items()}
+    block_defaults: dict[str, dict[str, Param]] = {n: b.hyperparameters(rank) for n, b in blocks.items()}
     for n, hps in block_defaults.items():
         for hp in hps:
             consumers.setdefault(hp, []).append(n)
     training = training_hyperparameters()
-    known = set(consumers) | set(training)
+    # hyperparameters of blocks this data drops (or of another rank) are known, just not used here
+    elsewhere = {hp for n in names for hp in BLOCKS.get(str(n)).hyperparameters()}
+    known = set(consumers) | set(training) | elsewhere
 
+    def sampler_name(bname: str, hp: str) -> str:
+        """The name block ``bname``'s hyperparameter ``hp`` is drawn under (as the loop below names it)."""
+        if hp in space.params or hp in training or len(block_names) == 1 or len(consumers.get(hp, [])) == 1:
+            return hp
+        return f"{bname}.{hp}"
+
+    def block_when(bname: str, when: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        return {sampler_name(bname, k) if k in block_defaults[bname] else k: v for k, v in when.items()}
+
+    unused: set[str] = set()
     for name, spec in space.params.items():
         if name == BLOCK:
             raise err(f"params.{name}", "the block is chosen by the top-level `block` key, not a param")
         if name not in known:
             raise err(f"params.{name}", f"not a hyperparameter of block(s) {', '.join(block_names)} "
                       f"or of training{did_you_mean(name, known)}")
+        problem = check_param(name, spec)
+        if problem:
+            raise err(f"params.{name}", problem)
         users = consumers.get(name, [])
+        if name not in training and not users:
+            unused.add(name)  # only blocks this data drops use it
+            continue
+        if not spec.when:  # keep the default's condition (momentum only for sgd/rmsprop, ...)
+            inherited = [training[name].when] if name in training else [
+                block_when(u, block_defaults[u][name].when) for u in users]
+            if inherited[0] and all(w == inherited[0] for w in inherited):
+                spec = spec.conditioned(inherited[0])
         if name not in training and len(block_names) > 1 and BLOCK not in spec.when \
                 and set(users) != set(block_names):
             spec = spec.conditioned({BLOCK: users})
@@ -200,7 +224,13 @@ def resolve_space(
             else:
                 sname = f"{bname}.{hp}"
             owners[sname] = (bname, hp)
+            if spec.when:
+                spec = spec.model_copy(update={"when": block_when(bname, spec.when)})
             params[sname] = spec.conditioned({BLOCK: [bname]}) if len(block_names) > 1 else spec
+    while unused:  # what is conditional on an unused parameter is never active either
+        unused = {n for n, p in params.items() if set(p.when) & unused}
+        for n in unused:
+            del params[n]
 
     _check_conditions(params, space, [str(n) for n in names], err)
     ordered = _topological(params, err)
@@ -216,8 +246,8 @@ def _check_conditions(params: dict[str, Param], space: SpaceFile, all_blocks: li
             if parent == name:
                 raise err(path, "a parameter cannot be conditional on itself")
             pspec = params[parent]
-            if name not in space.params:
-                continue  # a default that a fixed parent switches off (momentum under adam) is fine
+            if name not in space.params or parent not in space.params[name].when:
+                continue  # a default (or its condition) that a fixed parent switches off is fine
             if isinstance(pspec, CategoricalParam | FixedParam):
                 # blocks dropped for this data rank still count as values a condition may name
                 possible = all_blocks if parent == BLOCK else pspec.grid()

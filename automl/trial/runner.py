@@ -9,13 +9,15 @@ from __future__ import annotations
 import gc
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from automl.builders.metrics import direction_of
 from automl.builders.model import ModelSpec, build_model
+from automl.builders.training import class_weights, training_callbacks
 
 
 class Reporter(Protocol):
@@ -57,6 +59,7 @@ class TrialResult:
     n_params: int = 0
     fit_seconds: float = 0.0
     model: Any = None  # the Keras model at its best epoch (in-process runs only)
+    fold_values: list[float] = field(default_factory=list)  # cross-validation: each fold's best value
 
 
 def _current_lr(model: Any) -> float:
@@ -125,12 +128,15 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     if req.seed is not None:
         keras.utils.set_random_seed(req.seed + req.number)
     try:
-        model = build_model(req.block, req.hp, req.spec)
+        model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.n_params = int(model.count_params())
         callback = _trial_callback(req, reporter, result)
+        callbacks = [callback, *training_callbacks(model, req.hp, monitor=req.metric, direction=req.direction)]
+        weights = class_weights(req.hp, data.y_train, req.spec.num_classes, data.class_names) \
+            if req.spec.task == "classification" else None
         start = time.perf_counter()
-        model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                  epochs=req.epochs, batch_size=req.batch_size, callbacks=[callback], verbose=0)
+        model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), class_weight=weights,
+                  epochs=req.epochs, batch_size=req.batch_size, callbacks=callbacks, verbose=0)
         result.fit_seconds = time.perf_counter() - start
     except Exception as exc:  # any failure of one configuration is that trial's outcome
         result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -149,7 +155,32 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     return result
 
 
-def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray) -> Any:
+def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | None = None) -> TrialResult:
+    """k-fold cross-validation: one training per fold; the trial's value is the mean of the folds' values.
+
+    Each fold's model normalizes with its own training statistics. Fold 0 reports its epochs (pruning
+    acts on it); the result keeps fold 0's history and model and every fold's value in ``fold_values``.
+    """
+    results: list[TrialResult] = []
+    for i, fold in enumerate(folds):
+        spec = ModelSpec.from_arrays(fold.x_train, fold.y_train, req.spec.task, req.spec.num_classes)
+        result = run_trial(replace(req, spec=spec), fold, reporter if i == 0 else None)
+        if result.state != "COMPLETE" or result.value is None:
+            first = results[0] if results else result
+            first.state, first.reason = result.state, f"fold {i}: {result.reason}"
+            first.fold_values = [float(r.value) for r in results if r.value is not None]
+            return first
+        if i:
+            result.model = None
+        results.append(result)
+    first = results[0]
+    first.fold_values = [float(r.value) for r in results if r.value is not None]
+    first.value = float(np.mean(first.fold_values))
+    first.fit_seconds = sum(r.fit_seconds for r in results)
+    return first
+
+
+def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray, class_names: Sequence[str] = ()) -> Any:
     """Train ``req``'s configuration on all of ``x``, ``y`` for ``req.epochs`` epochs, without validation.
 
     ``req.spec`` should describe ``x`` (its normalization statistics come from the data it trains on).
@@ -158,8 +189,10 @@ def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray) -> Any:
 
     if req.seed is not None:
         keras.utils.set_random_seed(req.seed + req.number)
-    model = build_model(req.block, req.hp, req.spec)
-    model.fit(x, y, epochs=req.epochs, batch_size=req.batch_size, verbose=0)
+    model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
+    weights = class_weights(req.hp, y, req.spec.num_classes, class_names) if req.spec.task == "classification" \
+        else None
+    model.fit(x, y, epochs=req.epochs, batch_size=req.batch_size, class_weight=weights, verbose=0)
     return model
 
 
@@ -177,4 +210,4 @@ def _first_line(exc: BaseException) -> str:
 
 
 __all__ = ["NullReporter", "Reporter", "TrialRequest", "TrialResult", "direction_of", "release_memory",
-           "run_trial"]
+           "run_cv_trial", "run_trial"]

@@ -48,8 +48,8 @@ def test_exception_becomes_a_failed_trial_with_its_reason(data) -> None:
 
 
 def test_unlogged_metric_fails_with_what_is_logged(data) -> None:
-    result = run_trial(_request(data, metric="val_f1"), data)
-    assert result.state == "FAIL" and "metric 'val_f1' is not logged" in (result.reason or "")
+    result = run_trial(_request(data, metric="val_r2"), data)
+    assert result.state == "FAIL" and "metric 'val_r2' is not logged" in (result.reason or "")
 
 
 def test_model_takes_raw_inputs(data) -> None:
