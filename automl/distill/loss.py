@@ -66,7 +66,8 @@ class Distiller(keras.Model):
 
     ``fit`` updates the student's weights (the Distiller holds no weights of its own); the teacher runs
     once per batch in inference mode and gets no gradient. Validation reports the student's own loss
-    (not the distillation loss), so ``val_loss`` reads like a model trained from scratch.
+    (not the distillation loss), so ``val_loss`` reads like a model trained from scratch. ``call``
+    returns the student's logits (classification); compiled metrics see its probabilities.
 
     >>> distiller = Distiller(student, teacher, alpha=0.5, temperature=4.0)  # doctest: +SKIP
     >>> distiller.compile(optimizer="adam", metrics=["accuracy"])  # doctest: +SKIP
@@ -99,3 +100,9 @@ class Distiller(keras.Model):
             loss = task_loss(y, y_pred, task=self.task, target_scale=self.target_scale)
         regularization = self.student_head.losses
         return loss + ops.sum(ops.stack(regularization)) if regularization else loss
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        # the loss reads logits; metrics (AUC, ...) read probabilities, as on the student itself
+        if self.task == "classification":
+            y_pred = ops.softmax(y_pred, axis=-1)
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -65,7 +65,7 @@ def count_params(block: str, hp: dict[str, Any], spec: ModelSpec) -> int | None:
     """Parameters of the model ``hp`` builds, or None when that configuration does not build."""
     try:
         return int(build_model(block, hp, spec).count_params())
-    except Exception:  # a width a block cannot take (heads that do not divide a dimension, ...)
+    except (ValueError, TypeError):  # a width a block cannot take (heads that do not divide a dimension, ...)
         return None
 
 

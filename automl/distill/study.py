@@ -13,6 +13,7 @@ import gc
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from automl._keras import import_keras
-from automl.builders.metrics import base_metric
+from automl.builders.metrics import base_metric, keras_metrics
 from automl.builders.model import ModelSpec, build_model
-from automl.builders.optimizers import build_optimizer
 from automl.config.loader import Pipeline, load_space, read_yaml
 from automl.config.models import DistillConfig
 from automl.distill.student import DISTILL_PARAMS, fit_to_budget, replay
@@ -86,7 +86,6 @@ def distill(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str
     >>> result = distill(load_pipeline("pipelines/quickstart.yaml"))  # doctest: +SKIP
     >>> result.verdict  # doctest: +SKIP
     """
-    import_keras()
     plan = make_plan(pipeline, storage=storage)
     cfg = pipeline.config.distill or DistillConfig()  # type: ignore[call-arg]
     return _Distillation(plan, cfg, tracking_uri, progress or Progress(), teacher).run()
@@ -183,6 +182,9 @@ class _Distillation:
         self.batch_size = self.pcfg.train.batch_size
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes)
+        if not self.teacher_path.exists():
+            raise StudyError(f"no teacher model at {self.teacher_path}: run `automl run "
+                             f"{plan.pipeline.file}` first (or pass a .keras teacher)")
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.archs: dict[int, tuple[str, dict[str, Any], int]] = {}
         self.parent = ""
@@ -192,10 +194,9 @@ class _Distillation:
     def _load_teacher(self) -> Any:
         import keras
 
-        if not self.teacher_path.exists():
-            raise StudyError(f"no teacher model at {self.teacher_path}: run `automl run "
-                             f"{self.plan.pipeline.file}` first (or pass a .keras teacher)")
-        return keras.models.load_model(self.teacher_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
+            return keras.models.load_model(self.teacher_path)
 
     def _teacher_architecture(self) -> tuple[str, dict[str, Any]]:
         info_path = self.out / "best.json"
@@ -251,7 +252,13 @@ class _Distillation:
             budget = max(1, int(float(values["size"]) * self.teacher_params))
             fitted = fit_to_budget(block, {**self.teacher_hp, "lr": hp["lr"]}, self.spec, budget)
             return block, fitted.hp, fitted.n_params
-        return block, hp, int(build_model(block, hp, self.spec).count_params())
+        return block, hp, int(self._build(block, hp).count_params())
+
+    def _batch_size(self, hp: dict[str, Any]) -> int:
+        return int(hp.get("batch_size") or self.batch_size)
+
+    def _build(self, block: str, hp: dict[str, Any]) -> Any:
+        return build_model(block, hp, self.spec, batch_size=self._batch_size(hp), epochs=self.epochs)
 
     def _seed(self, number: int) -> None:
         import keras
@@ -275,14 +282,17 @@ class _Distillation:
             self.archs[trial.number] = (block, hp, n_params)
             self.tracker.log(run_id, params={**values, **{f"hp.{k}": v for k, v in hp.items()}})
             self._seed(trial.number)
-            student = build_model(block, hp, self.spec)
+            student = self._build(block, hp)
             distiller = Distiller(student, self.teacher, alpha=float(values["alpha"]),
                                   temperature=float(values["temperature"]), task=self.spec.task,
                                   target_scale=self.spec.y_std)
-            distiller.compile(optimizer=build_optimizer(hp), metrics=_metrics(self.spec.task))
+            # the student's own optimizer (and learning-rate schedule) drives the distillation
+            distiller.compile(optimizer=student.optimizer,
+                              metrics=keras_metrics(self.spec.task, self.spec.num_classes))
             reporter = _Reporter(trial, self.tracker, run_id, self.progress, self.epochs)
-            fit = fit_student(distiller, student, plan.data, epochs=self.epochs, batch_size=self.batch_size,
-                              metric=plan.metric, direction=plan.direction, reporter=reporter)
+            fit = fit_student(distiller, student, plan.data, epochs=self.epochs,
+                              batch_size=self._batch_size(hp), metric=plan.metric, direction=plan.direction,
+                              reporter=reporter)
         except KeyboardInterrupt:
             self.engine.tell(trial, "FAIL", None, {"fail_reason": "interrupted by the user (Ctrl-C)"})
             self.tracker.end(run_id, "KILLED")
@@ -313,6 +323,7 @@ class _Distillation:
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> DistillResult:
         plan, cfg = self.plan, self.cfg
+        import_keras()
         self.teacher = self._load_teacher()
         self.teacher_params = int(self.teacher.count_params())
         if cfg.student is None:
@@ -371,8 +382,8 @@ class _Distillation:
             block, hp, n_params = self.archs[best.number]
             distilled = self._evaluate(keras.models.load_model(self.student_path))
             self._seed(best.number)  # the same initial weights as the distilled student
-            student = build_model(block, hp, self.spec)
-            fit_student(student, student, plan.data, epochs=self.epochs, batch_size=self.batch_size,
+            student = self._build(block, hp)
+            fit_student(student, student, plan.data, epochs=self.epochs, batch_size=self._batch_size(hp),
                         metric=plan.metric, direction=plan.direction)
             student.save(self.scratch_path)
             scratch = self._evaluate(student)
@@ -411,8 +422,3 @@ class _Distillation:
         self.tracker.end(self.parent, "COMPLETE")
         return result
 
-
-def _metrics(task: str) -> list[Any]:
-    from automl.builders.metrics import keras_metrics
-
-    return keras_metrics(task)

@@ -1,0 +1,117 @@
+"""`automl distill`: the student study, the scratch baseline, MLflow and the registry, on a tiny study."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+import automl
+from automl.cli import app
+from automl.testing import write_pipeline
+from automl.tracking import tracking_uri
+
+runner = CliRunner()
+DISTILL = {"trials": 2, "epochs": 3}
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 2-trial study (its folder); tests chdir into a copy-free shared folder."""
+    folder = tmp_path_factory.mktemp("tuned")
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        pipeline = write_pipeline(folder, name="kd", study={"trials": 2}, train={"epochs": 3},
+                                  space={**_space(), "params": {**_space()["params"], "units": 32}})
+        automl.tune(pipeline)
+    finally:
+        os.chdir(cwd)
+    return folder
+
+
+def _space() -> dict[str, Any]:
+    from automl.testing import TINY_TABULAR_SPACE
+
+    return TINY_TABULAR_SPACE
+
+
+def _parent(experiment: str, role: str) -> Any:
+    client = MlflowClient(tracking_uri())
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], f"tags.`automl.role` = '{role}'")
+    assert len(runs) >= 1
+    return runs[0]
+
+
+def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tuned)
+    result = automl.distill(tuned / "kd.yaml", {"distill": DISTILL})
+
+    assert result.metric == "accuracy" and result.direction == "maximize"
+    assert 0 < result.student_params <= 0.25 * result.teacher_params
+    assert set(result.best_params) >= {"alpha", "temperature", "lr", "size"}
+    assert Path(result.student_path or "").exists() and Path(result.scratch_path or "").exists()
+    assert set(result.distilled_test) == set(result.scratch_test) >= {"accuracy", "loss"}
+    assert result.gain == pytest.approx(result.distilled_test["accuracy"] - result.scratch_test["accuracy"])
+    assert result.verdict.startswith("distillation helped" if result.gain > 0 else "distillation did not help")
+
+    study = optuna.load_study(study_name="kd-student", storage="sqlite:///mlruns/optuna.db")
+    assert len(study.trials) == 2
+
+    parent = _parent("kd", "distill")
+    metrics = parent.data.metrics
+    assert metrics["student_distilled_accuracy"] == pytest.approx(result.distilled_test["accuracy"])
+    assert metrics["student_scratch_accuracy"] == pytest.approx(result.scratch_test["accuracy"])
+    assert metrics["teacher_accuracy"] == pytest.approx(result.teacher_test["accuracy"])
+    assert metrics["student_params"] == result.student_params and parent.info.status == "FINISHED"
+    client = MlflowClient(tracking_uri())
+    children = client.search_runs([parent.info.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert len(children) == 2 and all("alpha" in c.data.params for c in children)
+
+    version = client.get_model_version("kd-student", result.registered_version)
+    assert int(version.tags["student_params"]) == result.student_params
+    info = json.loads(Path("mlruns/kd/student.json").read_text())
+    assert info["scratch_test"] == result.scratch_test
+
+
+def test_a_student_space_and_fixed_alpha_temperature(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tuned)
+    space = {"block": "mlp", "params": {"layers": 1, "units": 3, "optimizer": "adam"}}
+    result = automl.distill(tuned / "kd.yaml", {"distill": {**DISTILL, "trials": 1, "student": space,
+                                                            "alpha": 0.5, "temperature": 2.0, "lr": 0.01}})
+    assert result.best_params["alpha"] == 0.5 and result.best_params["temperature"] == 2.0
+    info = json.loads(Path("mlruns/kd/student.json").read_text())
+    assert info["hp"]["units"] == 3 and info["hp"]["layers"] == 1 and info["hp"]["lr"] == 0.01
+    assert result.student_params == 8 * 3 + 3 + 3 * 3 + 3  # hidden + logits (Normalization: constants)
+
+
+def test_cli_distill_prints_the_comparison(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tuned)
+    out = runner.invoke(app, ["distill", "kd.yaml", "--trials", "1", "--set", "distill.epochs=2"])
+    assert out.exit_code == 0, out.output
+    assert "student (from scratch)" in out.output and "student (distilled)" in out.output
+    assert "distillation" in out.output and "teacher" in out.output
+
+
+def test_cli_distill_without_a_study_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    pipeline = write_pipeline(tmp_path, name="fresh")
+    out = runner.invoke(app, ["distill", str(pipeline)])
+    assert out.exit_code == 2
+    assert out.output.strip() == (f"no teacher model at mlruns/fresh/best.keras: run `automl run {pipeline}` "
+                                  "first (or pass a .keras teacher)")
+
+
+def test_alpha_in_the_student_space_is_refused(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tuned)
+    space = {"block": "mlp", "params": {"alpha": 0.5}}
+    out = runner.invoke(app, ["distill", "kd.yaml", "--set", f"distill.student={json.dumps(space)}"])
+    assert out.exit_code == 2
+    assert "kd.yaml: distill.student.params.alpha: `alpha` is set under distill" in out.output
