@@ -17,7 +17,9 @@ from automl.space.space import Space
 # names of recurrent and attention blocks); anything else is kept as the teacher had it.
 WIDTH_HPS = ("units", "filters", "dense_units", "rnn_units", "hidden_units", "embed_dim", "key_dim",
              "ff_dim", "dim", "width")
-DEPTH_HPS = ("layers", "conv_blocks", "num_blocks", "blocks", "depth", "rnn_layers", "transformer_blocks")
+WIDTH_FACTORS = ("width_multiplier",)  # float widths (mobilenet), scaled without rounding
+DEPTH_HPS = ("layers", "conv_blocks", "num_blocks", "blocks", "stages", "depth", "rnn_layers",
+             "transformer_blocks")
 DISTILL_PARAMS = ("alpha", "temperature", "size")
 
 
@@ -52,6 +54,8 @@ def scale(hp: dict[str, Any], width: float, depth: float = 1.0) -> dict[str, Any
     """``hp`` with width hyperparameters times ``width`` and depth ones times ``depth`` (at least 1)."""
     out = dict(hp)
     for name, value in hp.items():
+        if name in WIDTH_FACTORS and isinstance(value, int | float) and value > 0:
+            out[name] = max(0.05, round(float(value) * width, 3))
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             continue
         if name in WIDTH_HPS:
