@@ -16,7 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF logs CUDA probing at ER
 # first, so that the functions bound below are what `automl.distill` / `automl.export` stay.
 import automl.distill as _distill_package  # noqa: E402, F401
 import automl.export as _export_package  # noqa: E402, F401
-from automl.api import distill, export, load_pipeline, run, tune, validate  # noqa: E402
+import automl.report as _report_package  # noqa: E402, F401
+from automl.api import distill, export, load_pipeline, report, run, studies, tune, validate  # noqa: E402
 from automl.errors import AutomlError, ConfigError, DataError, StudyError, TrialError  # noqa: E402
 
 __version__ = "0.1.0"
@@ -30,7 +31,9 @@ __all__ = [
     "distill",
     "export",
     "load_pipeline",
+    "report",
     "run",
+    "studies",
     "tune",
     "validate",
 ]

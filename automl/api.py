@@ -18,6 +18,7 @@ from automl.study import tune as _tune
 if TYPE_CHECKING:
     from automl.distill import DistillResult
     from automl.export import ExportResult
+    from automl.report import Report
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
 
@@ -129,4 +130,39 @@ def validate(path: str | Path, overrides: Overrides = None) -> Validated:
                      f"{plan.metric} {plan.direction}")
 
 
-__all__ = ["TuneResult", "Validated", "distill", "export", "load_pipeline", "run", "tune", "validate"]
+def report(target: str | Path | Pipeline, overrides: Overrides = None, *, tracking_uri: str | None = None,
+           output: str | Path | None = None, log: bool = True) -> Report:
+    """What ``automl report`` does: an HTML report of a study (by name, or a pipeline's), logged to MLflow.
+
+    >>> report = report("pipelines/quickstart.yaml")  # doctest: +SKIP
+    >>> report.path, report.importances, report.study.ranked()[0].params  # doctest: +SKIP
+    """
+    from automl.plan import OUTPUT_ROOT
+    from automl.report import build_report
+
+    if isinstance(target, Pipeline) or Path(target).suffix in (".yaml", ".yml"):
+        name = _pipeline(target, overrides).name
+    elif overrides:
+        raise ConfigError(f"--set applies to a pipeline file, not to the study name {target!r}", path="--set")
+    else:
+        name = str(target)
+    return build_report(name, tracking_uri=tracking_uri, output=output, output_dir=OUTPUT_ROOT / name, log=log)
+
+
+def studies(storage: str | None = None) -> list[dict[str, Any]]:
+    """What ``automl studies`` lists: every study in the Optuna storage (name, trial counts, best value).
+
+    A storage that does not exist yet holds no study (and is not created).
+    """
+    from automl.engines import list_studies
+    from automl.plan import DEFAULT_STORAGE
+    from automl.tracking.mlflow import absolute_sqlite
+
+    url = absolute_sqlite(storage or DEFAULT_STORAGE)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return []
+    return sorted(list_studies(url), key=lambda r: str(r["name"]))
+
+
+__all__ = ["TuneResult", "Validated", "distill", "export", "load_pipeline", "report", "run", "studies", "tune",
+           "validate"]

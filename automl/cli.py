@@ -233,21 +233,27 @@ def studies(storage: StorageOpt = None,
     """List the studies in the Optuna storage with trial counts and best values."""
     from rich.table import Table
 
-    from automl.engines import list_studies
+    from automl import api
     from automl.plan import DEFAULT_STORAGE
 
-    rows = _guard(lambda: list_studies(storage or DEFAULT_STORAGE))
+    rows = _guard(lambda: api.studies(storage))
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"studies in {storage or DEFAULT_STORAGE}")
-    for col in ("name", "engine", "trials", "complete", "pruned", "failed", "direction", "best_value"):
-        table.add_column(col)
+    where = storage or DEFAULT_STORAGE
+    if not rows:
+        console.print(f"no studies in {where}: `automl run PIPELINE` makes one", markup=False, highlight=False)
+        return
+    table = Table(title=f"studies in {where}")
+    columns = ("name", "engine", "trials", "complete", "pruned", "failed", "direction", "best_value", "best_trial")
+    for col in columns:
+        table.add_column(col.replace("_", " "), justify="left" if col in ("name", "engine", "direction") else "right")
     for r in rows:
-        table.add_row(*[("-" if r[c] is None else f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]))
-                        for c in ("name", "engine", "trials", "complete", "pruned", "failed", "direction",
-                                  "best_value")])
+        table.add_row(*[("-" if r.get(c) is None else f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]))
+                        for c in columns])
     console.print(table)
+    console.print("details: `automl report NAME` (HTML report), `automl ui NAME` (MLflow UI)", markup=False,
+                  highlight=False)
 
 
 @app.command()
@@ -258,6 +264,77 @@ def schema(space: Annotated[bool, typer.Option("--space", help="The space file's
 
     model: Any = SpaceFile if space else PipelineConfig
     print(json.dumps(model.model_json_schema(), indent=2))
+
+
+@app.command()
+def report(
+    target: Annotated[str, typer.Argument(help="A study name, or a pipeline YAML file (its study).")],
+    set_: SetOpt = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The HTML file (default: "
+                                                "mlruns/<name>/report.html).")] = None,
+    tracking_uri: TrackingOpt = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not log the report to MLflow.")] = False,
+) -> None:
+    """Write a self-contained HTML report of a study (best trials, importances, learning curves, exports)."""
+    from automl import api
+    from automl.report.terminal import summary
+
+    result = _guard(lambda: api.report(target, list(set_ or []), tracking_uri=tracking_uri, output=output,
+                                       log=not no_log))
+    for part in summary(result):
+        console.print(part, highlight=False, soft_wrap=True) if isinstance(part, str) else console.print(part)
+
+
+@app.command()
+def ui(
+    target: Annotated[str | None, typer.Argument(help="A study name or pipeline YAML file: print the link to "
+                                                 "its experiment.")] = None,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0: any free port).")] = 5000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (127.0.0.1: this machine only).")] = (
+        "127.0.0.1"),
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Serve the MLflow UI on the project's store (sqlite:///mlruns/mlflow.db) until Ctrl-C."""
+    import signal
+    import time
+
+    from automl.config.loader import load_pipeline
+    from automl.tracking.server import MlflowServer
+
+    name = target
+    if target is not None and Path(target).suffix in (".yaml", ".yml"):
+        name = _guard(lambda: load_pipeline(target)).name
+    log = Path("mlruns") / "ui.log"
+    server = _guard(lambda: MlflowServer(tracking_uri, port=port, host=host, log=log))
+
+    def _stop(signum: int, frame: Any) -> None:  # `kill` and a closed terminal stop it like Ctrl-C
+        raise KeyboardInterrupt
+
+    # SIGINT too: a shell that starts us in the background ignores it, and Ctrl-C must still stop the server
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        _guard(server.start)
+        console.print(f"MLflow UI: {server.url}  (store {server.store}; server log {log})", markup=False,
+                      highlight=False, soft_wrap=True)
+        experiments = server.api("experiments/search", {"max_results": 1000}).get("experiments", [])
+        shown = [e for e in experiments if (e["name"] != "Default" if name is None else e["name"] == name)]
+        for e in shown:
+            console.print(f"study {e['name']}: {server.runs_url(e['experiment_id'])}", markup=False,
+                          highlight=False, soft_wrap=True)
+        if name is not None and not shown:
+            err_console.print(f"no study '{name}' in the store yet: its runs appear once `automl run` starts",
+                              markup=False, highlight=False)
+        console.print("Ctrl-C stops the server", markup=False, highlight=False)
+        while server.running():
+            time.sleep(0.5)
+        err_console.print(f"the MLflow server stopped on its own; see {log}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping the MLflow UI", markup=False, highlight=False)
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main() -> None:

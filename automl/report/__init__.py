@@ -1,0 +1,76 @@
+"""Study reports: one self-contained HTML page (and its figures) per study, also logged to MLflow.
+
+>>> from automl.report import build_report
+>>> report = build_report("quickstart")  # doctest: +SKIP
+>>> report.path, report.importances  # doctest: +SKIP
+('mlruns/quickstart/report.html', {'lr': 0.61, 'filters': 0.2, ...})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from automl.report.collect import StudyData, TrialRun, collect, read_exports
+from automl.report.importance import param_importances
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` made: the page, its figures and what they were made from."""
+
+    path: Path
+    study: StudyData
+    importances: dict[str, float]
+    figures: dict[str, Path] = field(default_factory=dict)
+    logged_run_id: str | None = None  # the study session run the report was logged to
+
+
+def build_report(name: str, *, tracking_uri: str | None = None, output: str | Path | None = None,
+                 output_dir: str | Path | None = None, log: bool = True) -> Report:
+    """Write ``output`` (default ``mlruns/<name>/report.html``) for study ``name`` and log it to MLflow.
+
+    ``output_dir`` is the study's folder (default ``mlruns/<name>``), where exports are looked for. The page
+    and its figures are logged under ``report/`` in the latest session's parent run when ``log`` is set.
+    """
+    from automl.report import plots
+    from automl.report.html import render
+
+    folder = Path(output_dir or Path("mlruns") / name)
+    study = collect(name, uri=tracking_uri, output_dir=folder)
+    done = study.completed()
+    scores = param_importances([t.params for t in done], [t.value or 0.0 for t in done])
+    figures = {
+        "history": plots.history(study),
+        "importances": plots.importances(scores, study.metric),
+        "slices": plots.slices(study, list(scores) or study.varying()),
+        "curves": plots.learning_curves(study),
+        "loss_curves": plots.learning_curves(study, "val_loss") if study.metric != "val_loss" else None,
+    }
+    path = Path(output) if output else folder / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(study, scores, figures), encoding="utf-8")
+    saved: dict[str, Path] = {}
+    for key, png in figures.items():
+        if png is not None:
+            saved[key] = path.with_name(f"{path.stem}_{key}.png")
+            saved[key].write_bytes(png)
+    report = Report(path=path, study=study, importances=scores, figures=saved)
+    if log:
+        report.logged_run_id = _log(report)
+    return report
+
+
+def _log(report: Report) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=report.study.tracking_uri)
+    run_id = report.study.latest_run_id
+    client.log_artifact(run_id, str(report.path), "report")
+    for png in report.figures.values():
+        client.log_artifact(run_id, str(png), "report")
+    client.set_tag(run_id, "automl.report", f"report/{report.path.name}")
+    return run_id
+
+
+__all__ = ["Report", "StudyData", "TrialRun", "build_report", "collect", "param_importances", "read_exports"]
