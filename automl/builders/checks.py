@@ -42,8 +42,10 @@ def _between(low: float, high: float, *, low_open: bool = False, high_open: bool
             return None
         ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and (
             (low < v if low_open else low <= v) and (v < high if high_open else v <= high))
-        return None if ok else f"expected a value in {left}{low:g}, {'inf' if high == math.inf else f'{high:g}'}" \
-                               f"{right}{' or null' if none else ''}, got {show(v)}"
+        if ok:
+            return None
+        where = f"{'>' if low_open else '>='} {low:g}" if high == math.inf else f"in {left}{low:g}, {high:g}{right}"
+        return f"expected a value {where}{' or null' if none else ''}, got {show(v)}"
 
     return check
 

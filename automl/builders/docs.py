@@ -1,0 +1,201 @@
+"""Write docs/spaces.md (every space key, its default and its condition) from the registries.
+
+``python -m automl.builders.docs > docs/spaces.md`` regenerates it; a test checks it is current and that
+every hyperparameter has a description here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.space.params import CategoricalParam, FixedParam, FloatParam, IntParam
+
+DESCRIPTIONS: dict[str, str] = {
+    # layers (most blocks)
+    "activation": "Activation of the block's layers (see Activations below).",
+    "leaky_alpha": "Negative slope of leaky_relu.",
+    "normalization": "none | batch | layer, after each conv / dense layer (before the activation).",
+    "initializer": "Kernel initializer of every conv / dense layer.",
+    "dropout": "Dropout rate before the head (mlp: after every layer; rnn: also between layers).",
+    "spatial_dropout": "Rate of SpatialDropout (whole feature maps) after each conv stage; 0: off.",
+    "dense_units": "Width of a dense layer between the pooled features and the head; 0: none.",
+    # block-specific
+    "layers": "Number of layers (dense layers, recurrent layers or encoder layers).",
+    "units": "Width of each dense / recurrent layer.",
+    "conv_blocks": "Number of conv-pool stages; filters double at each.",
+    "filters": "Filters of the first stage (doubling per stage).",
+    "kernel_size": "Convolution kernel size.",
+    "pooling": "Global pooling over time: avg | max.",
+    "stages": "Number of stages; each new stage halves the resolution (stride 2).",
+    "blocks": "Residual / inverted-residual blocks per stage.",
+    "width_multiplier": "Scales every channel count (MobileNet's alpha), rounded to multiples of 8.",
+    "expansion": "Expansion factor of the inverted residual's 1x1 conv.",
+    "squeeze_excite": "Squeeze-and-excitation after the depthwise conv.",
+    "cell": "Recurrent cell: simple (SimpleRNN) | lstm | gru.",
+    "bidirectional": "Wrap each recurrent layer in Bidirectional.",
+    "recurrent_dropout": "Dropout on the recurrent state (slow: disables the fused kernels).",
+    "embed_dim": "Token width (model dimension).",
+    "heads": "Attention heads.",
+    "key_dim": "Width of each attention head's queries and keys.",
+    "ff_dim": "Width of the feed-forward layer of each encoder layer.",
+    "patch_size": "Images: side of the square patches that become tokens (clipped to the image).",
+    "positional": "Positional embedding: learned | sine | none.",
+    # optimizer
+    "optimizer": "sgd | adam | adamw | nadam | rmsprop | adagrad.",
+    "lr": "(Peak) learning rate.",
+    "momentum": "Momentum of sgd and rmsprop.",
+    "nesterov": "Nesterov momentum (sgd).",
+    "weight_decay": "Decoupled weight decay (adamw).",
+    "clipnorm": "Clip each gradient to this norm; null: off.",
+    "clipvalue": "Clip each gradient value to [-v, v]; null: off.",
+    # schedule
+    "schedule": "Learning-rate schedule (see Schedules below), counted in epochs, applied per step.",
+    "decay_rate": "exponential / step: the rate is multiplied by this every `decay_epochs`.",
+    "decay_epochs": "exponential / step: epochs per decay.",
+    "power": "polynomial: the power of the decay to `min_lr_fraction`.",
+    "restart_epochs": "cosine_restarts: length of the first cosine cycle (each next one is twice as long).",
+    "min_lr_fraction": "polynomial / cosine / cosine_restarts: the final rate as a fraction of `lr`.",
+    "warmup_epochs": "Linear warmup from ~0 to `lr` over these epochs before the schedule; 0: none.",
+    "plateau": "Reduce the rate when the study metric stops improving (composes with any schedule).",
+    "plateau_factor": "Multiply the rate by this on a plateau.",
+    "plateau_patience": "Epochs without improvement before a reduction.",
+    # regularization
+    "regularizer": "Kernel regularizer of every conv / dense layer: none | l1 | l2 | l1_l2.",
+    "l1": "L1 strength.",
+    "l2": "L2 strength.",
+    "label_smoothing": "Classification: label smoothing of the cross-entropy; 0: off.",
+    # fit
+    "batch_size": "Mini-batch size; null: `train.batch_size`.",
+    "epochs": "Epochs; null: `train.epochs`, which also caps a searched value.",
+    "early_stopping": "Stop a trial when the study metric stops improving.",
+    "patience": "Early stopping: epochs without improvement.",
+    "min_delta": "Early stopping: the smallest change that counts as an improvement.",
+    "class_weight": "Classification: none | balanced (w_i = N / (C n_i)) | a mapping class -> weight "
+                    "(classes by name or index; others weigh 1).",
+    # augmentation
+    "flip": "Images: random flips: none | horizontal | vertical | horizontal_and_vertical.",
+    "rotation": "Images: random rotation, as a fraction of a full turn; 0: off.",
+    "zoom": "Images: random zoom, as a fraction of the size; 0: off.",
+    "translation": "Images: random shift, as a fraction of the size; 0: off.",
+    "contrast": "Images: random contrast factor; 0: off.",
+}
+
+_INTRO = """# Search spaces
+
+Generated from the registries in `automl/builders/` by `python -m automl.builders.docs > docs/spaces.md`.
+
+A space file names the model **block** (or a categorical choice of blocks) and the **params** to search or
+fix. Every hyperparameter not named keeps its default below: a default range is searched, a default value
+is fixed. `automl schema --space` prints the JSON Schema; `automl validate FILE` checks a space file.
+
+```yaml
+description: free text
+block: {type: categorical, choices: [cnn, resnet]}   # or one name: `block: cnn`
+params:
+  filters: {type: int, low: 8, high: 64, log: true}            # int: low, high, step or log
+  dropout: {type: float, low: 0.0, high: 0.5, step: 0.1}       # float: low, high, step or log
+  optimizer: {type: categorical, choices: [sgd, adam]}         # categorical: choices
+  momentum: {type: float, low: 0.8, high: 0.99, when: {optimizer: sgd}}   # conditional
+  lr: {type: float, low: 1.0e-4, high: 1.0e-1, log: true}
+  schedule: cosine                                              # a plain value is fixed
+  class_weight: {value: {0: 1.0, 1: 3.0}}                       # a fixed value that is a mapping
+```
+
+## Rules
+
+- **Conditions.** `when: {parent: value}` or `when: {parent: [v1, v2]}`: the parameter is drawn only
+  when every parent holds one of the values; an inactive parameter is never drawn, so it appears neither
+  in the Optuna trial's params nor in the MLflow run's params. Parents are drawn first whatever the file
+  order; a cycle, an unknown parent or a value the parent can never take is an error.
+- **Built-in conditions stay.** A parameter that has a condition by default (the Condition column)
+  keeps it when the space gives it a value or range without a `when` of its own: `momentum: {type:
+  float, ...}` is still drawn for sgd / rmsprop only.
+- **Data decides the blocks.** Rank 2 `(N, F)` is tabular, rank 3 `(N, T, C)` a sequence, rank 4
+  `(N, H, W, C)` an image. A single block that does not fit the data is an error
+  (`'cnn' needs image (N, H, W, C) data, got tabular (N, F) data`); a choice of blocks keeps those that fit,
+  and parameters only dropped blocks use are ignored.
+- **Several blocks.** Every block's own hyperparameters are conditioned on `block`. A default that two
+  blocks share is drawn separately per block, named `<block>.<name>` (`cnn.dropout`, `resnet.dropout`);
+  a name the space gives (`dropout: {...}`) is one parameter shared by every block that has it.
+- **Values are checked** before any training: names against their registry, numbers against their
+  bounds (`params.dropout: expected a value in [0, 1), got 1.5`).
+- **Training hyperparameters** (optimizer, schedule, regularizers, batch size, ...) apply to every block
+  and are set the same way; `batch_size` and `epochs` default to the pipeline's `train` section.
+"""
+
+
+def render_default(spec: Any) -> str:
+    if isinstance(spec, FixedParam):
+        return "`null`" if spec.value is None else f"`{_yaml(spec.value)}`"
+    if isinstance(spec, IntParam | FloatParam):
+        kind = "int" if isinstance(spec, IntParam) else "float"
+        extra = ", log" if spec.log else (f", step {spec.step:g}" if spec.step not in (None, 1) else "")
+        return f"{kind} {spec.low:g}..{spec.high:g}{extra}"
+    if isinstance(spec, CategoricalParam):
+        return "one of " + ", ".join(f"`{_yaml(c)}`" for c in spec.choices)
+    return str(spec)
+
+
+def _yaml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _condition(spec: Any) -> str:
+    return "; ".join(f"{k} in {', '.join(_yaml(v) for v in vs)}" for k, vs in spec.when.items())
+
+
+def _table(hps: dict[str, Any]) -> list[str]:
+    lines = ["| key | default | condition | meaning |", "| --- | --- | --- | --- |"]
+    for name, spec in hps.items():
+        meaning = DESCRIPTIONS.get(name, "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {render_default(spec)} | {_condition(spec)} | {meaning} |")
+    return lines
+
+
+def render() -> str:
+    from automl.builders.activations import ACTIVATIONS
+    from automl.builders.augmentation import augmentation_hyperparameters
+    from automl.builders.blocks import BLOCKS, RANK_NAMES
+    from automl.builders.initializers import INITIALIZERS
+    from automl.builders.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+    from automl.builders.optimizers import OPTIMIZERS, optimizer_hyperparameters
+    from automl.builders.regularizers import regularizer_hyperparameters
+    from automl.builders.schedules import SCHEDULES, schedule_hyperparameters
+    from automl.builders.training import fit_hyperparameters
+
+    out = [_INTRO, "## Blocks", ""]
+    for name in BLOCKS:
+        block = BLOCKS.get(name)
+        ranks = ", ".join(RANK_NAMES[r] for r in block.ranks)
+        out += [f"### `{name}`", "", f"{block.description} Data: {ranks}.", "", *_table(block.hyperparameters()), ""]
+    out += ["## Training hyperparameters", "", "Every space has these, whatever its block.", ""]
+    groups = [("Optimizer", optimizer_hyperparameters()), ("Learning-rate schedule", schedule_hyperparameters()),
+              ("Regularization", regularizer_hyperparameters()), ("Fitting", fit_hyperparameters()),
+              ("Image augmentation (rank-4 data only; active in training only)", augmentation_hyperparameters())]
+    for title, hps in groups:
+        out += [f"### {title}", "", *_table(hps), ""]
+    out += [
+        "## Registries", "",
+        f"- Activations: {', '.join(f'`{n}`' for n in ACTIVATIONS)}.",
+        f"- Initializers: {', '.join(f'`{n}`' for n in INITIALIZERS)}.",
+        f"- Optimizers: {', '.join(f'`{n}`' for n in OPTIMIZERS)}.",
+        f"- Schedules: {', '.join(f'`{n}`' for n in SCHEDULES)}. `exponential` decays smoothly, `step` in "
+        "stairs; `polynomial` and `cosine` decay over all epochs (after the warmup); `cosine_restarts` restarts "
+        "with cycles twice as long each time. `warmup_epochs` and `plateau` wrap any of them into one "
+        "registered Keras schedule that is saved with the model (load it with `automl` imported, or "
+        "`import automl.builders.custom`).",
+        f"- Metrics (log names; `val_<name>` can be `study.metric`): classification "
+        f"{', '.join(f'`{m}`' for m in CLASSIFICATION_METRICS)} (precision, recall and F1 are macro averages "
+        f"over classes, AUC is one-vs-rest ROC AUC averaged over classes); regression "
+        f"{', '.join(f'`{m}`' for m in REGRESSION_METRICS)}.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
