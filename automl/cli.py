@@ -259,11 +259,9 @@ def studies(storage: StorageOpt = None,
 @app.command()
 def schema(space: Annotated[bool, typer.Option("--space", help="The space file's schema.")] = False) -> None:
     """Print the JSON Schema of pipeline files (or of space files with --space)."""
-    from automl.config.models import PipelineConfig
-    from automl.space.space import SpaceFile
+    from automl.config.schema import pipeline_schema, space_schema
 
-    model: Any = SpaceFile if space else PipelineConfig
-    print(json.dumps(model.model_json_schema(), indent=2))
+    print(json.dumps(space_schema() if space else pipeline_schema(), indent=2))
 
 
 @app.command()
