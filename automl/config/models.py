@@ -227,6 +227,8 @@ class ExportConfig(_Model):
         0.01, description="Flag a file whose accuracy drops more than this vs Keras (0.01 = 1 pt); "
         "regression: relative MAE increase.")
     latency_runs: PositiveInt = Field(100, description="Batch-1 interpreter calls timed per file.")
+    per_channel: bool = Field(True, description="int8/dynamic: one scale per output channel (more accurate; "
+                              "false: one per tensor, ~12 bytes less per channel).")
 
     @field_validator("formats", mode="before")
     @classmethod

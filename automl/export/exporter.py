@@ -145,14 +145,14 @@ class _Export:
         x_test = np.asarray(data.x_test, dtype=np.float32)
         ref = keras_reference(model, x_test, data.y_test, data.task, cfg.latency_runs)
         options = ConvertOptions(representative=self._representative() if "int8" in cfg.formats else None,
-                                 io=cfg.io)
+                                 io=cfg.io, per_channel=cfg.per_channel)
         self.folder.mkdir(parents=True, exist_ok=True)
         result = ExportResult(name=plan.name, model=self.label, model_path=str(self.path))
         parent = self.tracker.start_run(f"{plan.name}-export-{self.label}", tags={
             "automl.study": plan.name, "automl.role": "export", "automl.model": self.label})
         result.parent_run_id = parent
         self.tracker.log(parent, params={
-            "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io,
+            "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io, "per_channel": cfg.per_channel,
             "representative_samples": cfg.representative_samples, "max_drop": cfg.max_drop,
             "test_samples": len(x_test), "keras_params": int(model.count_params())})
         try:
@@ -194,7 +194,8 @@ class _Export:
         self.tracker.log_artifact(parent, report, "export")
         version = register_file(
             self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite, alias=fmt,
-            tags={"format": fmt, "io": io, "model": self.label, "size_kib": round(check.size_kib, 2),
+            tags={"format": fmt, "io": io, "per_channel": cfg.per_channel, "model": self.label,
+                  "size_kib": round(check.size_kib, 2),
                   m: check.tflite_value, f"keras_{m}": check.keras_value, "drop": check.drop,
                   "flagged": check.flagged, "agreement": check.agreement,
                   "latency_ms_median": check.latency_ms_median, "latency_ms_p90": check.latency_ms_p90},

@@ -61,3 +61,13 @@ def test_quantized_formats_are_smaller(families: dict[str, Family]) -> None:
              for fmt in ("float32", "float16", "int8")}
     assert sizes["float16"] < sizes["float32"]
     assert sizes["int8"] < sizes["float16"]
+
+
+def test_per_tensor_int8_is_smaller_than_per_channel(families: dict[str, Family]) -> None:
+    fam = families["cnn"]
+    model = inference_model(fam.model)
+    per_channel = convert(model, "int8", ConvertOptions(representative=fam.x_train[:50]))
+    per_tensor = convert(model, "int8", ConvertOptions(representative=fam.x_train[:50], per_channel=False))
+    assert len(per_tensor) < len(per_channel)
+    got = run_tflite(per_tensor, fam.x_test)
+    assert np.mean(got.argmax(-1) == fam.model.predict(fam.x_test, verbose=0).argmax(-1)) >= 0.8
