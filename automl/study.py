@@ -94,7 +94,7 @@ class _Study:
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
-                                          plan.data.num_classes)
+                                          plan.data.num_classes, embeddings=plan.data.embeddings)
         self.folds = plan.data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else []
         self.out = plan.output_dir
         self.best_path = self.out / "best.keras"
@@ -223,7 +223,8 @@ class _Study:
         block, hp = self.plan.space.decode(self.plan.space.replay(best.params))
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
         request = TrialRequest(number=best.number, block=block, hp=hp,
-                               spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes),
+                               spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes,
+                                                          embeddings=data.embeddings),
                                metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
                                batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
         refit(request, x, y, data.class_names).save(self.best_path)

@@ -149,6 +149,45 @@ class SinePositionEmbedding(keras.layers.Layer):
         return {**super().get_config(), "max_wavelength": self.max_wavelength}
 
 
+@_register
+class ColumnEmbedding(keras.layers.Layer):
+    """Replaces each code column of a tabular input by a learned embedding of its code.
+
+    ``columns`` lists ``[feature index, number of codes]``; code 0 (and anything out of range) is the
+    "unseen category" row. The other features pass through, followed by the embeddings.
+    """
+
+    def __init__(self, columns: list[list[int]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.columns = [[int(i), int(n)] for i, n in columns]
+
+    @staticmethod
+    def width(codes: int) -> int:
+        """Embedding width for ``codes`` categories: fastai's rule of thumb, capped at 16."""
+        return int(min(16, round(1.6 * codes**0.56)))
+
+    def build(self, input_shape: Any) -> None:
+        coded = {i for i, _ in self.columns}
+        self.keep = [j for j in range(int(input_shape[-1])) if j not in coded]
+        self.tables = [self.add_weight(name=f"embedding_{i}", shape=(n, self.width(n)),
+                                       initializer=keras.initializers.RandomUniform(-0.05, 0.05))
+                       for i, n in self.columns]
+
+    def call(self, x: Any) -> Any:
+        parts = [ops.take(x, self.keep, axis=1)] if self.keep else []
+        for (i, n), table in zip(self.columns, self.tables, strict=True):
+            codes = ops.cast(ops.clip(ops.round(x[:, i]), 0, n - 1), "int32")
+            parts.append(ops.take(table, codes, axis=0))
+        return ops.concatenate(parts, axis=-1)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        width = int(input_shape[-1]) - len(self.columns) + sum(self.width(n) for _, n in self.columns)
+        return (input_shape[0], width)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "columns": self.columns}
+
+
 # --- losses and metrics on sparse labels -------------------------------------------------------------
 
 
@@ -234,5 +273,5 @@ class SparseAUC(keras.metrics.AUC):
         return {**super().get_config(), "num_classes": self.num_classes}
 
 
-__all__ = ["Constant", "MacroScore", "PositionEmbedding", "ReduceOnPlateau", "Scaled", "SinePositionEmbedding",
-           "SparseAUC", "SparseSmoothedCrossentropy", "Warmup"]
+__all__ = ["ColumnEmbedding", "Constant", "MacroScore", "PositionEmbedding", "ReduceOnPlateau", "Scaled",
+           "SinePositionEmbedding", "SparseAUC", "SparseSmoothedCrossentropy", "Warmup"]

@@ -24,18 +24,24 @@ class ModelSpec:
     y_mean: float = 0.0
     y_std: float = 1.0
     train_size: int = 0  # samples per epoch: schedules count epochs, optimizers count steps
+    embeddings: tuple[tuple[int, int], ...] = ()  # (feature index, number of codes) of embedded columns
 
     @classmethod
-    def from_arrays(cls, x: np.ndarray, y: np.ndarray, task: str, num_classes: int) -> ModelSpec:
+    def from_arrays(cls, x: np.ndarray, y: np.ndarray, task: str, num_classes: int, *,
+                    embeddings: tuple[tuple[int, int], ...] = ()) -> ModelSpec:
         axes = tuple(range(x.ndim - 1))  # per feature / per channel
         x64 = x.astype(np.float64)
+        mean, var = x64.mean(axis=axes), x64.var(axis=axes)
+        for index, _ in embeddings:  # codes pass the normalization unchanged
+            mean[index], var[index] = 0.0, 1.0
         spec = cls(
             input_shape=tuple(int(d) for d in x.shape[1:]),
             task=task,
             num_classes=num_classes,
-            x_mean=x64.mean(axis=axes).tolist(),
-            x_var=x64.var(axis=axes).tolist(),
+            x_mean=mean.tolist(),
+            x_var=var.tolist(),
             train_size=len(x),
+            embeddings=tuple((int(i), int(n)) for i, n in embeddings),
         )
         if task == "regression":
             std = float(np.std(y)) or 1.0
@@ -58,6 +64,10 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: 
     inputs = keras.Input(shape=spec.input_shape, name="input")
     x = augment(inputs, hp, len(spec.input_shape) + 1)
     x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize")(x)
+    if spec.embeddings:
+        from automl.builders.custom import ColumnEmbedding
+
+        x = ColumnEmbedding([list(e) for e in spec.embeddings], name="embed_columns")(x)
     ctx = BuildContext(input_shape=spec.input_shape, task=spec.task, num_classes=spec.num_classes)
     x = BLOCKS.get(block).build(x, hp, ctx)
     if len(x.shape) != 2:  # a block that leaves a spatial/time axis

@@ -29,7 +29,7 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "wine": (),
     "iris": (),
     "synthetic": ("samples", "features", "classes", "shape", "noise"),
-    "csv": ("path", "target"),
+    "csv": ("path", "target", "categorical"),
     "npz": ("path",),
     "image_folder": ("path", "image_size", "color_mode"),
 }
@@ -47,6 +47,9 @@ class DataConfig(_Model):
     path: Path | None = Field(None, description="csv / npz: the file; image_folder: the folder with one sub-folder "
                               "of images per class (relative to the pipeline file).")
     target: str | None = Field(None, description="csv: the target column.")
+    categorical: Literal["onehot", "embedding"] = Field(
+        "onehot", description="csv: a text column becomes one-hot columns, or one integer code column that the "
+        "model embeds (a learned vector per category: better for many categories).")
     validation_split: Fraction = Field(0.2, description="Fraction of the data used for validation.")
     test_split: Fraction = Field(0.2, description="Fraction of the data held out for the final test.")
     stratify: bool = Field(True, description="Stratified splits for classification.")

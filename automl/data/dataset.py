@@ -30,6 +30,11 @@ class Dataset:
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     @property
+    def embeddings(self) -> tuple[tuple[int, int], ...]:
+        """``(feature index, number of codes)`` of each CSV column the model embeds."""
+        return tuple((int(i), int(n)) for i, n in (self.encoding or {}).get("embeddings", []))
+
+    @property
     def rank(self) -> int:
         return self.x_train.ndim
 

@@ -175,15 +175,20 @@ def _csv(cfg: DataConfig, file: str) -> RawData:
     y = frame.pop(target).to_numpy()
     if frame.shape[1] == 0:
         raise DataError(f"{path.name} has no feature columns besides '{target}'", file=file, path="data.target")
-    x, names, encoding = encode_frame(frame, file)
+    x, names, encoding = encode_frame(frame, file, categorical=cfg.categorical)
     return RawData(x=x, y=y, feature_names=names, encoding=encoding)
 
 
 MAX_CATEGORIES = 50
 
 
-def encode_frame(frame: Any, file: str = "") -> tuple[np.ndarray, list[str], dict[str, Any]]:
+def encode_frame(frame: Any, file: str = "", categorical: str = "onehot"
+                 ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """Numeric columns as they are (NaN -> the column median), others one-hot; returns the encoding.
+
+    With ``categorical="embedding"`` a text column becomes one column of codes (1 + the category's index
+    in ``categories``; 0 for a category not seen here) that the model embeds; ``embeddings`` in the encoding
+    lists ``[feature index, number of codes]`` for each.
 
     A text column with more than MAX_CATEGORIES distinct values where most values are unique (an id, a
     free-text field) carries no learnable category and is dropped; the encoding records it.
@@ -194,6 +199,7 @@ def encode_frame(frame: Any, file: str = "") -> tuple[np.ndarray, list[str], dic
     names: list[str] = []
     spec: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
+    embeddings: list[list[int]] = []
     for col in frame.columns:
         series = frame[col]
         if pd.api.types.is_bool_dtype(series):
@@ -209,6 +215,13 @@ def encode_frame(frame: Any, file: str = "") -> tuple[np.ndarray, list[str], dic
             if len(cats) > MAX_CATEGORIES and len(cats) > 0.5 * len(values):
                 dropped.append({"column": str(col), "reason": f"{len(cats)} distinct text values"})
                 continue
+            if categorical == "embedding":
+                codes = values.map({c: i + 1 for i, c in enumerate(cats)}).to_numpy(dtype=np.float32)
+                embeddings.append([len(names), len(cats) + 1])
+                columns.append(codes[:, None])
+                names.append(f"{col}#code")
+                spec.append({"column": str(col), "kind": "embedding", "categories": cats})
+                continue
             onehot = (values.to_numpy()[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float32)
             columns.append(onehot)
             names += [f"{col}={c}" for c in cats]
@@ -217,4 +230,7 @@ def encode_frame(frame: Any, file: str = "") -> tuple[np.ndarray, list[str], dic
         raise DataError(f"no usable feature column (dropped: {', '.join(d['column'] for d in dropped)})",
                         file=file, path="data.path")
     x = np.concatenate(columns, axis=1)
-    return x, names, {"columns": spec, "features": names, "dropped": dropped}
+    encoding: dict[str, Any] = {"columns": spec, "features": names, "dropped": dropped}
+    if embeddings:
+        encoding["embeddings"] = embeddings
+    return x, names, encoding

@@ -163,7 +163,8 @@ def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | N
     """
     results: list[TrialResult] = []
     for i, fold in enumerate(folds):
-        spec = ModelSpec.from_arrays(fold.x_train, fold.y_train, req.spec.task, req.spec.num_classes)
+        spec = ModelSpec.from_arrays(fold.x_train, fold.y_train, req.spec.task, req.spec.num_classes,
+                                     embeddings=req.spec.embeddings)
         result = run_trial(replace(req, spec=spec), fold, reporter if i == 0 else None)
         if result.state != "COMPLETE" or result.value is None:
             first = results[0] if results else result
@@ -211,3 +212,4 @@ def _first_line(exc: BaseException) -> str:
 
 __all__ = ["NullReporter", "Reporter", "TrialRequest", "TrialResult", "direction_of", "release_memory",
            "run_cv_trial", "run_trial"]
+    gc.freeze()
