@@ -88,8 +88,10 @@ def _pick_model(plan: Plan, choice: str | Path) -> tuple[str, Path]:
     best, student = out / "best.keras", out / "student.keras"
     file = plan.pipeline.file
     if choice == "auto":
-        return ("student", student) if student.exists() else ("best", best) if best.exists() else _missing(
-            best, f"run `automl run {file}` first")
+        # a student distilled from an earlier best model is stale once the study has found a newer one
+        if student.exists() and (not best.exists() or student.stat().st_mtime >= best.stat().st_mtime):
+            return "student", student
+        return ("best", best) if best.exists() else _missing(best, f"run `automl run {file}` first")
     if choice == "best":
         return ("best", best) if best.exists() else _missing(best, f"run `automl run {file}` first")
     if choice == "student":

@@ -155,3 +155,24 @@ def test_a_layer_without_builtin_ops_is_named(tmp_path: Path) -> None:
 def _saved(model: Any, path: Path) -> Path:
     model.save(path)
     return path
+
+
+def test_auto_exports_the_student_unless_the_best_model_is_newer(tmp_path: Path) -> None:
+    import os
+    from types import SimpleNamespace
+
+    from automl.export.exporter import _pick_model
+
+    out = tmp_path / "mlruns" / "x"
+    out.mkdir(parents=True)
+    plan = SimpleNamespace(output_dir=out, pipeline=SimpleNamespace(file="x.yaml"))
+    with pytest.raises(ExportError, match="no model at .*best.keras: run `automl run x.yaml` first"):
+        _pick_model(plan, "auto")  # type: ignore[arg-type]
+    (out / "best.keras").write_bytes(b"")
+    assert _pick_model(plan, "auto")[0] == "best"  # type: ignore[arg-type]
+    (out / "student.keras").write_bytes(b"")
+    os.utime(out / "best.keras", (1, 1))
+    assert _pick_model(plan, "auto")[0] == "student"  # type: ignore[arg-type]
+    os.utime(out / "student.keras", (0, 0))  # distilled from an older best model
+    assert _pick_model(plan, "auto")[0] == "best"  # type: ignore[arg-type]
+    assert _pick_model(plan, "student")[0] == "student"  # type: ignore[arg-type]
