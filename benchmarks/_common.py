@@ -1,0 +1,88 @@
+"""Helpers shared by the benchmarks: the machine and versions line, Markdown sections, child processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("tensorflow", "keras", "keras-tuner", "optuna", "mlflow")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(load_before: tuple[float, float, float] | None = None) -> str:
+    """One line: date, machine, cores, versions, and the load average (the cores may be shared)."""
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    load = os.getloadavg()
+    before = f"{load_before[0]:.1f} at the start, " if load_before else ""
+    return (f"Measured {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} on {cpu_model()}, {os.cpu_count()} CPU "
+            f"cores, Python {platform.python_version()}; {', '.join(versions)}. Load average {before}"
+            f"{load[0]:.1f} at the end (1-minute; above the core count means other work shared the cores and "
+            "timings are inflated).")
+
+
+def write_section(path: Path, title: str, body: str) -> None:
+    """Replace the ``## title`` section of ``path`` (up to the next ``## ``), or append it; keep the rest."""
+    heading = f"## {title}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    lines = text.rstrip("\n").splitlines()
+    section = [heading, "", *body.strip("\n").splitlines()]
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        lines += ["", *section]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = [*section, ""] if end < len(lines) else section
+    path.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def table(headers: list[str], rows: Iterable[list[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "-"
+    text = f"{statistics.mean(values):.{digits}f}"
+    return text + (f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else "")
+
+
+def run_child(script: str, job: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+    """Run ``script --child JSON`` in a fresh Python process; its last stdout line is the JSON result."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+    done = subprocess.run([sys.executable, script, "--child", json.dumps(job)], capture_output=True, text=True,
+                          check=False, env=env, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(script).name} {job}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
