@@ -21,7 +21,15 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
-from automl.trial.runner import TrialRequest, TrialResult, refit, release_memory, run_cv_trial, run_trial
+from automl.trial.runner import (
+    TrialRequest,
+    TrialResult,
+    freeze_imports,
+    refit,
+    release_memory,
+    run_cv_trial,
+    run_trial,
+)
 
 
 @dataclass
@@ -121,6 +129,7 @@ class _Study:
         self.tracker.log_text(parent, json.dumps(plan.data.summary(), indent=2, default=str), "data.json")
         self.progress.study_started(plan.name, cfg.study.trials, before, plan.metric, plan.direction)
         interrupted = False
+        freeze_imports()
         try:
             self._loop()
         except KeyboardInterrupt:
