@@ -213,11 +213,9 @@ class _Distillation:
         cfg, file = self.cfg, self.plan.pipeline.file
         extra: dict[str, Param] = {"alpha": cfg.alpha, "temperature": cfg.temperature}
         if cfg.student is None:
-            block, hp = self.teacher_block, self.teacher_hp
-            params: dict[str, Param] = {BLOCK: FixedParam(value=block), **extra, "size": cfg.size, "lr": cfg.lr}
-            if hp.get("optimizer") == "sgd" or hp.get("optimizer") == "rmsprop":
-                params["momentum"] = FixedParam(value=hp.get("momentum", 0.0))
-            return Space(params=params)
+            # the rest of the architecture is the teacher's (see _architecture)
+            return Space(params={BLOCK: FixedParam(value=self.teacher_block), **extra, "size": cfg.size,
+                                 "lr": cfg.lr})
         if isinstance(cfg.student, str):
             space_file = load_space(read_yaml(cfg.student), file=cfg.student)
             where, prefix = cfg.student, ""
