@@ -89,7 +89,7 @@ def test_inactive_parameters_appear_in_neither_optuna_nor_mlflow(tmp_path: Path)
     from automl.config import load_pipeline
     from automl.plan import make_plan
 
-    path = write_pipeline(tmp_path, name="conditions", space=WIDE_TABULAR, study={"trials": 8},
+    path = write_pipeline(tmp_path, name="conditions", space=WIDE_TABULAR, study={"trials": 6},
                           data={"source": "synthetic", "samples": 120, "features": 6, "classes": 3},
                           train={"epochs": 2, "batch_size": 32})
     result = automl.run(path)
