@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--short-epochs", type=int, default=SCENARIOS["short"])
     parser.add_argument("--long-epochs", type=int, default=SCENARIOS["long"])
     parser.add_argument("--no-cold", dest="cold", action="store_false", help="skip the whole-process timing")
-    parser.add_argument("--quick", action="store_true", help="4 configurations, 1 round (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="2 configurations, 1 round, no whole-process "
+                        "timing (a smoke run)")
     parser.add_argument("--write", type=Path, help="write the Overhead section of this Markdown file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_automl_child(job) if job.get("mode") == "automl" else _plain_child(job)))
         return
     if args.quick:
-        args.configs, args.rounds = 4, 1
+        args.configs, args.rounds, args.cold = 2, 1, False
     load = os.getloadavg()
     results = [measure("short", args.short_epochs, args), measure("long", args.long_epochs, args)]
     command = "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -237,9 +238,9 @@ def main(argv: list[str] | None = None) -> None:
         f"10-class task, {args.samples} samples), batch 32, {args.rounds} round(s); plain Keras loop vs `automl run` "
         "on the same configurations, data and seeds, each side in a fresh process (benchmarks/overhead.py).", "",
         environment(load), "",
-        table(["trials", "N", "epochs", "plain s/trial", "automl s/trial", "ratio (warm)", "target",
+        table(["scenario", "N", "epochs", "plain s/trial", "automl s/trial", "ratio (warm)", "target",
                "overhead s/trial", "ratio vs plain + automl's metrics", "in-fit ratio", "ratio (cold process)",
-               "max |Δ val acc|"],
+               "max Δ val acc"],
               [_row(m, args.configs) for m in results]), "",
         "*warm*: inside each process after an unmeasured warm-up (the per-study cost); *cold*: whole processes, "
         "imports and store creation included. automl's overhead per trial: Optuna ask/tell on SQLite, an MLflow "
@@ -247,8 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         "model, and once per study the test evaluation, artifact logging and model registration. "
         "*ratio vs plain + automl's metrics*: against the plain loop compiled with automl's metrics, i.e. "
         "everything but the metrics; *in-fit ratio*: time inside `model.fit` (automl's includes its per-epoch "
-        "callback: MLflow batch, Optuna report). `max |Δ val acc|` compares the two sides' best validation "
-        "accuracy per configuration.",
+        "callback: MLflow batch, Optuna report). *max Δ val acc*: the largest difference of the two sides' best "
+        "validation accuracy per configuration (0: they trained the same models).",
     ])
     print(body)
     if args.write:
