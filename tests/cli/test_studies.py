@@ -18,7 +18,7 @@ def test_lists_the_study_with_trial_counts_and_best_value(tiny_study: StudyDir, 
     result = runner.invoke(app, ["studies"], terminal_width=200)
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "tiny" in line and "optuna" in line)
-    assert f"{tiny_study.result.best_value:.4f}" in row and "maximize" in row
+    assert f"{tiny_study.result.best_value:.4f}" in row
     assert "automl report NAME" in result.output
 
 
