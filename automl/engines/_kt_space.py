@@ -11,7 +11,9 @@ What keras-tuner cannot say the way automl means it is translated, never passed 
 - a condition ``when: {a: [..], b: [..]}`` is a list of ``Parent`` conditions on the parameter: nested
   ``conditional_scope`` blocks cannot AND two parents (each must exist inside the enclosing scope);
 - a fixed value is ``Fixed`` (so conditions on it work in keras-tuner); one that ``Fixed`` cannot hold
-  (a list, ``None``) is a one-value ``Choice`` over index 0.
+  (a list, ``None``) is ``Fixed`` of its JSON text;
+- a parameter no condition can switch on (``decay_rate`` under a fixed ``schedule: constant``) is left out:
+  the space never draws it, and every such dimension slows the Bayesian oracle's search for its next point.
 
 Under the grid sampler every tunable parameter that can be active is a ``Choice`` of its grid values, the same
 grid as Optuna's.
@@ -19,6 +21,7 @@ grid as Optuna's.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,18 +39,23 @@ _NATIVE = (str, int, float)
 
 @dataclass(frozen=True)
 class Codec:
-    """How one parameter is held in keras-tuner: its own value, or an index into ``choices``."""
+    """How one parameter is held in keras-tuner: its own value, an index into ``choices``, or JSON text."""
 
     choices: tuple[Any, ...] | None = None
+    as_json: bool = False
 
     def encode_all(self, allowed: list[Any]) -> list[Any]:
         """Condition values as keras-tuner holds them; -1 (an index never held) when none can occur."""
+        if self.as_json:
+            return [json.dumps(v) for v in allowed]
         if self.choices is None:
             return list(allowed)
         return [self.choices.index(v) for v in allowed if v in self.choices] or [-1]
 
     def decode(self, raw: Any) -> Any:
         raw = raw.item() if hasattr(raw, "item") else raw  # numpy scalars from the Bayesian oracle
+        if self.as_json:
+            return json.loads(raw)
         return raw if self.choices is None else self.choices[int(raw)]
 
 
@@ -61,7 +69,7 @@ def _hyperparameter(name: str, spec: Param, grid: bool, conditions: list[Any]) -
     if isinstance(spec, FixedParam):
         if _native([spec.value]) or isinstance(spec.value, bool):
             return hp_types.Fixed(name, spec.value, conditions=conditions), Codec()
-        return hp_types.Choice(name, [0], conditions=conditions), Codec((spec.value,))
+        return hp_types.Fixed(name, json.dumps(spec.value), conditions=conditions), Codec(as_json=True)
     if isinstance(spec, CategoricalParam) or grid:
         values = spec.grid()
         if _native(values):
@@ -88,8 +96,9 @@ def to_hyperparameters(space: Space, *, grid: bool = False) -> tuple[kt.HyperPar
     hps = kt.HyperParameters()
     codecs: dict[str, Codec] = {}
     for name, spec in space.params.items():  # parents come first
+        if not space.can_be_active(name):
+            continue
         conditions = [Parent(parent, codecs[parent].encode_all(allowed)) for parent, allowed in spec.when.items()]
-        # a parameter no condition can switch on keeps its range: it has no grid to give and is never drawn
-        hp, codecs[name] = _hyperparameter(name, spec, grid and space.can_be_active(name), conditions)
+        hp, codecs[name] = _hyperparameter(name, spec, grid, conditions)
         hps.merge([hp])
     return hps, codecs

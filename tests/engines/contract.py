@@ -55,7 +55,7 @@ def make_engine(engine: str, sampler: str, *, name: str = "contract", seed: int 
 
 def score(values: dict[str, Any]) -> float:
     """A deterministic objective with a peak at lr = 0.01, so model-based samplers have a signal."""
-    return 1.0 / (1.0 + abs(math.log10(float(values["lr"])) + 2.0)) - 0.01 * int(values["layers"])
+    return 1.0 / (1.0 + abs(math.log10(float(values["lr"])) + 2.0)) - 0.01 * int(values.get("layers", 1))
 
 
 def drive(engine: Engine, trials: int, *, state: str = "COMPLETE") -> list[dict[str, Any]]:

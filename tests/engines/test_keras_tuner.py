@@ -14,6 +14,8 @@ from automl.config import load_pipeline
 from automl.engines import list_studies
 from automl.engines._kt_space import to_hyperparameters
 from automl.errors import ConfigError, StudyError
+from automl.space import Space
+from automl.space.params import choice, fixed, float_range
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
 from tests.engines.contract import STORAGE, drive, make_engine, space_for
@@ -53,6 +55,25 @@ def test_conditions_become_parent_conditions_and_fixed_values_fixed() -> None:
     assert isinstance(_hp(hps, "block"), kt.engine.hyperparameters.Fixed)
     hps.values = {"block": "mlp", "optimizer": "sgd", "layers": 1}
     assert hps.is_active("momentum") and not hps.is_active("nesterov")
+
+
+def test_only_parameters_that_can_be_active_are_dimensions_of_the_search() -> None:
+    space = space_for("random")
+    hps, _ = to_hyperparameters(space)
+    searched = {hp.name for hp in hps.space if not isinstance(hp, kt.engine.hyperparameters.Fixed)}
+    # each dimension that can never be active slowed the Bayesian oracle's proposal (24 dims: ~25 s a trial)
+    assert searched == {n for n, p in space.params.items() if p.tunable and space.can_be_active(n)}
+
+
+def test_fixed_values_keras_tuner_cannot_hold_are_json_and_conditions_on_them_work() -> None:
+    space = Space(params={"block": fixed("mlp"), "clip": fixed(None),
+                          "units": choice(8, 16).conditioned({"clip": [None]}),
+                          "momentum": float_range(0.0, 0.9).conditioned({"block": ["cnn"]})})
+    hps, codecs = to_hyperparameters(space)
+    assert [hp.name for hp in hps.space] == ["block", "clip", "units"]  # momentum can never be active
+    assert _hp(hps, "clip").value == "null" and codecs["clip"].decode("null") is None
+    hps.values = {"block": "mlp", "clip": "null"}
+    assert hps.is_active("units")
 
 
 def test_grid_turns_every_parameter_into_its_grid() -> None:
