@@ -15,8 +15,8 @@ from tests.ui._chromium import Chromium, find_chromium
 pytestmark = pytest.mark.slow
 
 IMAGE = Path(__file__).resolve().parents[2] / "docs" / "img" / "mlflow_ui.png"
-COLUMNS = ["metrics.`best_val_accuracy`", "metrics.`test_accuracy`", "metrics.`val_loss`", "metrics.`params_count`",
-           "params.`filters`", "params.`conv_blocks`", "params.`optimizer`", "params.`lr`", "tags.`automl.state`"]
+COLUMNS = ["metrics.`best_val_accuracy`", "metrics.`test_accuracy`", "metrics.`params_count`", "params.`filters`",
+           "params.`optimizer`", "params.`lr`", "tags.`automl.state`"]
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian: apt-get install -y chromium)")
