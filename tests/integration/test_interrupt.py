@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -15,19 +17,19 @@ from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
 
 
-def _wait_for_running_epochs(storage: str, deadline: float) -> None:
+def _wait_for_running_epochs(db: Path, deadline: float) -> None:
+    """Poll the study's sqlite file read-only: going through optuna.load_study here would race the run's own
+    schema creation (both processes would try to stamp alembic_version on a fresh file)."""
+    query = ("SELECT COUNT(*) FROM trials t JOIN trial_intermediate_values v ON v.trial_id = t.trial_id "
+             "WHERE t.state = 'RUNNING'")
     while time.monotonic() < deadline:
-        if not Path(storage[len("sqlite:///"):]).exists():
-            time.sleep(0.5)
-            continue
-        try:
-            study = optuna.load_study(study_name="tiny", storage=storage)
-        except KeyError:
-            time.sleep(0.5)
-            continue
-        running = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
-        if running and running[0].intermediate_values:
-            return
+        if db.exists():
+            try:
+                with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
+                    if conn.execute(query).fetchone()[0]:
+                        return
+            except sqlite3.OperationalError:  # tables not created yet, or the file is locked
+                pass
         time.sleep(0.3)
     raise AssertionError("no trial started reporting epochs in time")
 
@@ -38,7 +40,7 @@ def test_ctrl_c_marks_the_trial_closes_runs_and_resumes(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_running_epochs(storage, time.monotonic() + 120)
+        _wait_for_running_epochs(tmp_path / "mlruns" / "optuna.db", time.monotonic() + 120)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
