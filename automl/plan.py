@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from automl._text import one_of
-from automl.builders.metrics import base_metric, direction_of, metrics_for
+from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for
 from automl.config.loader import Pipeline
 from automl.data import Dataset, load_dataset
 from automl.errors import ConfigError
@@ -27,6 +27,7 @@ class Plan:
     metric: str
     direction: str
     storage: str
+    epoch_metrics: tuple[str, ...] | None = None  # compiled into trial models; None: all
 
     @property
     def name(self) -> str:
@@ -56,6 +57,17 @@ def settle_metric(pipeline: Pipeline, task: str) -> tuple[str, str]:
     return metric, direction
 
 
+def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str) -> tuple[str, ...]:
+    extra = pipeline.config.train.epoch_metrics
+    known = [m for m in metrics_for(task) if m != "loss"]
+    if extra != "all":
+        for i, name in enumerate(extra):
+            if name not in known:
+                raise ConfigError(one_of(name, known, f"metric for {task}"), file=pipeline.file,
+                                  path=f"train.epoch_metrics.{i}")
+    return epoch_metric_names(task, metric, extra)
+
+
 def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
     """Load the data and resolve the space for ``pipeline``; raises ConfigError / DataError."""
     cfg = pipeline.config
@@ -68,4 +80,5 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
         except ValueError as exc:
             raise ConfigError(str(exc), file=pipeline.file, path="study.sampler") from None
     return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction,
-                storage=storage or cfg.study.storage or DEFAULT_STORAGE)
+                storage=storage or cfg.study.storage or DEFAULT_STORAGE,
+                epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric))

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from automl._keras import import_keras
+from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
 from automl.builders.training import fit_values
 from automl.config.loader import Pipeline
@@ -102,7 +103,8 @@ class _Study:
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
-                                          plan.data.num_classes, embeddings=plan.data.embeddings)
+                                          plan.data.num_classes, embeddings=plan.data.embeddings,
+                                          metrics=plan.epoch_metrics)
         self.folds = plan.data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else []
         self.out = plan.output_dir
         self.best_path = self.out / "best.keras"
@@ -203,6 +205,8 @@ class _Study:
         if result.reason:
             tags["automl.fail_reason" if result.state == "FAIL" else "automl.reason"] = result.reason
         self.tracker.log(run_id, metrics=metrics, tags=tags)
+        if result.final_metrics:  # the metrics not computed every epoch, at the best epoch
+            self.tracker.log(run_id, metrics=result.final_metrics, step=result.best_epoch or 0)
         self.tracker.end(run_id, result.state)
         best = self.engine.best()
         if result.state == "COMPLETE" and best is not None and best.number == trial.number:
@@ -252,8 +256,8 @@ class _Study:
             if self.cfg.train.refit:
                 self._refit(best)
             model = keras.models.load_model(self.best_path)
-            scores = model.evaluate(plan.data.x_test, plan.data.y_test, verbose=0, return_dict=True)
-            test = {f"test_{k}": float(v) for k, v in scores.items()}
+            scores = score_model(model, plan.data.x_test, plan.data.y_test, plan.data.task, plan.data.num_classes)
+            test = {f"test_{k}": v for k, v in scores.items()}
             model_path = str(self.best_path)
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})

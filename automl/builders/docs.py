@@ -191,7 +191,9 @@ def render() -> str:
         f"- Metrics (log names; `val_<name>` can be `study.metric`): classification "
         f"{', '.join(f'`{m}`' for m in CLASSIFICATION_METRICS)} (precision, recall and F1 are macro averages "
         f"over classes, AUC is one-vs-rest ROC AUC averaged over classes); regression "
-        f"{', '.join(f'`{m}`' for m in REGRESSION_METRICS)}.",
+        f"{', '.join(f'`{m}`' for m in REGRESSION_METRICS)}. Accuracy, the regression metrics and the study's "
+        "metric are computed every epoch; the others once per trial, on the best epoch's weights (and on the "
+        "test split); `train.epoch_metrics` adds some or `all` of them to every epoch.",
         "",
     ]
     return "\n".join(out)

@@ -1,12 +1,16 @@
 """Metrics by task: their names (as logged, ``val_`` prefixed on the validation split) and direction.
 
 Classification logs accuracy, macro precision / recall / F1 and (one-vs-rest, macro) ROC AUC;
-regression logs MAE, MSE and RMSE. Any of them (``val_<name>``) can be a study's metric.
+regression logs MAE, MSE and RMSE. Any of them (``val_<name>``) can be a study's metric. The cheap ones
+and the study's metric are computed every epoch; the rest once per trial and on the test split.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 CLASSIFICATION_METRICS = ("loss", "accuracy", "precision", "recall", "f1", "auc")
 REGRESSION_METRICS = ("loss", "mae", "mse", "rmse")
@@ -33,10 +37,26 @@ def direction_of(metric: str) -> str | None:
     return None
 
 
-def keras_metrics(task: str, num_classes: int = 0) -> list[Any]:
-    """The Keras metric objects compiled into a model for ``task``.
+CHEAP_METRICS = {"classification": ("accuracy",), "regression": ("mae", "mse", "rmse")}
 
-    ``num_classes`` sizes the macro scores; without it (0) only accuracy is compiled.
+
+def epoch_metric_names(task: str, metric: str, extra: Iterable[str] | str = ()) -> tuple[str, ...]:
+    """The metrics compiled into a trial's model, i.e. computed on every batch and logged every epoch.
+
+    The cheap ones (accuracy; MAE / MSE / RMSE), the study's ``metric`` and ``extra`` (``"all"`` for every
+    metric of the task). The macro scores and AUC cost a confusion matrix / histogram update per batch,
+    which made small trials ~1.5x slower, so by default they are computed once per trial instead
+    (:func:`score_predictions`, on the best epoch's weights).
+    """
+    known = [m for m in metrics_for(task) if m != "loss"]
+    wanted = set(known) if extra == "all" else {*CHEAP_METRICS[task], base_metric(metric), *extra}
+    return tuple(m for m in known if m in wanted)
+
+
+def keras_metrics(task: str, num_classes: int = 0, names: Iterable[str] | None = None) -> list[Any]:
+    """The Keras metric objects for ``task`` (all of them, or those in ``names``).
+
+    ``num_classes`` sizes the macro scores; without it (0) they are left out.
     """
     import keras
 
@@ -47,9 +67,48 @@ def keras_metrics(task: str, num_classes: int = 0) -> list[Any]:
 
             out += [MacroScore(num_classes, "precision"), MacroScore(num_classes, "recall"),
                     MacroScore(num_classes, "f1"), SparseAUC(num_classes)]
+    else:
+        out = [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.MeanSquaredError(name="mse"),
+               keras.metrics.RootMeanSquaredError(name="rmse")]
+    if names is None:
         return out
-    return [
-        keras.metrics.MeanAbsoluteError(name="mae"),
-        keras.metrics.MeanSquaredError(name="mse"),
-        keras.metrics.RootMeanSquaredError(name="rmse"),
-    ]
+    keep = set(names)
+    return [m for m in out if m.name in keep]
+
+
+def predict_eagerly(model: Any, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """``model(x)`` in inference mode, batch by batch, without tracing a predict function.
+
+    ``model.predict`` traces a graph on its first call (a fraction of a second per model on CPU), which
+    is most of the cost of scoring one small validation split per trial.
+    """
+    import keras
+
+    parts = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
+             for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0,))
+
+
+def score_predictions(y_true: np.ndarray, y_pred: np.ndarray, task: str, num_classes: int = 0,
+                      names: Iterable[str] | None = None) -> dict[str, float]:
+    """Every metric of ``task`` (or those in ``names``) on predictions, by the same metric classes that a
+    compiled model uses, so a value scored here equals the one ``fit`` would have logged."""
+    scores = {}
+    for metric in keras_metrics(task, num_classes, names):
+        metric.update_state(y_true, y_pred)
+        scores[metric.name] = float(metric.result())
+    return scores
+
+
+def score_model(model: Any, x: np.ndarray, y: np.ndarray, task: str, num_classes: int = 0,
+                batch_size: int = 1024) -> dict[str, float]:
+    """The loss and every metric of ``task`` for ``model`` on ``x``, ``y``.
+
+    ``evaluate`` gives the loss and the compiled metrics; the ones not compiled come from predictions.
+    """
+    scores = {k: float(v) for k, v in model.evaluate(x, y, batch_size=batch_size, verbose=0,
+                                                      return_dict=True).items()}
+    missing = [m for m in metrics_for(task) if m not in scores and m != "loss"]
+    if missing and len(x):
+        scores.update(score_predictions(y, predict_eagerly(model, x, batch_size), task, num_classes, missing))
+    return scores

@@ -25,10 +25,12 @@ class ModelSpec:
     y_std: float = 1.0
     train_size: int = 0  # samples per epoch: schedules count epochs, optimizers count steps
     embeddings: tuple[tuple[int, int], ...] = ()  # (feature index, number of codes) of embedded columns
+    metrics: tuple[str, ...] | None = None  # compiled (so logged per epoch); None: every metric of the task
 
     @classmethod
     def from_arrays(cls, x: np.ndarray, y: np.ndarray, task: str, num_classes: int, *,
-                    embeddings: tuple[tuple[int, int], ...] = ()) -> ModelSpec:
+                    embeddings: tuple[tuple[int, int], ...] = (),
+                    metrics: tuple[str, ...] | None = None) -> ModelSpec:
         axes = tuple(range(x.ndim - 1))  # per feature / per channel
         x64 = x.astype(np.float64)
         mean, var = x64.mean(axis=axes), x64.var(axis=axes)
@@ -42,6 +44,7 @@ class ModelSpec:
             x_var=var.tolist(),
             train_size=len(x),
             embeddings=tuple((int(i), int(n)) for i, n in embeddings),
+            metrics=metrics,
         )
         if task == "regression":
             std = float(np.std(y)) or 1.0
@@ -91,5 +94,5 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: 
     batch = int(batch_size or hp.get("batch_size") or 32)
     steps = max(1, -(-spec.train_size // batch)) if spec.train_size else None
     model.compile(optimizer=build_optimizer(hp, steps_per_epoch=steps, epochs=epochs), loss=loss,
-                  loss_weights=[loss_weight], metrics=keras_metrics(spec.task, spec.num_classes))
+                  loss_weights=[loss_weight], metrics=keras_metrics(spec.task, spec.num_classes, spec.metrics))
     return model

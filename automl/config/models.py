@@ -150,6 +150,10 @@ class TrainConfig(_Model):
     refit: bool = Field(
         False, description="Retrain the best configuration on train + validation for its best epoch count "
         "before the test evaluation; the refit model becomes best.keras.")
+    epoch_metrics: list[str] | Literal["all"] = Field(
+        default_factory=list, description="Metrics computed on every batch and logged every epoch besides the "
+        "cheap ones (accuracy; mae, mse, rmse) and the study's metric, e.g. `[f1, auc]`, or `all`. The others "
+        "are scored once per trial on the best epoch's weights, and on the test split for the best model.")
 
 
 EXPORT_FORMATS = ("float32", "float16", "dynamic", "int8")

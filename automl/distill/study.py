@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from automl._keras import import_keras
-from automl.builders.metrics import base_metric, keras_metrics
+from automl.builders.metrics import base_metric, keras_metrics, score_model
 from automl.builders.model import ModelSpec, build_model
 from automl.config.loader import Pipeline, load_space, read_yaml
 from automl.config.models import DistillConfig
@@ -181,7 +181,8 @@ class _Distillation:
         self.epochs = cfg.epochs or self.pcfg.train.epochs
         self.batch_size = self.pcfg.train.batch_size
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
-                                          plan.data.num_classes)
+                                          plan.data.num_classes, embeddings=plan.data.embeddings,
+                                          metrics=plan.epoch_metrics)
         if not self.teacher_path.exists():
             raise StudyError(f"no teacher model at {self.teacher_path}: run `automl run "
                              f"{plan.pipeline.file}` first (or pass a .keras teacher)")
@@ -286,7 +287,7 @@ class _Distillation:
                                   target_scale=self.spec.y_std)
             # the student's own optimizer (and learning-rate schedule) drives the distillation
             distiller.compile(optimizer=student.optimizer,
-                              metrics=keras_metrics(self.spec.task, self.spec.num_classes))
+                              metrics=keras_metrics(self.spec.task, self.spec.num_classes, self.spec.metrics))
             reporter = _Reporter(trial, self.tracker, run_id, self.progress, self.epochs)
             fit = fit_student(distiller, student, plan.data, epochs=self.epochs,
                               batch_size=self._batch_size(hp), metric=plan.metric, direction=plan.direction,
@@ -363,8 +364,7 @@ class _Distillation:
 
     def _evaluate(self, model: Any) -> dict[str, float]:
         data = self.plan.data
-        scores = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
-        return {k: float(v) for k, v in scores.items()}
+        return score_model(model, data.x_test, data.y_test, data.task, data.num_classes)
 
     def _finish(self) -> DistillResult:
         import keras

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from automl.builders.metrics import direction_of
+from automl.builders.metrics import direction_of, metrics_for, predict_eagerly, score_predictions
 from automl.builders.model import ModelSpec, build_model
 from automl.builders.training import class_weights, training_callbacks
 
@@ -60,6 +60,7 @@ class TrialResult:
     fit_seconds: float = 0.0
     model: Any = None  # the Keras model at its best epoch (in-process runs only)
     fold_values: list[float] = field(default_factory=list)  # cross-validation: each fold's best value
+    final_metrics: dict[str, float] = field(default_factory=dict)  # val_<m> of uncompiled metrics, best epoch
 
 
 def _current_lr(model: Any) -> float:
@@ -146,6 +147,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         return result
     if callback.best_weights is not None:
         model.set_weights(callback.best_weights)
+        result.final_metrics = _uncompiled_scores(model, req.spec, data)
     result.model = model
     result.state = "PRUNED" if callback.pruned else "COMPLETE"
     if callback.pruned:
@@ -153,6 +155,17 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     if result.value is None:
         result.state, result.reason = "FAIL", f"metric '{req.metric}' was never finite"
     return result
+
+
+def _uncompiled_scores(model: Any, spec: ModelSpec, data: Any) -> dict[str, float]:
+    """The metrics left out of the per-epoch logs, once, on the validation split (``val_`` prefixed)."""
+    if spec.metrics is None or not len(data.x_val):
+        return {}
+    missing = [m for m in metrics_for(spec.task) if m != "loss" and m not in spec.metrics]
+    if not missing:
+        return {}
+    scores = score_predictions(data.y_val, predict_eagerly(model, data.x_val), spec.task, spec.num_classes, missing)
+    return {f"val_{k}": v for k, v in scores.items()}
 
 
 def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | None = None) -> TrialResult:
@@ -164,7 +177,7 @@ def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | N
     results: list[TrialResult] = []
     for i, fold in enumerate(folds):
         spec = ModelSpec.from_arrays(fold.x_train, fold.y_train, req.spec.task, req.spec.num_classes,
-                                     embeddings=req.spec.embeddings)
+                                     embeddings=req.spec.embeddings, metrics=req.spec.metrics)
         result = run_trial(replace(req, spec=spec), fold, reporter if i == 0 else None)
         if result.state != "COMPLETE" or result.value is None:
             first = results[0] if results else result

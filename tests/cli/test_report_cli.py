@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -43,5 +46,8 @@ def test_help_lists_the_watch_and_compare_commands_and_completion() -> None:
     for command in ("run", "validate", "studies", "schema", "report", "ui"):
         assert f" {command} " in result.output
     assert "--install-completion" in result.output
-    script = runner.invoke(app, ["--show-completion", "bash"], prog_name="automl")
-    assert script.exit_code == 0 and "_automl_completion" in script.output
+    # without a shell to detect (CI, a detached job) typer needs the shell named, which this variable allows
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = subprocess.run([str(Path(sys.executable).with_name("automl")), "--show-completion", "bash"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert script.returncode == 0 and "_automl_completion" in script.stdout, script.stdout + script.stderr

@@ -46,6 +46,8 @@ def test_valid_pipeline_passes(tmp_path: Path) -> None:
         ("data.sorce=digits", "tiny.yaml: data.sorce: unknown key; did you mean 'source'?"),
         ("data.target=label", "tiny.yaml: data.target: does not apply to source 'synthetic'"),
         ("train.epochs=0", "tiny.yaml: train.epochs: expected a positive integer, got 0"),
+        ("train.epoch_metrics=[f1,mea]", "tiny.yaml: train.epoch_metrics.1: unknown metric for classification "
+                                         "'mea'"),
         ("nmae=x", "tiny.yaml: nmae: unknown key; did you mean 'name'?"),
     ],
 )
