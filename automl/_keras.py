@@ -12,7 +12,13 @@ from types import ModuleType
 
 
 def _gpu_memory_growth() -> None:
-    """Let TensorFlow take GPU memory as trials need it instead of all of it up front."""
+    """Let TensorFlow take GPU memory as trials need it instead of all of it up front.
+
+    (``TF_FORCE_GPU_ALLOW_GROWTH`` / ``XLA_PYTHON_CLIENT_PREALLOCATE``, set by ``import automl``, do the same
+    for processes that import TensorFlow or JAX before this runs.)
+    """
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
     import tensorflow as tf
 
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -20,6 +26,33 @@ def _gpu_memory_growth() -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:  # already initialized by an earlier import: its setting stays
             pass
+
+
+def gpu_count() -> int:
+    """GPUs the Keras backend sees (after CUDA_VISIBLE_DEVICES)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return sum(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return int(torch.cuda.device_count())
+    return 0
+
+
+def resolve_precision(precision: str) -> str:
+    """``train.precision`` as a Keras dtype policy name: ``auto`` is mixed_float16 on a GPU, else float32."""
+    if precision != "auto":
+        return precision
+    return "mixed_float16" if gpu_count() else "float32"
 
 
 def import_keras() -> ModuleType:
@@ -36,7 +69,9 @@ def import_keras() -> ModuleType:
     try:
         os.dup2(devnull, 2)
         import keras
-        import tensorflow  # noqa: F401
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)

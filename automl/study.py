@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from automl._keras import import_keras
+from automl._keras import import_keras, resolve_precision
 from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
 from automl.builders.training import fit_values
@@ -104,7 +104,8 @@ class _Study:
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
-                                          metrics=plan.epoch_metrics)
+                                          metrics=plan.epoch_metrics,
+                                          precision=resolve_precision(cfg.train.precision))
         self.folds = plan.data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else []
         self.out = plan.output_dir
         self.best_path = self.out / "best.keras"
@@ -237,7 +238,8 @@ class _Study:
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
         request = TrialRequest(number=best.number, block=block, hp=hp,
                                spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes,
-                                                          embeddings=data.embeddings),
+                                                          embeddings=data.embeddings,
+                                                          precision=self.spec.precision),
                                metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
                                batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
         refit(request, x, y, data.class_names).save(self.best_path)

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("tensorflow", "keras", "keras-tuner", "optuna", "mlflow")
+PACKAGES = ("tensorflow", "jax", "keras", "keras-tuner", "optuna", "mlflow")
 
 
 def cpu_model() -> str:
@@ -75,7 +75,8 @@ def mean_sd(values: list[float], digits: int = 3) -> str:
 
 def run_child(script: str, job: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
     """Run ``script --child JSON`` in a fresh Python process; its last stdout line is the JSON result."""
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONHASHSEED": "0"}
     done = subprocess.run([sys.executable, script, "--child", json.dumps(job)], capture_output=True, text=True,
                           check=False, env=env, timeout=timeout)
     if done.returncode != 0:

@@ -33,15 +33,17 @@ def augment(x: Any, hp: dict[str, Any], rank: int) -> Any:
     flip = str(hp.get("flip", "none"))
     if flip not in FLIPS:
         raise ConfigError(f"flip: expected one of {', '.join(FLIPS)}, got {flip!r}")
+    f32 = {"dtype": "float32"}  # raw inputs, before normalization: never in a mixed precision's half floats
     if flip != "none":
-        x = keras.layers.RandomFlip(flip, name="augment_flip")(x)
+        x = keras.layers.RandomFlip(flip, name="augment_flip", **f32)(x)
     if hp.get("rotation"):
-        x = keras.layers.RandomRotation(float(hp["rotation"]), fill_mode="constant", name="augment_rotation")(x)
+        x = keras.layers.RandomRotation(float(hp["rotation"]), fill_mode="constant", name="augment_rotation",
+                                        **f32)(x)
     if hp.get("zoom"):
-        x = keras.layers.RandomZoom(float(hp["zoom"]), fill_mode="constant", name="augment_zoom")(x)
+        x = keras.layers.RandomZoom(float(hp["zoom"]), fill_mode="constant", name="augment_zoom", **f32)(x)
     if hp.get("translation"):
         t = float(hp["translation"])
-        x = keras.layers.RandomTranslation(t, t, fill_mode="constant", name="augment_translation")(x)
+        x = keras.layers.RandomTranslation(t, t, fill_mode="constant", name="augment_translation", **f32)(x)
     if hp.get("contrast"):
-        x = keras.layers.RandomContrast(float(hp["contrast"]), name="augment_contrast")(x)
+        x = keras.layers.RandomContrast(float(hp["contrast"]), name="augment_contrast", **f32)(x)
     return x

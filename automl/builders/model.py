@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,11 +26,12 @@ class ModelSpec:
     train_size: int = 0  # samples per epoch: schedules count epochs, optimizers count steps
     embeddings: tuple[tuple[int, int], ...] = ()  # (feature index, number of codes) of embedded columns
     metrics: tuple[str, ...] | None = None  # compiled (so logged per epoch); None: every metric of the task
+    precision: str = "float32"  # Keras dtype policy of the block: float32 | mixed_float16 | mixed_bfloat16
 
     @classmethod
     def from_arrays(cls, x: np.ndarray, y: np.ndarray, task: str, num_classes: int, *,
                     embeddings: tuple[tuple[int, int], ...] = (),
-                    metrics: tuple[str, ...] | None = None) -> ModelSpec:
+                    metrics: tuple[str, ...] | None = None, precision: str = "float32") -> ModelSpec:
         axes = tuple(range(x.ndim - 1))  # per feature / per channel
         x64 = x.astype(np.float64)
         mean, var = x64.mean(axis=axes), x64.var(axis=axes)
@@ -45,6 +46,7 @@ class ModelSpec:
             train_size=len(x),
             embeddings=tuple((int(i), int(n)) for i, n in embeddings),
             metrics=metrics,
+            precision=precision,
         )
         if task == "regression":
             std = float(np.std(y)) or 1.0
@@ -59,14 +61,44 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: 
     Classification heads end in ``logits`` (Dense) then ``probs`` (softmax), so distillation can read
     the logits; regression heads rescale to the target's units, so the model predicts raw values.
     ``batch_size`` and ``epochs`` (default: ``hp``'s, else 32 and 10) size the learning-rate schedule.
+
+    Under a mixed ``spec.precision`` the block computes in float16 / bfloat16 (variables stay float32); the
+    input preprocessing and the head stay float32, so raw inputs cannot overflow and the outputs are float32.
+    Keras wraps the optimizer in a ``LossScaleOptimizer`` for ``mixed_float16``.
     """
     import keras
 
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(spec.precision)
+    try:
+        return _build(keras, block, hp, spec, batch_size, epochs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def float32_copy(model: Any, block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: int | None = None,
+                 epochs: int | None = None) -> Any:
+    """``model`` (trained under a mixed ``spec.precision``) as an all-float32 model with the same weights.
+
+    Mixed precision keeps every variable in float32, so the weights carry over exactly; what is saved,
+    distilled and exported is then an ordinary float32 model.
+    """
+    if spec.precision == "float32":
+        return model
+    copy = build_model(block, hp, replace(spec, precision="float32"), batch_size=batch_size, epochs=epochs)
+    copy.set_weights(model.get_weights())
+    copy.optimizer.build(copy.trainable_variables)  # saved with its slots, so loading it does not warn
+    return copy
+
+
+def _build(keras: Any, block: str, hp: dict[str, Any], spec: ModelSpec, batch_size: int | None,
+           epochs: int | None) -> Any:
     from automl.builders.augmentation import augment
 
     inputs = keras.Input(shape=spec.input_shape, name="input")
     x = augment(inputs, hp, len(spec.input_shape) + 1)
-    x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize")(x)
+    x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize",
+                                   dtype="float32")(x)
     if spec.embeddings:
         from automl.builders.custom import ColumnEmbedding
 
@@ -76,8 +108,8 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: 
     if len(x.shape) != 2:  # a block that leaves a spatial/time axis
         x = keras.layers.Flatten(name="flatten")(x)
     if spec.task == "classification":
-        logits = keras.layers.Dense(spec.num_classes, name="logits")(x)
-        outputs = keras.layers.Activation("softmax", name="probs")(logits)
+        logits = keras.layers.Dense(spec.num_classes, name="logits", dtype="float32")(x)
+        outputs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
         loss: Any = keras.losses.SparseCategoricalCrossentropy()
         if float(hp.get("label_smoothing") or 0.0) > 0:
             from automl.builders.custom import SparseSmoothedCrossentropy
@@ -85,9 +117,9 @@ def build_model(block: str, hp: dict[str, Any], spec: ModelSpec, *, batch_size: 
             loss = SparseSmoothedCrossentropy(float(hp["label_smoothing"]))
         loss_weight = 1.0
     else:
-        z = keras.layers.Dense(1, name="output")(x)
-        outputs = keras.layers.Rescaling(scale=spec.y_std, offset=spec.y_mean, name="unscale")(z)
-        outputs = keras.layers.Reshape((), name="prediction")(outputs)
+        z = keras.layers.Dense(1, name="output", dtype="float32")(x)
+        outputs = keras.layers.Rescaling(scale=spec.y_std, offset=spec.y_mean, name="unscale", dtype="float32")(z)
+        outputs = keras.layers.Reshape((), name="prediction", dtype="float32")(outputs)
         loss = keras.losses.MeanSquaredError()
         loss_weight = 1.0 / spec.y_std**2  # the loss reads in standardized units, metrics in raw units
     model = keras.Model(inputs, outputs, name=f"{block}_model")

@@ -150,6 +150,11 @@ class TrainConfig(_Model):
     refit: bool = Field(
         False, description="Retrain the best configuration on train + validation for its best epoch count "
         "before the test evaluation; the refit model becomes best.keras.")
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16", "auto"] = Field(
+        "float32", description="Keras dtype policy of the trials' models. `mixed_float16` computes the blocks in "
+        "float16 on a GPU's tensor cores (variables, inputs and heads stay float32; the loss is scaled); "
+        "`mixed_bfloat16` for TPUs and recent CPUs; `auto`: `mixed_float16` when a GPU is visible, else "
+        "float32. The saved best model, its student and its exports are float32 either way.")
     epoch_metrics: list[str] | Literal["all"] = Field(
         default_factory=list, description="Metrics computed on every batch and logged every epoch besides the "
         "cheap ones (accuracy; mae, mse, rmse) and the study's metric, e.g. `[f1, auc]`, or `all`. The others "

@@ -6,9 +6,10 @@ The engine modules are imported lazily so that reading and validating a pipeline
 from __future__ import annotations
 
 import importlib
+import shutil
 from typing import Any
 
-from automl.engines.base import Engine, EngineTrial, TrialRecord
+from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import StudyError
 
 # engine -> the samplers it offers (kept here, without importing the engines, for validation)
@@ -31,13 +32,32 @@ def get_engine(name: str) -> type[Engine]:
     return cls
 
 
+class _KerasTunerState:
+    """Whether a keras-tuner study exists, and deleting it, without importing keras_tuner (and TensorFlow):
+    an Optuna study checks this on every start."""
+
+    def __init__(self, settings: StudySettings) -> None:
+        from automl.engines import _kt_store
+
+        self.dir = _kt_store.state_root(settings.storage) / settings.name
+
+    def exists(self) -> bool:
+        return self.dir.exists()
+
+    def delete(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_STATE_ONLY: dict[str, Any] = {"keras_tuner": _KerasTunerState}
+
+
 def check_other_engines(engine: Engine, *, new: bool) -> None:
     """A study name belongs to one engine: another engine's study of that name is an error, or with
     ``new`` it is deleted (the user asked to start afresh)."""
     for name in _MODULES:
         if name == engine.name:
             continue
-        other = get_engine(name)(engine.settings)
+        other = _STATE_ONLY[name](engine.settings) if name in _STATE_ONLY else get_engine(name)(engine.settings)
         if not other.exists():
             continue
         if new:

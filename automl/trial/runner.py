@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from automl.builders.metrics import direction_of, metrics_for, predict_eagerly, score_predictions
-from automl.builders.model import ModelSpec, build_model
+from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
 
 
@@ -86,10 +86,16 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
             self.best_val_loss = math.inf
             self.failure: str | None = None
             self.pruned = False
+            self.epoch_started = time.perf_counter()
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.epoch_started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             metrics = {k: float(v) for k, v in (logs or {}).items()}
             metrics["lr"] = _current_lr(self.model)
+            # training + validation of this epoch (the first one includes tracing / compiling the step)
+            metrics["epoch_seconds"] = time.perf_counter() - self.epoch_started
             result.history.append(metrics)
             loss = metrics.get("loss", 0.0)
             if not math.isfinite(loss):
@@ -147,6 +153,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         return result
     if callback.best_weights is not None:
         model.set_weights(callback.best_weights)
+        model = float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.final_metrics = _uncompiled_scores(model, req.spec, data)
     result.model = model
     result.state = "PRUNED" if callback.pruned else "COMPLETE"
@@ -177,7 +184,8 @@ def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | N
     results: list[TrialResult] = []
     for i, fold in enumerate(folds):
         spec = ModelSpec.from_arrays(fold.x_train, fold.y_train, req.spec.task, req.spec.num_classes,
-                                     embeddings=req.spec.embeddings, metrics=req.spec.metrics)
+                                     embeddings=req.spec.embeddings, metrics=req.spec.metrics,
+                                     precision=req.spec.precision)
         result = run_trial(replace(req, spec=spec), fold, reporter if i == 0 else None)
         if result.state != "COMPLETE" or result.value is None:
             first = results[0] if results else result
@@ -207,7 +215,7 @@ def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray, class_names: Sequence
     weights = class_weights(req.hp, y, req.spec.num_classes, class_names) if req.spec.task == "classification" \
         else None
     model.fit(x, y, epochs=req.epochs, batch_size=req.batch_size, class_weight=weights, verbose=0)
-    return model
+    return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
 
 
 def release_memory() -> None:
