@@ -63,13 +63,17 @@ def run(
     tracking_uri: TrackingOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", help="Shorthand for --set study.workers=N: trials at once, one per GPU when there "
+        "are GPUs.")] = None,
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
     from automl import api
     from automl.ui import RichProgress, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
-    result = _guard(lambda: api.run(pipeline, _overrides(set_, trials), new=new, storage=storage,
+    overrides = _overrides(set_, trials) + ([f"study.workers={workers}"] if workers is not None else [])
+    result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
                                     tracking_uri=tracking_uri, progress=progress))
     console.print(summary_table(result))
     if result.best_value is None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from automl.builders.training import fit_values
 from automl.config.loader import Pipeline
 from automl.engines import get_engine
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.tracking.mlflow import Tracker
@@ -55,16 +58,33 @@ class TuneResult:
 
 
 class _TrialReporter:
-    """Feeds a running trial's epochs to the engine, MLflow and the progress view."""
+    """Feeds a running trial's epochs to the engine, MLflow and the progress view.
+
+    The engine hears of every epoch at once (its pruner needs it); MLflow gets the epochs in batches at
+    most every ``FLUSH_SECONDS`` (and at the trial's end), since one SQLite transaction per short epoch
+    was a measurable part of the overhead.
+    """
+
+    FLUSH_SECONDS = 1.0
 
     def __init__(self, trial: EngineTrial, tracker: Tracker, run_id: str, progress: Progress, epochs: int) -> None:
         self.trial, self.tracker, self.run_id = trial, tracker, run_id
         self.progress, self.epochs = progress, epochs
+        self.pending: list[tuple[int, dict[str, float]]] = []
+        self.flushed = time.monotonic()
 
     def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
-        self.tracker.log(self.run_id, metrics=metrics, step=epoch)
+        self.pending.append((epoch, metrics))
+        if time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
+            self.flush()
         self.trial.report(epoch, value, metrics)
         self.progress.epoch_ended(self.trial.number, epoch, self.epochs, metrics)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.tracker.log_steps(self.run_id, self.pending)
+            self.pending = []
+        self.flushed = time.monotonic()
 
     def should_prune(self) -> bool:
         return self.trial.should_prune()
@@ -93,13 +113,15 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
 
 
 class _Study:
-    def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress) -> None:
+    def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress, *, worker: int | None = None) -> None:
         self.plan, self.progress = plan, progress
+        self.worker = worker  # None: the study's own process; i: worker i of study.workers (automl.workers)
+        self.tracking_uri = tracking_uri
         cfg = plan.pipeline.config
         self.cfg = cfg
         settings = StudySettings(name=plan.name, space=plan.space, sampler=cfg.study.sampler,
                                  pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
-                                 storage=plan.storage, epochs=cfg.train.epochs)
+                                 storage=plan.storage, epochs=cfg.train.epochs, worker=worker or 0)
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
@@ -134,7 +156,10 @@ class _Study:
         interrupted = False
         freeze_imports()
         try:
-            self._loop()
+            if cfg.study.workers > 1:
+                self._run_workers(parent)
+            else:
+                self._loop(cfg.study.trials, cfg.study.timeout)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:
@@ -144,11 +169,10 @@ class _Study:
         self.progress.study_ended()
         return self._finish(parent, interrupted)
 
-    def _loop(self) -> None:
-        cfg = self.cfg
+    def _loop(self, trials: int, timeout: float | None) -> None:
         start = time.monotonic()
-        for _ in range(cfg.study.trials):
-            if cfg.study.timeout is not None and time.monotonic() - start >= cfg.study.timeout:
+        for _ in range(trials):
+            if timeout is not None and time.monotonic() - start >= timeout:
                 break
             trial = self.engine.ask()
             if trial is None:  # an exhausted grid
@@ -162,7 +186,8 @@ class _Study:
         block, hp = plan.space.decode(values)
         run_id = self.tracker.start_run(f"trial-{trial.number}", parent=self._parent_id, tags={
             "automl.study": plan.name, "automl.trial": trial.number, "automl.role": "trial",
-            "automl.engine": cfg.study.engine, **trial.tags()})
+            "automl.engine": cfg.study.engine, **trial.tags(),
+            **({"automl.worker": self.worker} if self.worker is not None else {})})
         self.tracker.log(run_id, params=values)
         self.progress.trial_started(trial.number, values)
         epochs = trial.epochs or hp["epochs"]  # Hyperband gives each trial its budget
@@ -174,7 +199,9 @@ class _Study:
         try:
             result = run_cv_trial(request, self.folds, reporter) if self.folds else \
                 run_trial(request, plan.data, reporter)
+            reporter.flush()
         except KeyboardInterrupt:
+            reporter.flush()
             reason = "interrupted by the user (Ctrl-C)"
             self.engine.tell(trial, "FAIL", None, {"fail_reason": reason})
             self.tracker.log(run_id, tags={"automl.state": "FAIL", "automl.fail_reason": reason})
@@ -187,10 +214,97 @@ class _Study:
     _parent_id: str = ""
     _registered: str | None = None
 
+    # -- several workers (automl.workers) -------------------------------------------------------------
+    def work(self, parent: str, trials: int, timeout: float | None) -> None:
+        """A worker's share: ``trials`` trials of the open study, logged under the ``parent`` run."""
+        self._parent_id = parent
+        self.engine.open(new=False)
+        self.out.mkdir(parents=True, exist_ok=True)
+        freeze_imports()
+        self._loop(trials, timeout)
+
+    def _run_workers(self, parent: str) -> None:
+        import multiprocessing
+
+        from automl.workers import WorkerJob, interrupt, shares, visible_gpus, worker_main
+
+        cfg = self.cfg
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        gpus = visible_gpus()
+        counts = [n for n in shares(cfg.study.trials, cfg.study.workers) if n]
+        procs = [ctx.Process(target=worker_main, name=f"automl-worker-{i}", daemon=True, args=(WorkerJob(
+            index=i, pipeline=self.plan.pipeline, storage=self.plan.storage, tracking_uri=self.tracking_uri,
+            parent_run_id=parent, trials=n, timeout=cfg.study.timeout, gpu=gpus[i % len(gpus)] if gpus else None,
+            threads=None if gpus else max(1, (os.cpu_count() or 1) // len(counts))),
+            queue)) for i, n in enumerate(counts)]
+        failures: list[str] = []
+        for proc in procs:
+            proc.start()
+        try:
+            self._relay(queue, procs, failures)
+        except KeyboardInterrupt:
+            interrupt(procs)
+            for proc in procs:
+                proc.join(60)
+            self._relay(queue, [], failures)
+            self._fail_leftovers("interrupted by the user (Ctrl-C)")
+            self._adopt_candidate()
+            raise
+        crashed = [f"worker {i} exited with code {p.exitcode}" for i, p in enumerate(procs) if p.exitcode]
+        if crashed or failures:
+            self._fail_leftovers("; ".join(failures or crashed))
+        self._adopt_candidate()
+        if failures and not any(t.state == "COMPLETE" for t in self.engine.trials()):
+            raise StudyError(f"every worker failed: {failures[0]}")
+
+    def _relay(self, queue: Any, procs: list[Any], failures: list[str]) -> None:
+        """Show the workers' events until every worker has ended (then what is left in the queue)."""
+        import queue as queues
+
+        while True:
+            try:
+                kind, args = queue.get(timeout=0.2)
+            except queues.Empty:
+                if not any(p.is_alive() for p in procs):
+                    return
+                continue
+            if kind == "worker_failed":
+                failures.append(f"worker {args[0]}: {args[1]}")
+            else:
+                getattr(self.progress, kind)(*args)
+
+    def _fail_leftovers(self, reason: str) -> None:
+        """Trials and MLflow runs a dead worker left RUNNING are marked FAIL / FAILED."""
+        for number in self.engine.fail_running(reason):
+            self.progress.trial_ended(number, "FAIL", None, self._best_value(), reason, 0.0)
+        self.tracker.fail_running_children(self._parent_id)
+
+    def _candidate(self, number: int) -> Path:
+        return self.out / "candidates" / f"trial-{number}.keras"
+
+    def _adopt_candidate(self) -> None:
+        """The best trial's candidate model (if a worker of this session saved it) becomes best.keras."""
+        best = self.engine.best()
+        folder = self.out / "candidates"
+        if best is not None and self._candidate(best.number).exists():
+            shutil.move(str(self._candidate(best.number)), self.best_path)
+            self._write_best_json(best.number, float(best.value or 0.0), best.params)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def _write_best_json(self, number: int, value: float, params: dict[str, Any]) -> None:
+        plan = self.plan
+        (self.out / "best.json").write_text(json.dumps(
+            {"trial": number, "value": value, "metric": plan.metric, "params": params}, indent=2, default=str))
+        if plan.data.encoding:  # how raw CSV columns become the model's input tensor
+            (self.out / "encoding.json").write_text(json.dumps(plan.data.encoding, indent=2, default=str))
+
     def _record(self, trial: EngineTrial, run_id: str, result: TrialResult, seconds: float) -> None:
         plan = self.plan
         attrs: dict[str, Any] = {"n_params": result.n_params, "fit_seconds": round(result.fit_seconds, 3),
                                  "epochs_trained": len(result.history), "mlflow_run_id": run_id}
+        if self.worker is not None:
+            attrs["worker"] = self.worker
         if result.best_epoch is not None:
             attrs["best_epoch"] = result.best_epoch
         if result.reason:
@@ -211,12 +325,12 @@ class _Study:
         self.tracker.end(run_id, result.state)
         best = self.engine.best()
         if result.state == "COMPLETE" and best is not None and best.number == trial.number:
-            result.model.save(self.best_path)
-            (self.out / "best.json").write_text(json.dumps(
-                {"trial": trial.number, "value": result.value, "metric": plan.metric, "params": best.params},
-                indent=2, default=str))
-            if plan.data.encoding:  # how raw CSV columns become the model's input tensor
-                (self.out / "encoding.json").write_text(json.dumps(plan.data.encoding, indent=2, default=str))
+            if self.worker is None:
+                result.model.save(self.best_path)
+                self._write_best_json(trial.number, float(result.value or 0.0), best.params)
+            else:  # other workers may be saving theirs: the parent adopts the best one at the end
+                self._candidate(trial.number).parent.mkdir(parents=True, exist_ok=True)
+                result.model.save(self._candidate(trial.number))
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
         result.model = None

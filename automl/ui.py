@@ -91,8 +91,9 @@ class RichProgress(Observer):
             # the first epoch carries the graph tracing: estimate from the later ones when there are any
             per_epoch = self.epoch_seconds[1:] or self.epoch_seconds
             left = (epochs - epoch - 1) * sum(per_epoch) / len(per_epoch)
+            # (with study.workers > 1 the bar follows whichever trial reported last)
             self.bars.update(self._epoch_task, total=epochs, completed=epoch + 1, info=shown,
-                             eta=f"ETA {_clock(left)}")
+                             eta=f"ETA {_clock(left)}", description=f"  trial {number}")
             self.bars.update(self._study_task, eta=f"ETA {_clock(self.eta())}")
             self.bars.refresh()  # show each epoch as it ends, not at the next 10 Hz tick
         elif self.verbose:

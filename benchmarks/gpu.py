@@ -32,7 +32,7 @@ from typing import Any
 
 from _common import environment, run_child, table, write_section
 
-CONFIGS = [("cpu", "float32"), ("gpu", "float32"), ("gpu", "mixed_float16")]
+CONFIGS = ["cpu:float32:1", "gpu:float32:1", "gpu:mixed_float16:1", "gpu:float32:2"]  # device:precision:workers
 
 
 def make_data(path: Path, samples: int, seed: int = 0) -> None:
@@ -94,12 +94,12 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
 
     keras = import_keras()
     pipeline = {
-        "name": f"gpu-{job['device']}-{job['precision']}", "seed": 0,
+        "name": f"gpu-{job['device']}-{job['precision']}-{job['workers']}", "seed": 0,
         "data": {"source": "npz", "path": str(Path(job["workdir"]) / "data.npz")},
         "space": {"block": "cnn", "params": {
             "conv_blocks": 3, "filters": job["filters"], "kernel_size": 3, "dense_units": 256, "dropout": 0.2,
             "optimizer": "adam", "lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True}}},
-        "study": {"sampler": "random", "pruner": "none", "trials": job["trials"]},
+        "study": {"sampler": "random", "pruner": "none", "trials": job["trials"], "workers": job["workers"]},
         "train": {"epochs": job["epochs"], "batch_size": job["batch_size"], "precision": job["precision"]},
     }
     path = Path(job["workdir"]) / f"{pipeline['name']}.yaml"
@@ -121,7 +121,7 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
                                          key=lambda m: m.step)]
         first += times[:1]
         steady += times[1:]
-    return {"first_epoch_s": statistics.median(first) if first else None,
+    return {"workers": job["workers"], "first_epoch_s": statistics.median(first) if first else None,
             "steady_epoch_s": statistics.median(steady) if steady else None,
             "train_samples": int(0.6 * job["samples"]),
             "device": job["device"], "precision": job["precision"], "gpus": gpu_count(),
@@ -137,7 +137,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--filters", type=int, default=64)
-    parser.add_argument("--skip", nargs="*", default=[], help="configurations to skip, e.g. cpu:float32")
+    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="device:precision:workers, e.g. "
+                        "gpu:mixed_float16:1 (default: all of %(default)s)")
     parser.add_argument("--write", type=Path, help="write the GPU section of this Markdown file")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -150,22 +151,23 @@ def main() -> None:
     total = _card_total()
     with tempfile.TemporaryDirectory(prefix="automl-gpu-") as folder:
         make_data(Path(folder) / "data.npz", args.samples)
-        for device, precision in CONFIGS:
-            if f"{device}:{precision}" in args.skip:
-                continue
-            job = {"device": device, "precision": precision, "workdir": folder, "trials": args.trials,
+        for config in args.configs:
+            device, precision, workers = config.split(":")
+            job = {"device": device, "precision": precision, "workers": int(workers), "workdir": folder,
+                   "trials": args.trials,
                    "samples": args.samples,
                    "epochs": args.epochs, "batch_size": args.batch_size, "filters": args.filters}
             r = run_child(__file__, job)
             results.append(r)
             print(json.dumps(r), file=sys.stderr, flush=True)
-    base = next((r for r in results if r["device"] == "cpu"), None)
+    base = next((r for r in results if r["device"] == "cpu" and r["workers"] == 1), None)
     for r in results:
         mem = r["memory"]
         card = mem["total"] or total if mem else 0
         memory = "-" if not mem else (f"{mem['now'] / 2**20:,.0f} / {mem['peak'] / 2**20:,.0f} MiB"
                                       + (f" ({mem['peak'] / card:.1%} of the card)" if card else ""))
         rows.append([r["device"] + (f" ({r['gpus']} visible)" if r["device"] == "gpu" else ""), r["precision"],
+                     r["workers"],
                      f"{r['wall_s']:.1f}", f"{r['fit_s']:.1f}", f"{r['first_epoch_s']:.2f}",
                      f"{r['steady_epoch_s']:.2f}" if r["steady_epoch_s"] else "-",
                      f"{r['train_samples'] / r['steady_epoch_s']:,.0f}" if r["steady_epoch_s"] else "-",
@@ -179,11 +181,12 @@ def main() -> None:
         f"32x32x3 images, 10 classes, batch {args.batch_size}; each configuration a fresh process through "
         "`automl.tune` (Optuna, MLflow, best-model saving included).", "",
         environment(load) + f" GPU: {_gpu_name()}.", "",
-        table(["device", "precision", "wall s", "in fit s", "first epoch s", "later epochs s (median)",
+        table(["device", "precision", "workers", "wall s", "in fit s", "first epoch s", "later epochs s (median)",
                "train images/s", "speed-up vs CPU", "test accuracy", "GPU memory at the end / peak"], rows), "",
         "*first epoch*: includes tracing / compiling the train and validation steps, once per trial (a new "
         "model); *later epochs*: steady state, training plus validation (`epoch_seconds`, which every trial logs "
-        "to MLflow per epoch); *speed-up*: of the later epochs.",
+        "to MLflow per epoch); *speed-up*: of the later epochs; *workers*: `study.workers`, trials at once in "
+        "child processes (with one GPU they share it; the memory column is then the parent's).",
         "Memory growth: the process holds what its trials need, not the card (without it the backend takes "
         "most of the card at start-up). Mixed precision trains the blocks in float16 with loss scaling; the "
         "saved best model is float32 (its weights are the float32 variables), so distillation and export "

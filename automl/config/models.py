@@ -110,6 +110,10 @@ class StudyConfig(_Model):
     cv_folds: Annotated[int, Field(ge=2)] | None = Field(
         None, description="k-fold cross-validation over train + validation (stratified for classification): "
         "a trial trains k times and its value is the mean over the folds; null: one validation split.")
+    workers: PositiveInt = Field(
+        1, description="Trials run at once, each worker a child process with its own share of `trials`, all "
+        "asking one Optuna storage (optuna engine only). With GPUs, worker i sees only GPU i mod #GPUs (one trial "
+        "per GPU); on a CPU the workers share the cores. Results no longer depend only on the seed.")
 
     @field_validator("engine")
     @classmethod
@@ -130,6 +134,9 @@ class StudyConfig(_Model):
         samplers = ENGINES[self.engine]
         if self.sampler not in samplers:
             raise ValueError(f"[sampler] {one_of(self.sampler, samplers, f'{self.engine} sampler')}")
+        if self.workers > 1 and self.engine != "optuna":
+            raise ValueError(f"[workers] {self.workers} workers need engine optuna (one shared storage), got "
+                             f"engine {self.engine}")
         pruners = ENGINE_PRUNERS.get(self.engine, PRUNERS)
         if self.pruner not in pruners:
             raise ValueError(f"[pruner] {one_of(self.pruner, pruners, f'{self.engine} pruner')}")

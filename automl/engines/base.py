@@ -65,6 +65,7 @@ class StudySettings:
     seed: int | None
     storage: str
     epochs: int
+    worker: int = 0  # which of several processes sharing the study (each samples from its own seed)
 
 
 class Engine(ABC):
@@ -98,6 +99,10 @@ class Engine(ABC):
 
     @abstractmethod
     def trials(self) -> list[TrialRecord]: ...
+
+    def fail_running(self, reason: str) -> list[int]:
+        """Mark trials still RUNNING (their process died) as FAIL with ``reason``; their numbers."""
+        return []
 
     def best(self) -> TrialRecord | None:
         done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None]

@@ -70,8 +70,8 @@ class OptunaEngine(Engine):
 
     def _sampler(self, offset: int) -> optuna.samplers.BaseSampler:
         s = self.settings
-        # a resumed study must not replay the sequence of its first session
-        seed = None if s.seed is None else s.seed + offset
+        # a resumed study must not replay the sequence of its first session, nor a worker another's
+        seed = None if s.seed is None else s.seed + offset + 1_000_003 * s.worker
         if s.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if s.sampler == "grid":
@@ -155,6 +155,16 @@ class OptunaEngine(Engine):
             # the trial is stored before that (optuna's tell saves it in a finally), and ask() sees the end.
             if not isinstance(study.sampler, optuna.samplers.GridSampler) or "Study.stop" not in str(exc):
                 raise
+
+    def fail_running(self, reason: str) -> list[int]:
+        study = self._study()
+        storage = optuna.storages.get_storage(self.storage)
+        numbers = []
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            numbers.append(t.number)
+        return numbers
 
     def trials(self) -> list[TrialRecord]:
         return [

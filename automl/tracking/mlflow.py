@@ -82,11 +82,28 @@ class Tracker:
             tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()],
         )
 
+    def log_steps(self, run_id: str, steps: list[tuple[int, dict[str, float]]]) -> None:
+        """Metrics of several steps (epochs) in as few ``log_batch`` calls as MLflow allows (1000 each)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, step) for step, values in steps for k, v in values.items()
+                   if v is not None and math.isfinite(float(v))]
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
+
     def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
     def log_text(self, run_id: str, text: str, file: str) -> None:
         self.client.log_text(run_id, text, file)
+
+    def fail_running_children(self, parent: str) -> None:
+        """Child runs of ``parent`` still RUNNING (a worker process died) end FAILED."""
+        runs = self.client.search_runs([self.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}' and "
+                                       "attributes.status = 'RUNNING'")
+        for run in runs:
+            self.client.set_terminated(run.info.run_id, "FAILED")
 
     def end(self, run_id: str, state: str = "COMPLETE") -> None:
         self.client.set_terminated(run_id, _STATUS.get(state, state))

@@ -1,0 +1,109 @@
+"""Several trials at once: worker processes that share one Optuna study (``study.workers``).
+
+The parent process opens the study and the MLflow parent run, then starts N workers (``spawn``: a fresh
+interpreter each, so no TensorFlow state is inherited). Each worker loads the same plan, asks the shared
+storage for trials, trains them with the ordinary trial runner and logs nested MLflow runs under the
+parent; with GPUs, worker i sees only GPU ``i mod #GPUs`` through ``CUDA_VISIBLE_DEVICES``. A worker
+keeps a model only as a *candidate* (``mlruns/<name>/candidates/trial-<n>.keras``) when its trial is the
+best one told so far; once all workers are done the parent adopts the best trial's candidate as
+``best.keras``. Progress events travel to the parent's display through a queue.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from automl.progress import Progress
+
+
+@dataclass
+class WorkerJob:
+    index: int
+    pipeline: Any  # automl.config.loader.Pipeline (picklable)
+    storage: str
+    tracking_uri: str | None
+    parent_run_id: str
+    trials: int
+    timeout: float | None
+    gpu: str | None  # the CUDA device this worker may see; None: leave CUDA_VISIBLE_DEVICES alone
+    threads: int | None = None  # CPU threads per op for this worker (its share of the cores), None: all
+
+
+class QueueProgress(Progress):
+    """Forwards a worker's trial events to the parent's display."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self.queue.put(("trial_started", (number, params)))
+
+    def epoch_ended(self, number: int, epoch: int, epochs: int, metrics: dict[str, float]) -> None:
+        self.queue.put(("epoch_ended", (number, epoch, epochs, metrics)))
+
+    def trial_ended(self, number: int, state: str, value: float | None, best: float | None, reason: str | None,
+                    seconds: float) -> None:
+        self.queue.put(("trial_ended", (number, state, value, best, reason, seconds)))
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` entries."""
+    from automl._keras import gpu_count
+
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        ids = [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+        return ids[:gpu_count()] if ids else []
+    return [str(i) for i in range(gpu_count())]
+
+
+def shares(total: int, workers: int) -> list[int]:
+    """``total`` trials split as evenly as possible over ``workers`` (the first ones take the remainder)."""
+    return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
+
+
+def worker_main(job: WorkerJob, queue: Any) -> None:
+    """Entry point of a worker process."""
+    if job.gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
+    try:
+        from automl._keras import import_keras
+        from automl.plan import make_plan
+        from automl.study import _Study
+
+        keras = import_keras()
+        if job.threads and keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(job.threads)
+        plan = make_plan(job.pipeline, storage=job.storage)
+        study = _Study(plan, job.tracking_uri, QueueProgress(queue), worker=job.index)
+        study.work(job.parent_run_id, job.trials, job.timeout)
+    except KeyboardInterrupt:  # the running trial was marked and its run closed by the study
+        _exit(queue, 130)
+    except BaseException as exc:  # reported to the parent, which fails what this worker left running
+        queue.put(("worker_failed", (job.index, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                                     if str(exc) else type(exc).__name__)))
+        _exit(queue, 1)
+    _exit(queue, 0)
+
+
+def _exit(queue: Any, code: int) -> None:
+    """Flush the queue, then leave without the interpreter's teardown (TensorFlow's can take seconds):
+    everything that matters is in the stores already."""
+    queue.close()
+    queue.join_thread()
+    os._exit(code)
+
+
+def interrupt(processes: list[Any]) -> None:
+    """Pass a Ctrl-C on to the workers (a terminal sends it to all of them; ``kill -INT`` only to the parent)."""
+    for proc in processes:
+        if proc.is_alive() and proc.pid:
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
