@@ -87,3 +87,28 @@ def run_child(script: str, job: dict[str, Any], *, timeout: float | None = None)
 def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+# fixed spaces, written out here so that results stay comparable while the shipped spaces evolve
+def cnn_space(filters_low: int = 16) -> dict[str, Any]:
+    return {"block": "cnn", "params": {
+        "conv_blocks": {"type": "int", "low": 1, "high": 2},
+        "filters": {"type": "int", "low": filters_low, "high": 64, "log": True},
+        "kernel_size": {"type": "categorical", "choices": [3, 5]},
+        "dense_units": {"type": "categorical", "choices": [0, 64, 128]},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
+        "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
+        "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+    }}
+
+
+MLP_SPACE: dict[str, Any] = {"block": "mlp", "params": {
+    "layers": {"type": "int", "low": 1, "high": 3},
+    "units": {"type": "int", "low": 16, "high": 256, "log": True},
+    "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
+    "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
+    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
+    "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+}}

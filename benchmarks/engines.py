@@ -27,31 +27,12 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment, mean_sd, run_child, table, write_section  # noqa: E402
+from _common import MLP_SPACE, cnn_space, environment, mean_sd, run_child, table, write_section  # noqa: E402
 
 QUICK_ARGS = ["--trials", "4", "--epochs", "2", "--seeds", "0",
               "--configs", "optuna:tpe,optuna:tpe:hyperband,keras_tuner:bayesian"]
 
-# fixed spaces, written out here so that results stay comparable while the shipped spaces evolve
-CNN_SPACE: dict[str, Any] = {"block": "cnn", "params": {
-    "conv_blocks": {"type": "int", "low": 1, "high": 2},
-    "filters": {"type": "int", "low": 16, "high": 64, "log": True},
-    "kernel_size": {"type": "categorical", "choices": [3, 5]},
-    "dense_units": {"type": "categorical", "choices": [0, 64, 128]},
-    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
-    "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
-    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
-    "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-}}
-MLP_SPACE: dict[str, Any] = {"block": "mlp", "params": {
-    "layers": {"type": "int", "low": 1, "high": 3},
-    "units": {"type": "int", "low": 16, "high": 256, "log": True},
-    "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
-    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
-    "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
-    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
-    "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-}}
+CNN_SPACE = cnn_space(filters_low=16)
 DATASETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "digits": ({"source": "digits"}, CNN_SPACE),
     # 10 classes, 40 features of which 10 informative, 10% flipped labels: far from solved in 5 epochs

@@ -31,32 +31,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import environment, mean_sd, quiet_tensorflow, run_child, table, write_section
+from _common import MLP_SPACE, cnn_space, environment, mean_sd, quiet_tensorflow, run_child, table, write_section
 
 QUICK_ARGS = ["--quick"]
 METHODS = ["automl-tpe", "automl-tpe-median", "kt-bayesian", "kt-random"]
 LABELS = {"automl-tpe": "automl TPE", "automl-tpe-median": "automl TPE + median pruner",
           "kt-bayesian": "KerasTuner BayesianOptimization", "kt-random": "KerasTuner RandomSearch"}
 
-CNN_SPACE: dict[str, Any] = {"block": "cnn", "params": {
-    "conv_blocks": {"type": "int", "low": 1, "high": 2},
-    "filters": {"type": "int", "low": 8, "high": 64, "log": True},
-    "kernel_size": {"type": "categorical", "choices": [3, 5]},
-    "dense_units": {"type": "categorical", "choices": [0, 64, 128]},
-    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
-    "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
-    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
-    "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-}}
-MLP_SPACE: dict[str, Any] = {"block": "mlp", "params": {
-    "layers": {"type": "int", "low": 1, "high": 3},
-    "units": {"type": "int", "low": 16, "high": 256, "log": True},
-    "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
-    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
-    "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
-    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
-    "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-}}
+CNN_SPACE = cnn_space(filters_low=8)
 # task -> (data section, space, default target validation accuracy); --quick's small budget gets its own targets
 TASKS: dict[str, tuple[dict[str, Any], dict[str, Any], float]] = {
     "digits": ({"source": "digits"}, CNN_SPACE, 0.975),
