@@ -53,6 +53,19 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
     _state["debug"] = debug
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a job scheduler, `kill`, `docker stop`) ends a study as Ctrl-C does: the running trial is
+    marked, every MLflow run is closed, and the study can be resumed."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 @app.command()
 def run(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
@@ -72,6 +85,7 @@ def run(
     from automl.ui import RichProgress, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
+    _terminate_as_interrupt()
     overrides = _overrides(set_, trials) + ([f"study.workers={workers}"] if workers is not None else [])
     result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
                                     tracking_uri=tracking_uri, progress=progress))

@@ -67,6 +67,10 @@ def shares(total: int, workers: int) -> list[int]:
 
 def worker_main(job: WorkerJob, queue: Any) -> None:
     """Entry point of a worker process."""
+    # Ctrl-C as KeyboardInterrupt even when this process started with SIGINT ignored (a parent in the
+    # background of a non-interactive shell): the parent passes interrupts on with SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if job.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
     try:

@@ -35,3 +35,11 @@ def write_pipeline(folder: Path, *, name: str = "tiny", space: dict[str, Any] | 
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def default_sigint() -> None:
+    """For ``Popen(preexec_fn=...)``: a shell without job control (CI, ``cmd &`` in a script) starts children
+    with SIGINT ignored, and Python then installs no KeyboardInterrupt handler; a terminal's Ctrl-C has one."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

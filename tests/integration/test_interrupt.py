@@ -11,9 +11,10 @@ from contextlib import closing
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
-from automl.testing import write_pipeline
+from automl.testing import default_sigint, write_pipeline
 from automl.tracking import tracking_uri
 
 
@@ -34,14 +35,15 @@ def _wait_for_running_epochs(db: Path, deadline: float) -> None:
     raise AssertionError("no trial started reporting epochs in time")
 
 
-def test_ctrl_c_marks_the_trial_closes_runs_and_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_marks_the_trial_closes_runs_and_resumes(tmp_path: Path, signum: int) -> None:
     path = write_pipeline(tmp_path, study={"trials": 3}, train={"epochs": 500, "batch_size": 16})
     storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
     proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         _wait_for_running_epochs(tmp_path / "mlruns" / "optuna.db", time.monotonic() + 120)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()

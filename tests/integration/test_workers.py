@@ -20,7 +20,7 @@ from automl.cli import app
 from automl.engines.base import StudySettings
 from automl.engines.optuna import OptunaEngine
 from automl.space import SpaceFile, resolve_space
-from automl.testing import write_pipeline
+from automl.testing import default_sigint, write_pipeline
 from automl.tracking import Tracker, tracking_uri
 from automl.workers import shares
 
@@ -96,7 +96,8 @@ def test_leftovers_of_a_dead_worker_are_failed(tmp_path: Path) -> None:
 def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
     path = write_pipeline(tmp_path, study={"trials": 4}, train={"epochs": 500, "batch_size": 16})
     proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path), "--workers", "2"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     db = tmp_path / "mlruns" / "optuna.db"
     query = ("SELECT COUNT(DISTINCT t.trial_id) FROM trials t JOIN trial_intermediate_values v "
              "ON v.trial_id = t.trial_id WHERE t.state = 'RUNNING'")
