@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from automl._text import one_of
-from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for
+from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for, scored_metrics
 from automl.config.loader import Pipeline
 from automl.data import Dataset, load_dataset
 from automl.errors import ConfigError
@@ -59,7 +59,7 @@ def settle_metric(pipeline: Pipeline, task: str) -> tuple[str, str]:
 
 def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str) -> tuple[str, ...]:
     extra = pipeline.config.train.epoch_metrics
-    known = [m for m in metrics_for(task) if m != "loss"]
+    known = scored_metrics(task)
     if extra != "all":
         for i, name in enumerate(extra):
             if name not in known:

@@ -59,6 +59,18 @@ def write_section(path: Path, title: str, body: str) -> None:
     path.write_text("\n".join(lines).rstrip() + "\n")
 
 
+def publish(body: str, path: Path | None, title: str) -> None:
+    """Print a benchmark's Markdown section and, with ``--write PATH``, put it in that file as ``## title``."""
+    print(body)
+    if path:
+        write_section(path, title, body)
+
+
+def answer_child(job: str, work: Any) -> None:
+    """The child side of :func:`run_child`: run ``work`` on the JSON job, print its JSON result last."""
+    print(json.dumps(work(json.loads(job))))
+
+
 def table(headers: list[str], rows: Iterable[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

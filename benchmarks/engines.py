@@ -15,7 +15,6 @@ Results go to stdout as a Markdown table and, with ``--write``, into the "Engine
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MLP_SPACE, cnn_space, environment, mean_sd, run_child, table, write_section  # noqa: E402
+from _common import MLP_SPACE, answer_child, cnn_space, environment, mean_sd, publish, run_child, table  # noqa: E402
 
 QUICK_ARGS = ["--trials", "4", "--epochs", "2", "--seeds", "0",
               "--configs", "optuna:tpe,optuna:tpe:hyperband,keras_tuner:bayesian"]
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
+        answer_child(args.child, _child)
         return
     load_before = os.getloadavg()
     rows = []
@@ -128,9 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             "evaluation and model registration).\n\n"
             f"{environment(load_before)} 1-minute load after each study: {min(loads):.1f}-{max(loads):.1f}.\n\n"
             f"{_table(rows)}\n")
-    print(body)
-    if args.write:
-        write_section(args.write, "Engines", body)
+    publish(body, args.write, "Engines")
 
 
 if __name__ == "__main__":

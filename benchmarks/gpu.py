@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import environment, run_child, table, write_section
+from _common import answer_child, environment, publish, run_child, table
 
 CONFIGS = ["cpu:float32:1", "gpu:float32:1", "gpu:mixed_float16:1", "gpu:float32:2"]  # device:precision:workers
 
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
+        answer_child(args.child, _child)
         return
     load = os.getloadavg()
     rows, results = [], []
@@ -192,11 +192,9 @@ def main() -> None:
         "saved best model is float32 (its weights are the float32 variables), so distillation and export "
         "are unchanged.",
     ])
-    print(body)
+    publish(body, args.write, "GPU")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    if args.write:
-        write_section(args.write, "GPU", body)
 
 
 if __name__ == "__main__":

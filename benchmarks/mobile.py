@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from _common import publish
 
 TEACHER = {"conv_blocks": 3, "filters": 64, "kernel_size": 5, "pooling": "max", "dense_units": 64,
            "dropout": 0.2, "normalization": "none", "optimizer": "adam", "lr": 2e-3}
@@ -180,7 +181,6 @@ def report(result: Any, teacher_export: Any, per_tensor: dict[str, Any], seeds: 
 
     pt = {k: next(f.validation for f in e.files if f.format == "int8") for k, e in per_tensor.items()}
     lines = [
-        "## Mobile", "",
         f"`{command}` ({seconds / 60:.1f} min): motif-order sequences (64 x 4, 10 classes, {args.samples} samples: "
         f"60/20/20 train/val/test), teacher {args.teacher_trials} trial(s), student study {args.student_trials} "
         f"trials, {args.epochs} epochs each, seed 0; benchmarks/mobile.py.", "",
@@ -220,19 +220,6 @@ def report(result: Any, teacher_export: Any, per_tensor: dict[str, Any], seeds: 
     return "\n".join(lines) + "\n"
 
 
-def _write_section(path: Path, section: str) -> None:
-    """Replace the "## Mobile" section of ``path`` (other sections belong to other benchmarks)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Mobile"), None)
-    if start is None:
-        lines += ["", *section.splitlines()]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = [*section.splitlines(), ""] if end < len(lines) else section.splitlines()
-    path.write_text("\n".join(lines).rstrip() + "\n")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=4000)
@@ -265,10 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     command = "python benchmarks/mobile.py " + " ".join(argv if argv is not None else sys.argv[1:])
     section = report(result, teacher_export, per_tensor, seeds, args, time.monotonic() - started,
                      command.strip())
-    print(section)
+    publish(section, write_to, "Mobile")
     print(f"work folder: {folder}", file=sys.stderr)
-    if write_to:
-        _write_section(write_to, section)
 
 
 if __name__ == "__main__":

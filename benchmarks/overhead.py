@@ -26,7 +26,6 @@ Targets (issue 7): warm ratio <= 1.15 for ~2 s trials and <= 1.05 for trials of 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import environment, quiet_tensorflow, run_child, table, write_section
+from _common import answer_child, environment, publish, quiet_tensorflow, run_child, table
 
 QUICK_ARGS = ["--quick"]
 # name -> epochs per trial; samples chosen so that a trial takes ~2 s / >= 10 s on a 2-core machine
@@ -227,8 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        job = json.loads(args.child)
-        print(json.dumps(_automl_child(job) if job.get("mode") == "automl" else _plain_child(job)))
+        answer_child(args.child, lambda job: _automl_child(job) if job.get("mode") == "automl" else _plain_child(job))
         return
     if args.quick:
         args.configs, args.rounds, args.cold = 2, 1, False
@@ -253,9 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         "(automl's includes its per-epoch callback: MLflow batch, Optuna report). *max Δ val acc*: the largest "
         "difference of the two sides' best validation accuracy per configuration (0: they trained the same models).",
     ])
-    print(body)
-    if args.write:
-        write_section(args.write, "Overhead", body)
+    publish(body, args.write, "Overhead")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Target (issue 7): time to target >= 2x better with automl than with KerasTuner's
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -31,7 +30,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import MLP_SPACE, cnn_space, environment, mean_sd, quiet_tensorflow, run_child, table, write_section
+from _common import (
+    MLP_SPACE,
+    answer_child,
+    cnn_space,
+    environment,
+    mean_sd,
+    publish,
+    quiet_tensorflow,
+    run_child,
+    table,
+)
 
 QUICK_ARGS = ["--quick"]
 METHODS = ["automl-tpe", "automl-tpe-median", "kt-bayesian", "kt-random"]
@@ -281,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
+        answer_child(args.child, _child)
         return
     if args.quick:
         args.trials, args.epochs, args.seeds = 8, 4, "0"
@@ -312,9 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         "includes each tool's bookkeeping and the final test evaluation (automl: also MLflow logging and model "
         "registration).",
     ])
-    print(body)
-    if args.write:
-        write_section(args.write, "Search quality", body)
+    publish(body, args.write, "Search quality")
 
 
 if __name__ == "__main__":

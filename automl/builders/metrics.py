@@ -22,6 +22,11 @@ def metrics_for(task: str) -> tuple[str, ...]:
     return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
 
 
+def scored_metrics(task: str) -> tuple[str, ...]:
+    """The metrics of ``task`` that a Keras metric object computes (all but the loss)."""
+    return tuple(m for m in metrics_for(task) if m != "loss")
+
+
 def base_metric(metric: str) -> str:
     """``val_accuracy`` -> ``accuracy``."""
     return metric[4:] if metric.startswith("val_") else metric
@@ -48,7 +53,7 @@ def epoch_metric_names(task: str, metric: str, extra: Iterable[str] | str = ()) 
     which made small trials ~1.5x slower, so by default they are computed once per trial instead
     (:func:`score_predictions`, on the best epoch's weights).
     """
-    known = [m for m in metrics_for(task) if m != "loss"]
+    known = scored_metrics(task)
     wanted = set(known) if extra == "all" else {*CHEAP_METRICS[task], base_metric(metric), *extra}
     return tuple(m for m in known if m in wanted)
 
@@ -108,7 +113,7 @@ def score_model(model: Any, x: np.ndarray, y: np.ndarray, task: str, num_classes
     """
     scores = {k: float(v) for k, v in model.evaluate(x, y, batch_size=batch_size, verbose=0,
                                                       return_dict=True).items()}
-    missing = [m for m in metrics_for(task) if m not in scores and m != "loss"]
+    missing = [m for m in scored_metrics(task) if m not in scores]
     if missing and len(x):
         scores.update(score_predictions(y, predict_eagerly(model, x, batch_size), task, num_classes, missing))
     return scores

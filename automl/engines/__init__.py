@@ -6,7 +6,6 @@ The engine modules are imported lazily so that reading and validating a pipeline
 from __future__ import annotations
 
 import importlib
-import shutil
 from typing import Any
 
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
@@ -32,23 +31,14 @@ def get_engine(name: str) -> type[Engine]:
     return cls
 
 
-class _KerasTunerState:
-    """Whether a keras-tuner study exists, and deleting it, without importing keras_tuner (and TensorFlow):
-    an Optuna study checks this on every start."""
+def _state_only(name: str, settings: StudySettings) -> Any:
+    """Another engine's study, as far as checking it exists and deleting it, imported as lightly as possible:
+    keras-tuner's state is a folder (no keras_tuner, no TensorFlow import)."""
+    if name == "keras_tuner":
+        from automl.engines._kt_store import StudyState
 
-    def __init__(self, settings: StudySettings) -> None:
-        from automl.engines import _kt_store
-
-        self.dir = _kt_store.state_root(settings.storage) / settings.name
-
-    def exists(self) -> bool:
-        return self.dir.exists()
-
-    def delete(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-_STATE_ONLY: dict[str, Any] = {"keras_tuner": _KerasTunerState}
+        return StudyState(settings.storage, settings.name)
+    return get_engine(name)(settings)
 
 
 def check_other_engines(engine: Engine, *, new: bool) -> None:
@@ -57,7 +47,7 @@ def check_other_engines(engine: Engine, *, new: bool) -> None:
     for name in _MODULES:
         if name == engine.name:
             continue
-        other = _STATE_ONLY[name](engine.settings) if name in _STATE_ONLY else get_engine(name)(engine.settings)
+        other = _state_only(name, engine.settings)
         if not other.exists():
             continue
         if new:

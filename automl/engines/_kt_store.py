@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,21 @@ def state_root(storage: str) -> Path:
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///"):]).parent / FOLDER
     return (DEFAULT_ROOT / FOLDER).resolve()
+
+
+class StudyState:
+    """A keras-tuner study's folder: whether it exists, and deleting it. Needs no keras_tuner import, so an
+    Optuna study can check for a keras-tuner study of its name on every start without loading TensorFlow."""
+
+    def __init__(self, storage: str, name: str) -> None:
+        self.dir = state_root(storage) / name
+
+    def exists(self) -> bool:
+        return self.dir.exists()
+
+    def delete(self) -> None:
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
 
 
 def trial_dir(study_dir: Path, trial_id: str) -> Path:

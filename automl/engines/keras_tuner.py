@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import shutil
 import warnings
 from typing import Any
 
@@ -100,7 +99,8 @@ class KerasTunerEngine(Engine):
 
     def __init__(self, settings: StudySettings) -> None:
         super().__init__(settings)
-        self.dir = store.state_root(settings.storage) / settings.name
+        self.state = store.StudyState(settings.storage, settings.name)
+        self.dir = self.state.dir
         self.oracle: Any = None
         self.codecs: dict[str, Codec] = {}
         self.records: dict[str, dict[str, Any]] = {}  # keras-tuner trial id -> what automl was told
@@ -116,11 +116,10 @@ class KerasTunerEngine(Engine):
         return self.oracle
 
     def exists(self) -> bool:
-        return self.dir.exists()
+        return self.state.exists()
 
     def delete(self) -> None:
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
+        self.state.delete()
 
     # -- opening ----------------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:

@@ -40,6 +40,15 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _metrics(steps: list[tuple[int, dict[str, float]]]) -> list[Any]:
+    """MLflow ``Metric`` entities of several steps, stamped now; non-finite values are skipped."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    return [Metric(k, float(v), now, step) for step, values in steps for k, v in values.items()
+            if v is not None and math.isfinite(float(v))]
+
+
 class Tracker:
     """Writes a study's runs to one MLflow experiment named after the pipeline."""
 
@@ -71,24 +80,18 @@ class Tracker:
     def log(self, run_id: str, *, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None,
             tags: dict[str, Any] | None = None, step: int = 0) -> None:
         """Params, metrics (at ``step``) and tags in one ``log_batch`` call; non-finite metrics are skipped."""
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Param, RunTag
 
-        now = int(time.time() * 1000)
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()
-                     if v is not None and math.isfinite(float(v))],
+            metrics=_metrics([(step, metrics or {})]),
             params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
             tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()],
         )
 
     def log_steps(self, run_id: str, steps: list[tuple[int, dict[str, float]]]) -> None:
         """Metrics of several steps (epochs) in as few ``log_batch`` calls as MLflow allows (1000 each)."""
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, step) for step, values in steps for k, v in values.items()
-                   if v is not None and math.isfinite(float(v))]
+        metrics = _metrics(steps)
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from automl.builders.metrics import direction_of, metrics_for, predict_eagerly, score_predictions
+from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
 from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
 
@@ -168,7 +168,7 @@ def _uncompiled_scores(model: Any, spec: ModelSpec, data: Any) -> dict[str, floa
     """The metrics left out of the per-epoch logs, once, on the validation split (``val_`` prefixed)."""
     if spec.metrics is None or not len(data.x_val):
         return {}
-    missing = [m for m in metrics_for(spec.task) if m != "loss" and m not in spec.metrics]
+    missing = [m for m in scored_metrics(spec.task) if m not in spec.metrics]
     if not missing:
         return {}
     scores = score_predictions(data.y_val, predict_eagerly(model, data.x_val), spec.task, spec.num_classes, missing)
