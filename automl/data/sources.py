@@ -6,6 +6,8 @@ model's own preprocessing layers standardize them. Nothing is downloaded.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,14 +141,44 @@ def _image_folder(cfg: DataConfig, file: str) -> RawData:
         raise DataError(f"cannot read images from {path}: {str(exc).splitlines()[0]}", file=file,
                         path="data.path") from None
     images, labels = [], []
-    for x, y in ds.as_numpy_iterator():
-        images.append(x)
-        labels.append(y)
+    try:
+        for x, y in ds.as_numpy_iterator():
+            images.append(x)
+            labels.append(y)
+    except Exception as exc:  # TensorFlow names the op, never the file: find the file ourselves
+        bad, why = _undecodable_image(ds.file_paths, _CHANNELS[cfg.color_mode])
+        where = f"{os.path.relpath(bad, path)} under {path}" if bad else f"an image under {path}"
+        reason = why or _first_line(exc)
+        raise DataError(f"{where} cannot be decoded as an image: {reason}", file=file, path="data.path") from None
     if not images:
         raise DataError(f"no images found under {path}", file=file, path="data.path")
     names = np.asarray(ds.class_names)
     return RawData(x=np.concatenate(images).astype(np.float32), y=names[np.concatenate(labels)],
                    target_kind="classification")
+
+
+_CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error without TensorFlow's ``{{function_node ...}}`` / ``[Op:...]`` decoration."""
+    text = str(exc).strip()
+    if text.startswith("{{") and "}}" in text:
+        text = text[text.index("}}") + 2:].strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", line)[:200]
+
+
+def _undecodable_image(paths: list[str], channels: int) -> tuple[str | None, str | None]:
+    """The first of ``paths`` TensorFlow cannot read or decode (as Keras does), and why; (None, None) if none."""
+    import tensorflow as tf
+
+    for p in paths:
+        try:
+            tf.io.decode_image(tf.io.read_file(p), channels=channels, expand_animations=False)
+        except Exception as exc:  # tf.errors.* for a bad file, an unreadable one, ...
+            return p, _first_line(exc)
+    return None, None
 
 
 @source("csv")
