@@ -165,6 +165,16 @@ def fit_student(model: Any, student: Any, data: Any, *, epochs: int, batch_size:
     return out
 
 
+def _load_error(path: Path, exc: Exception) -> str:
+    """Why Keras could not load ``path``, in one line (Keras calls a .keras file that is not a zip "not found")."""
+    import zipfile
+
+    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
+        return "not a zip archive (a .keras file is one): truncated, or another format"
+    text = str(exc).strip().replace(str(path), path.name)
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 def _describe(param: Param) -> str:
     return json.dumps(param.model_dump(mode="json", exclude_defaults=True))
 
@@ -176,6 +186,7 @@ class _Distillation:
         self.pcfg = plan.pipeline.config
         self.out = plan.output_dir
         self.teacher_path = Path(teacher) if teacher is not None else self.out / "best.keras"
+        self.teacher_given = teacher is not None
         self.student_path = self.out / "student.keras"
         self.scratch_path = self.out / "student_scratch.keras"
         self.epochs = cfg.epochs or self.pcfg.train.epochs
@@ -193,11 +204,39 @@ class _Distillation:
 
     # -- setting up -------------------------------------------------------------------------------
     def _load_teacher(self) -> Any:
+        """The teacher model, checked against the pipeline's data; a StudyError naming the file otherwise."""
         import keras
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-            return keras.models.load_model(self.teacher_path)
+        where = f"{'--teacher: ' if self.teacher_given else ''}{self.teacher_path}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
+                teacher = keras.models.load_model(self.teacher_path)
+        except Exception as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
+            raise StudyError(f"{where} is not a Keras model Keras can load: "
+                             f"{_load_error(self.teacher_path, exc)[:200]}") from None
+        self._check_teacher(teacher, where)
+        return teacher
+
+    def _check_teacher(self, teacher: Any, where: str) -> None:
+        """A teacher must read the pipeline's inputs and (classification) give one logit per class."""
+        data_shape = (None, *self.spec.input_shape)
+        shapes = [tuple(t.shape) for t in getattr(teacher, "inputs", None) or []]
+        if shapes != [data_shape]:
+            got = shapes[0] if len(shapes) == 1 else shapes
+            raise StudyError(f"{where} takes inputs of shape {got}, but the pipeline's data has shape {data_shape}")
+        if self.spec.task != "classification":
+            return
+        from automl.distill.loss import LOGITS_LAYER
+
+        names = [layer.name for layer in teacher.layers]
+        if LOGITS_LAYER not in names:  # the soft targets are the teacher's logits, read by layer name
+            raise StudyError(f"{where} has no `{LOGITS_LAYER}` layer to distill from (last layers: "
+                             f"{', '.join(names[-3:])}): a model built by `automl run` has one")
+        classes = teacher.get_layer(LOGITS_LAYER).output.shape[-1]
+        if classes != self.spec.num_classes:
+            raise StudyError(f"{where} has {classes} logits, but the pipeline's task has {self.spec.num_classes} "
+                             "classes")
 
     def _teacher_architecture(self) -> tuple[str, dict[str, Any]]:
         info_path = self.out / "best.json"
