@@ -12,8 +12,8 @@ from automl.errors import ConfigError
 from automl.plan import make_plan
 from automl.progress import Progress
 from automl.space.space import resolve_space
-from automl.study import TuneResult
-from automl.study import tune as _tune
+from automl.study.tune import TuneResult
+from automl.study.tune import tune as _tune
 
 if TYPE_CHECKING:
     from automl.distill import DistillResult
@@ -137,7 +137,6 @@ def report(target: str | Path | Pipeline, overrides: Overrides = None, *, tracki
     >>> report = report("pipelines/quickstart.yaml")  # doctest: +SKIP
     >>> report.path, report.importances, report.study.ranked()[0].params  # doctest: +SKIP
     """
-    from automl.plan import OUTPUT_ROOT
     from automl.report import build_report
 
     if isinstance(target, Pipeline) or Path(target).suffix in (".yaml", ".yml"):
@@ -146,7 +145,7 @@ def report(target: str | Path | Pipeline, overrides: Overrides = None, *, tracki
         raise ConfigError(f"--set applies to a pipeline file, not to the study name {target!r}", path="--set")
     else:
         name = str(target)
-    return build_report(name, tracking_uri=tracking_uri, output=output, output_dir=OUTPUT_ROOT / name, log=log)
+    return build_report(name, tracking_uri=tracking_uri, output=output, output_dir=None, log=log)
 
 
 def studies(storage: str | None = None) -> list[dict[str, Any]]:

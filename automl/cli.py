@@ -106,6 +106,11 @@ def run(
         _print_distill(result.distill)
     if result.export is not None:
         _print_export(result.export)
+    if result.session_trials and not any(t.state == "COMPLETE" for t in result.session_trials):
+        # scripts and CI must notice a study that trained nothing
+        err_console.print("no trial completed; see the failed trials' reasons in MLflow", markup=False,
+                          highlight=False)
+        raise typer.Exit(1)
 
 
 def _latency(ms: float) -> str:
@@ -315,12 +320,13 @@ def ui(
     import time
 
     from automl.config.loader import load_pipeline
+    from automl.study.folder import ROOT
     from automl.tracking.server import MlflowServer
 
     name = target
     if target is not None and Path(target).suffix in (".yaml", ".yml"):
         name = _guard(lambda: load_pipeline(target)).name
-    log = Path("mlruns") / "ui.log"
+    log = ROOT / "ui.log"
     server = _guard(lambda: MlflowServer(tracking_uri, port=port, host=host, log=log))
 
     def _stop(signum: int, frame: Any) -> None:  # `kill` and a closed terminal stop it like Ctrl-C

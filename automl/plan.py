@@ -5,6 +5,7 @@ This is where checks that need more than one file live (metric vs task, block vs
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from automl.config.loader import Pipeline
 from automl.data import Dataset, load_dataset
 from automl.errors import ConfigError
 from automl.space.space import Space, resolve_space
+from automl.study.folder import StudyFolder, check_name
 
-OUTPUT_ROOT = Path("mlruns")
 DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
 
 
@@ -34,9 +35,13 @@ class Plan:
         return self.pipeline.name
 
     @property
-    def output_dir(self) -> Path:
+    def folder(self) -> StudyFolder:
         """``mlruns/<name>/``: the study's best model, later its student and exports."""
-        return OUTPUT_ROOT / self.pipeline.name
+        return StudyFolder(self.pipeline.name)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.folder.path
 
 
 def settle_metric(pipeline: Pipeline, task: str) -> tuple[str, str]:
@@ -71,6 +76,8 @@ def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str) -> tuple[st
 def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
     """Load the data and resolve the space for ``pipeline``; raises ConfigError / DataError."""
     cfg = pipeline.config
+    storage = storage or cfg.study.storage or DEFAULT_STORAGE
+    check_name(pipeline.name, file=pipeline.file, stores=(storage, os.environ.get("MLFLOW_TRACKING_URI")))
     data = load_dataset(cfg.data, cfg.task, seed=cfg.seed, file=pipeline.file)
     space = resolve_space(pipeline.space, data.rank, file=pipeline.space_file, prefix=pipeline.space_prefix)
     metric, direction = settle_metric(pipeline, data.task)
@@ -80,5 +87,5 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
         except ValueError as exc:
             raise ConfigError(str(exc), file=pipeline.file, path="study.sampler") from None
     return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction,
-                storage=storage or cfg.study.storage or DEFAULT_STORAGE,
+                storage=storage,
                 epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric))

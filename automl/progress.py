@@ -9,6 +9,9 @@ A study calls, in this order::
         ...                                                  # once per trial
     study_ended()
 
+and ``note(text)`` at any time, for something a person should know in one line (a trial left RUNNING by a
+process that died and now failed, a damaged best model being rebuilt).
+
 ``state`` is COMPLETE, PRUNED or FAIL; ``value`` is the trial's best epoch (None when it failed); ``best`` is
 the study's best value so far, earlier sessions included. Observers must not raise: they watch, they do not
 steer (the engine decides pruning).
@@ -45,6 +48,9 @@ class Progress:
         pass
 
     def study_ended(self) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
 
@@ -84,6 +90,9 @@ class Events(Progress):
     def study_ended(self) -> None:
         self._add("study_ended")
 
+    def note(self, text: str) -> None:
+        self._add("note", text=text)
+
     def of(self, kind: str) -> list[Event]:
         """The recorded events of one kind, in order."""
         return [e for e in self.events if e.kind == kind]
@@ -115,6 +124,10 @@ class Fanout(Progress):
     def study_ended(self) -> None:
         for o in self.observers:
             o.study_ended()
+
+    def note(self, text: str) -> None:
+        for o in self.observers:
+            o.note(text)
 
 
 __all__ = ["Event", "Events", "Fanout", "Progress"]

@@ -135,6 +135,10 @@ class RichProgress(Observer):
         self._say(f"study {self.name}: {len(self.durations)} trials in {_clock(time.monotonic() - self.started)} "
                   f"({counts}){best}")
 
+    def note(self, text: str) -> None:  # shown even with --quiet: it says what was healed or rebuilt
+        target = self.bars.console if self.bars else self.console
+        target.print(f"note: {text}", markup=False, highlight=False, soft_wrap=True)
+
     # -- helpers ----------------------------------------------------------------------------------------
     def eta(self) -> float | None:
         """Seconds left: mean trial time of this session times the trials left, less the running one's age."""

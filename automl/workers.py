@@ -48,6 +48,9 @@ class QueueProgress(Progress):
                     seconds: float) -> None:
         self.queue.put(("trial_ended", (number, state, value, best, reason, seconds)))
 
+    def note(self, text: str) -> None:
+        self.queue.put(("note", (text,)))
+
 
 def visible_gpus() -> list[str]:
     """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` entries."""
@@ -76,7 +79,7 @@ def worker_main(job: WorkerJob, queue: Any) -> None:
     try:
         from automl._keras import import_keras
         from automl.plan import make_plan
-        from automl.study import _Study
+        from automl.study.tune import _Study
 
         keras = import_keras()
         if job.threads and keras.backend.backend() == "tensorflow":

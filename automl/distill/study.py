@@ -33,6 +33,7 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
+from automl.study.folder import save_model, write_json
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 
@@ -184,11 +185,11 @@ class _Distillation:
                  teacher: str | Path | None) -> None:
         self.plan, self.cfg, self.progress = plan, cfg, progress
         self.pcfg = plan.pipeline.config
-        self.out = plan.output_dir
-        self.teacher_path = Path(teacher) if teacher is not None else self.out / "best.keras"
+        self.folder = plan.folder
+        self.teacher_path = Path(teacher) if teacher is not None else self.folder.best_model
         self.teacher_given = teacher is not None
-        self.student_path = self.out / "student.keras"
-        self.scratch_path = self.out / "student_scratch.keras"
+        self.student_path = self.folder.student_model
+        self.scratch_path = self.folder.scratch_model
         self.epochs = cfg.epochs or self.pcfg.train.epochs
         self.batch_size = self.pcfg.train.batch_size
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
@@ -239,7 +240,7 @@ class _Distillation:
                              "classes")
 
     def _teacher_architecture(self) -> tuple[str, dict[str, Any]]:
-        info_path = self.out / "best.json"
+        info_path = self.folder.best_info
         if not info_path.exists():
             raise StudyError(f"{info_path} is missing: the default student copies the best trial's "
                              "architecture; give `distill.student` a space for a teacher from elsewhere")
@@ -350,7 +351,7 @@ class _Distillation:
         self.tracker.end(run_id, fit.state)
         best = self.engine.best()
         if fit.state == "COMPLETE" and best is not None and best.number == trial.number:
-            student.save(self.student_path)
+            save_model(student, self.student_path)
             self._best_info = {"trial": trial.number, "value": fit.value, "metric": plan.metric,
                                "params": values, "block": block, "hp": hp, "n_params": n_params,
                                "teacher": str(self.teacher_path), "teacher_params": self.teacher_params}
@@ -422,7 +423,7 @@ class _Distillation:
             student = self._build(block, hp)
             fit_student(student, student, plan.data, epochs=self.epochs, batch_size=self._batch_size(hp),
                         metric=plan.metric, direction=plan.direction)
-            student.save(self.scratch_path)
+            save_model(student, self.scratch_path)
             scratch = self._evaluate(student)
         result = DistillResult(
             study_name=f"{plan.name}-student", metric=metric, direction=plan.direction,
@@ -444,9 +445,9 @@ class _Distillation:
         if distilled:
             info = {**self._best_info, "test": distilled, "scratch_test": scratch, "teacher_test": teacher_test,
                     "verdict": result.verdict}
-            (self.out / "student.json").write_text(json.dumps(info, indent=2, default=str))
+            write_json(self.folder.student_info, info)
             self.tracker.log_artifact(self.parent, self.student_path, "student")
-            self.tracker.log_artifact(self.parent, self.out / "student.json", "student")
+            self.tracker.log_artifact(self.parent, self.folder.student_info, "student")
             version = register_file(
                 self.tracker, f"{plan.name}-student", self.parent, "student/student.keras", self.student_path,
                 tags={"teacher_params": self.teacher_params, "student_params": n_params,

@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from automl.study.folder import ROOT
 from automl.tracking.mlflow import absolute_sqlite
 
 FOLDER = "keras_tuner"
 STUDY_FILE = "automl.json"
 TRIAL_FILE = "automl.json"
-DEFAULT_ROOT = Path("mlruns")
 
 
 def state_root(storage: str) -> Path:
@@ -28,21 +28,30 @@ def state_root(storage: str) -> Path:
     url = absolute_sqlite(storage)
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///"):]).parent / FOLDER
-    return (DEFAULT_ROOT / FOLDER).resolve()
+    return (ROOT / FOLDER).resolve()
 
 
 class StudyState:
-    """A keras-tuner study's folder: whether it exists, and deleting it. Needs no keras_tuner import, so an
-    Optuna study can check for a keras-tuner study of its name on every start without loading TensorFlow."""
+    """A keras-tuner study's folder: whether automl made it, and deleting it. Needs no keras_tuner import, so
+    an Optuna study can check for a keras-tuner study of its name on every start without loading TensorFlow.
+
+    Only a folder holding automl's ``automl.json`` is a study: anything else at that path (another tool's
+    keras-tuner project, a folder of the user's) is never deleted.
+    """
 
     def __init__(self, storage: str, name: str) -> None:
         self.dir = state_root(storage) / name
 
     def exists(self) -> bool:
-        return self.dir.exists()
+        """Whether automl's study is there (its marker file)."""
+        return (self.dir / STUDY_FILE).is_file()
+
+    def foreign(self) -> bool:
+        """Whether something automl did not make occupies the study's folder."""
+        return self.dir.exists() and not self.exists()
 
     def delete(self) -> None:
-        if self.dir.exists():
+        if self.exists():
             shutil.rmtree(self.dir)
 
 

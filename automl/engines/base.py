@@ -100,8 +100,19 @@ class Engine(ABC):
     @abstractmethod
     def trials(self) -> list[TrialRecord]: ...
 
-    def fail_running(self, reason: str) -> list[int]:
-        """Mark trials still RUNNING (their process died) as FAIL with ``reason``; their numbers."""
+    #: trials that processes which died had left RUNNING, failed by :meth:`open`: ``(number, reason)``
+    healed: list[tuple[int, str]] = []
+
+    def mark(self, trial: EngineTrial, attrs: dict[str, Any]) -> None:
+        """Record ``attrs`` on a trial while it runs (its MLflow run id, its session), before its end.
+
+        Engines that record a trial only at its end (keras-tuner) keep them for :meth:`tell`."""
+        return None
+
+    def fail_dead(self, reason: str | None = None) -> list[tuple[int, str]]:
+        """Fail the RUNNING trials whose owning process (on this host) has died; ``(number, reason)`` of each.
+
+        ``reason`` replaces the default "process <pid> on <host> died"."""
         return []
 
     def best(self) -> TrialRecord | None:

@@ -166,6 +166,9 @@ class KerasTunerEngine(Engine):
 
     def open(self, *, new: bool = False) -> None:
         s = self.settings
+        if self.state.foreign():  # never deleted, not even with --new: automl did not make it
+            raise StudyError(f"{self.dir} holds files automl did not make (no {store.STUDY_FILE}): move them, "
+                             "or use another `name`")
         if new:
             self.delete()
         check_other_engines(self, new=new)
@@ -173,11 +176,13 @@ class KerasTunerEngine(Engine):
             hps, self.codecs = to_hyperparameters(s.space, grid=s.sampler == "grid")
         except ValueError as exc:
             raise ConfigError(str(exc), path="study.sampler") from None
-        stored = self.exists()
+        stored = self.exists() and (self.dir / "oracle.json").is_file()  # a kill may come between the two
         if stored:
             self._check_stored(store.read_json(self.dir / store.STUDY_FILE))
         oracle = self._make_oracle(hps)
         oracle.verbose = 0
+        if not stored:  # the marker first: a kill right after leaves a folder automl can tell is its own
+            store.write_json(self.dir / store.STUDY_FILE, self._meta())
         # what a keras-tuner Tuner does on construction; automl runs trials itself and drives the oracle
         oracle._set_project_dir(str(self.dir.parent), self.dir.name)
         self.oracle = oracle
@@ -188,7 +193,6 @@ class KerasTunerEngine(Engine):
             self._fail_leftovers()
         else:
             self.records = {}
-            store.write_json(self.dir / store.STUDY_FILE, self._meta())
             oracle.save()
 
     def _restore_grid(self) -> None:

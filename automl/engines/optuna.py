@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from optuna.trial import TrialState
 from automl.engines import check_other_engines
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import ConfigError, StudyError
+from automl.liveness import OWNER, dead, this_process
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -23,6 +25,8 @@ _STATE = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED", TrialSta
 _TELL = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}
 FINGERPRINT = "automl.space"
 ENGINE_ATTR = "automl.engine"
+#: a RUNNING trial of a SQLite study with no owner after this long was left by a dead process
+ORPHAN_SECONDS = 60
 
 
 def prepare_storage(url: str) -> str:
@@ -127,6 +131,7 @@ class OptunaEngine(Engine):
         self.study.set_user_attr(FINGERPRINT, fingerprint)
         self.study.set_user_attr(ENGINE_ATTR, self.name)
         self.study.set_user_attr("automl.space_spec", s.space.describe())
+        self.healed = self.fail_dead()
 
     def _study(self) -> optuna.Study:
         if self.study is None:
@@ -138,7 +143,14 @@ class OptunaEngine(Engine):
         sampler = study.sampler
         if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
             return None
-        return OptunaTrial(study.ask())
+        trial = study.ask()
+        trial.set_user_attr(OWNER, str(this_process()))  # whoever finds it RUNNING later can tell if we died
+        return OptunaTrial(trial)
+
+    def mark(self, trial: EngineTrial, attrs: dict[str, Any]) -> None:
+        assert isinstance(trial, OptunaTrial)
+        for key, val in attrs.items():
+            trial.trial.set_user_attr(key, val)
 
     def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
         assert isinstance(trial, OptunaTrial)
@@ -156,15 +168,31 @@ class OptunaEngine(Engine):
             if not isinstance(study.sampler, optuna.samplers.GridSampler) or "Study.stop" not in str(exc):
                 raise
 
-    def fail_running(self, reason: str) -> list[int]:
+    def fail_dead(self, reason: str | None = None) -> list[tuple[int, str]]:
         study = self._study()
-        storage = optuna.storages.get_storage(self.storage)
-        numbers = []
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
-            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-            numbers.append(t.number)
-        return numbers
+        now = datetime.now()
+        local = self.storage.startswith("sqlite:")
+        failed = []
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = t.user_attrs.get(OWNER)
+            gone = dead(owner)
+            if gone is not None:
+                why = reason or gone.died()
+            elif owner is None and local and t.datetime_start is not None \
+                    and (now - t.datetime_start).total_seconds() > ORPHAN_SECONDS:
+                # asked, then killed before it recorded its owner (or an earlier release's trial): a live
+                # process records its owner within milliseconds of asking
+                why = reason or "its process died before recording itself (no owner after "\
+                                f"{ORPHAN_SECONDS} s)"
+            else:
+                continue
+            try:
+                study._storage.set_trial_user_attr(t._trial_id, "fail_reason", why)
+                study.tell(t.number, state=TrialState.FAIL)
+            except (RuntimeError, ValueError):  # it ended meanwhile: nothing to heal
+                continue
+            failed.append((t.number, why))
+        return failed
 
     def trials(self) -> list[TrialRecord]:
         return [

@@ -8,7 +8,6 @@ validation numbers as tags, and an alias per format pointing at the latest one (
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from automl.export.convert import ConvertOptions, convert
 from automl.export.prepare import inference_model
 from automl.export.validate import Validation, keras_reference, validate
 from automl.plan import Plan, make_plan
+from automl.study.folder import write_bytes, write_json
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 
@@ -84,8 +84,7 @@ def export(pipeline: Pipeline, *, model: str | Path | None = None, formats: list
 
 
 def _pick_model(plan: Plan, choice: str | Path) -> tuple[str, Path]:
-    out = plan.output_dir
-    best, student = out / "best.keras", out / "student.keras"
+    best, student = plan.folder.best_model, plan.folder.student_model
     file = plan.pipeline.file
     if choice == "auto":
         # a student distilled from an earlier best model is stale once the study has found a newer one
@@ -122,7 +121,7 @@ def _load(path: Path) -> Any:
 class _Export:
     def __init__(self, plan: Plan, cfg: ExportConfig, label: str, path: Path, tracking_uri: str | None) -> None:
         self.plan, self.cfg, self.label, self.path = plan, cfg, label, path
-        self.folder = plan.output_dir / "export"
+        self.folder = plan.folder.export_dir
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
 
     def _check_shape(self, model: Any) -> None:
@@ -176,7 +175,7 @@ class _Export:
         io = cfg.io if fmt == "int8" else "float32"
         content = convert(prepared, fmt, options)
         tflite = self.folder / f"{self.label}_{fmt}.tflite"
-        tflite.write_bytes(content)
+        write_bytes(tflite, content)
         check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
                          latency_runs=cfg.latency_runs, file=tflite, io=io)
         reference = self.folder / f"{self.label}_float32.tflite"
@@ -184,7 +183,7 @@ class _Export:
             check.size_ratio = len(content) / reference.stat().st_size
         check.usage = _usage(data, check)
         report = self.folder / f"{self.label}_{fmt}.json"
-        report.write_text(json.dumps({"model": str(self.path), **check.to_dict()}, indent=2, default=str))
+        write_json(report, {"model": str(self.path), **check.to_dict()})
         m = check.metric
         self.tracker.log(parent, metrics={
             f"{fmt}_size_kib": check.size_kib, f"{fmt}_{m}": check.tflite_value, f"{fmt}_drop": check.drop,

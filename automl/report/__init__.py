@@ -13,6 +13,7 @@ from pathlib import Path
 
 from automl.report.collect import StudyData, TrialRun, collect, read_exports
 from automl.report.importance import param_importances
+from automl.study.folder import StudyFolder, write_bytes
 
 
 @dataclass
@@ -36,7 +37,7 @@ def build_report(name: str, *, tracking_uri: str | None = None, output: str | Pa
     from automl.report import plots
     from automl.report.html import render
 
-    folder = Path(output_dir or Path("mlruns") / name)
+    folder = Path(output_dir) if output_dir else StudyFolder(name).path
     study = collect(name, uri=tracking_uri, output_dir=folder)
     done = study.completed()
     scores = param_importances([t.params for t in done], [t.value or 0.0 for t in done])
@@ -49,7 +50,7 @@ def build_report(name: str, *, tracking_uri: str | None = None, output: str | Pa
     }
     path = Path(output) if output else folder / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(study, scores, figures), encoding="utf-8")
+    write_bytes(path, render(study, scores, figures).encode("utf-8"))
     saved: dict[str, Path] = {}
     for key, png in figures.items():
         if png is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from automl._text import one_of
 from automl.errors import StudyError
+from automl.study.folder import StudyFolder
 from automl.tracking.mlflow import PARENT_TAG, tracking_uri
 
 CURVE_KEYS = ("loss", "val_loss")
@@ -152,7 +153,7 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
                  "trials_before": int(r.data.tags.get("automl.trials_before", 0) or 0)} for r in parents]
     return StudyData(name=name, metric=metric, direction=direction, tracking_uri=uri,
                      experiment_id=experiment.experiment_id, sessions=sessions, trials=trials, test_metrics=test,
-                     exports=read_exports(Path(output_dir or Path("mlruns") / name) / "export"),
+                     exports=read_exports(Path(output_dir) / "export" if output_dir else StudyFolder(name).export_dir),
                      settings=dict(latest))
 
 

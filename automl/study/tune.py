@@ -8,11 +8,11 @@ import random
 import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from automl import faults
 from automl._keras import import_keras, resolve_precision
 from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
@@ -23,6 +23,7 @@ from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
+from automl.study.folder import StudyFolder, load_model, save_model, write_json
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 from automl.trial.runner import (
@@ -53,6 +54,7 @@ class TuneResult:
     interrupted: bool = False
     study: Any = None  # the engine's own study object (optuna.Study for the optuna engine)
     registered_version: str | None = None  # of the MLflow registered model <name>
+    session_trials: list[TrialRecord] = field(default_factory=list)  # the trials this session ran
     distill: Any = None  # automl.distill.DistillResult, when `automl run` distilled
     export: Any = None  # automl.export.ExportResult, when `automl run` exported
 
@@ -88,6 +90,12 @@ class _TrialReporter:
 
     def should_prune(self) -> bool:
         return self.trial.should_prune()
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a run's ``automl.fail_reason``: its type and first line."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
 
 
 def _seed_everything(seed: int | None) -> None:
@@ -129,21 +137,23 @@ class _Study:
                                           metrics=plan.epoch_metrics,
                                           precision=resolve_precision(cfg.train.precision))
         self.folds = plan.data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else []
-        self.out = plan.output_dir
-        self.best_path = self.out / "best.keras"
+        self.folder: StudyFolder = plan.folder
+        self.best_path = self.folder.best_model
 
     def run(self, *, new: bool) -> TuneResult:
         plan, cfg = self.plan, self.cfg
-        if new and self.out.exists():
-            shutil.rmtree(self.out)
+        if new:
+            self.folder.clear()
         self.engine.open(new=new)
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.folder.claim()
+        self._heal()
         _seed_everything(cfg.seed)
         before = len(self.engine.trials())
         parent = self.tracker.start_run(f"{plan.name}-session-{before}", tags={
             "automl.study": plan.name, "automl.engine": cfg.study.engine, "automl.role": "study",
             "automl.trials_before": before})
         self._parent_id = parent
+        self._session_trials: list[int] = []
         self.tracker.log(parent, params={
             "engine": cfg.study.engine, "sampler": cfg.study.sampler, "pruner": cfg.study.pruner,
             "trials": cfg.study.trials, "metric": plan.metric, "direction": plan.direction,
@@ -162,12 +172,35 @@ class _Study:
                 self._loop(cfg.study.trials, cfg.study.timeout)
         except KeyboardInterrupt:
             interrupted = True
-        except BaseException:
-            self.tracker.end(parent, "FAIL")
+        except BaseException as exc:
+            self.tracker.fail(parent, _reason(exc))
             self.progress.study_ended()
             raise
         self.progress.study_ended()
-        return self._finish(parent, interrupted)
+        try:
+            return self._finish(parent, interrupted)
+        except KeyboardInterrupt:
+            self.tracker.fail(parent, "interrupted by the user (Ctrl-C) during the final stage", "KILLED")
+            raise
+        except BaseException as exc:
+            self.tracker.fail(parent, _reason(exc))
+            raise
+
+    def _heal(self) -> None:
+        """Settle what processes that died left RUNNING: their trials FAIL, their MLflow runs FAILED."""
+        running = {t.number for t in self.engine.trials() if t.state == "RUNNING"}
+
+        def orphan(tags: dict[str, str]) -> str | None:
+            # a run of an earlier release (no owner tag) whose trial is no longer running cannot be running
+            number = tags.get("automl.trial")
+            if tags.get("automl.role") == "trial" and number is not None and int(number) not in running:
+                return f"trial {number} is no longer running in the study (its process died)"
+            return None
+
+        for number, reason in self.engine.healed:
+            self.progress.note(f"trial {number} was left RUNNING and is now FAIL: {reason}")
+        for run_id, reason in self.tracker.fail_dead(orphan=orphan):
+            self.progress.note(f"MLflow run {run_id} was left RUNNING and is now FAILED: {reason}")
 
     def _loop(self, trials: int, timeout: float | None) -> None:
         start = time.monotonic()
@@ -178,6 +211,7 @@ class _Study:
             if trial is None:  # an exhausted grid
                 break
             self._run_one(trial)
+            faults.point("between_trials")
 
     def _run_one(self, trial: EngineTrial) -> None:
         plan, cfg = self.plan, self.cfg
@@ -188,6 +222,9 @@ class _Study:
             "automl.study": plan.name, "automl.trial": trial.number, "automl.role": "trial",
             "automl.engine": cfg.study.engine, **trial.tags(),
             **({"automl.worker": self.worker} if self.worker is not None else {})})
+        # known while it runs, so whoever heals a trial left by a dead process can fail its run too
+        self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id})
+        self._session_trials.append(trial.number)
         self.tracker.log(run_id, params=values)
         self.progress.trial_started(trial.number, values)
         epochs = trial.epochs or hp["epochs"]  # Hyperband gives each trial its budget
@@ -197,9 +234,13 @@ class _Study:
         reporter = _TrialReporter(trial, self.tracker, run_id, self.progress, epochs)
         started = time.monotonic()
         try:
+            faults.point("trial_start")
             result = run_cv_trial(request, self.folds, reporter) if self.folds else \
                 run_trial(request, plan.data, reporter)
             reporter.flush()
+        except Exception as exc:  # outside build and fit (which the runner records itself): still this trial's
+            reporter.flush()
+            result = TrialResult(state="FAIL", reason=_reason(exc))
         except KeyboardInterrupt:
             reporter.flush()
             reason = "interrupted by the user (Ctrl-C)"
@@ -218,8 +259,9 @@ class _Study:
     def work(self, parent: str, trials: int, timeout: float | None) -> None:
         """A worker's share: ``trials`` trials of the open study, logged under the ``parent`` run."""
         self._parent_id = parent
+        self._session_trials = []
         self.engine.open(new=False)
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.folder.claim()
         freeze_imports()
         self._loop(trials, timeout)
 
@@ -276,33 +318,30 @@ class _Study:
 
     def _fail_leftovers(self, reason: str) -> None:
         """Trials and MLflow runs a dead worker left RUNNING are marked FAIL / FAILED."""
-        for number in self.engine.fail_running(reason):
+        for number, _ in self.engine.fail_dead(reason):
             self.progress.trial_ended(number, "FAIL", None, self._best_value(), reason, 0.0)
-        self.tracker.fail_running_children(self._parent_id)
-
-    def _candidate(self, number: int) -> Path:
-        return self.out / "candidates" / f"trial-{number}.keras"
+        self.tracker.fail_dead(reason)
 
     def _adopt_candidate(self) -> None:
         """The best trial's candidate model (if a worker of this session saved it) becomes best.keras."""
         best = self.engine.best()
-        folder = self.out / "candidates"
-        if best is not None and self._candidate(best.number).exists():
-            shutil.move(str(self._candidate(best.number)), self.best_path)
+        if best is not None and self.folder.candidate(best.number).exists():
+            os.replace(self.folder.candidate(best.number), self.best_path)
             self._write_best_json(best.number, float(best.value or 0.0), best.params)
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(self.folder.candidates, ignore_errors=True)
 
-    def _write_best_json(self, number: int, value: float, params: dict[str, Any]) -> None:
+    def _write_best_json(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None:
         plan = self.plan
-        (self.out / "best.json").write_text(json.dumps(
-            {"trial": number, "value": value, "metric": plan.metric, "params": params}, indent=2, default=str))
+        self.folder.write_best_info({"trial": number, "value": value, "metric": plan.metric, "params": params,
+                                     **extra})
         if plan.data.encoding:  # how raw CSV columns become the model's input tensor
-            (self.out / "encoding.json").write_text(json.dumps(plan.data.encoding, indent=2, default=str))
+            write_json(self.folder.encoding, plan.data.encoding)
 
     def _record(self, trial: EngineTrial, run_id: str, result: TrialResult, seconds: float) -> None:
         plan = self.plan
         attrs: dict[str, Any] = {"n_params": result.n_params, "fit_seconds": round(result.fit_seconds, 3),
-                                 "epochs_trained": len(result.history), "mlflow_run_id": run_id}
+                                 "epochs_trained": len(result.history), "mlflow_run_id": run_id,
+                                 "automl.session": self._parent_id}
         if self.worker is not None:
             attrs["worker"] = self.worker
         if result.best_epoch is not None:
@@ -326,11 +365,10 @@ class _Study:
         best = self.engine.best()
         if result.state == "COMPLETE" and best is not None and best.number == trial.number:
             if self.worker is None:
-                result.model.save(self.best_path)
+                self.folder.save_best(result.model)
                 self._write_best_json(trial.number, float(result.value or 0.0), best.params)
             else:  # other workers may be saving theirs: the parent adopts the best one at the end
-                self._candidate(trial.number).parent.mkdir(parents=True, exist_ok=True)
-                result.model.save(self._candidate(trial.number))
+                save_model(result.model, self.folder.candidate(trial.number))
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
         result.model = None
@@ -340,52 +378,83 @@ class _Study:
         best = self.engine.best()
         return best.value if best else None
 
+    def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
+        """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""
+        data = self.plan.data
+        block, hp = self.plan.space.decode(self.plan.space.replay(best.params))
+        return TrialRequest(number=best.number, block=block, hp=hp,
+                            spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes, embeddings=data.embeddings,
+                                                       metrics=self.spec.metrics, precision=self.spec.precision),
+                            metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
+                            batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
+
     def _refit(self, best: TrialRecord) -> None:
         """Retrain the best trial on train + validation for its best epoch count; it becomes best.keras."""
-        info = json.loads((self.out / "best.json").read_text())
-        if info.get("refit_of") == best.number:
-            return  # this session found no new best: the refit model on disk is current
         data = self.plan.data
         x = np.concatenate([data.x_train, data.x_val])
         y = np.concatenate([data.y_train, data.y_val])
-        block, hp = self.plan.space.decode(self.plan.space.replay(best.params))
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
-        request = TrialRequest(number=best.number, block=block, hp=hp,
-                               spec=ModelSpec.from_arrays(x, y, data.task, data.num_classes,
-                                                          embeddings=data.embeddings,
-                                                          precision=self.spec.precision),
-                               metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
-                               batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
-        refit(request, x, y, data.class_names).save(self.best_path)
-        (self.out / "best.json").write_text(json.dumps({**info, "refit_of": best.number, "refit_epochs": epochs},
-                                                       indent=2, default=str))
+        self.folder.save_best(refit(self._request(best, x, y, epochs), x, y, data.class_names))
+        self._write_best_json(best.number, float(best.value or 0.0), best.params, refit_of=best.number,
+                              refit_epochs=epochs)
         release_memory()
 
+    def _rebuild(self, best: TrialRecord) -> None:
+        """Train the best trial's configuration again as its trial did (same seed, data and epochs, best epoch
+        kept): what stands in for a best.keras that was lost or damaged."""
+        data = self.plan.data
+        request = self._request(best, data.x_train, data.y_train,
+                                int(best.attrs.get("epochs_trained") or self.cfg.train.epochs))
+        result = run_trial(request, data)
+        if result.model is None:
+            raise StudyError(f"cannot rebuild the best model from trial {best.number}: {result.reason}")
+        self.folder.save_best(result.model)
+        self._write_best_json(best.number, float(best.value or 0.0), best.params)
+        release_memory()
+
+    def _best_model(self, best: TrialRecord, *, rebuild: bool = True) -> Any:
+        """best.keras as the study's best trial made it; a missing, damaged or stale file (a kill during its
+        save, or between the trial's end and the save) is reported in one line and rebuilt."""
+        info = self.folder.read_best_info() or {}
+        if info.get("trial") != best.number:
+            problem: str | None = (f"{self.folder.best_info} is missing or unreadable" if not info else
+                                   f"{self.best_path} holds trial {info.get('trial')}, not the best trial "
+                                   f"{best.number}")
+        else:
+            problem = self.folder.best_model_error()
+        refit_due = self.cfg.train.refit and info.get("refit_of") != best.number
+        if problem and not rebuild:  # interrupted: no training now
+            self.progress.note(f"{problem}: it is rebuilt when the study runs again")
+            return None
+        if problem:
+            self.progress.note(f"{problem}: rebuilding it from trial {best.number}'s parameters")
+        if problem and not self.cfg.train.refit:
+            self._rebuild(best)
+        elif problem or refit_due:
+            self._refit(best)
+        return load_model(self.best_path)
+
     def _finish(self, parent: str, interrupted: bool) -> TuneResult:
+        faults.point("final_stage")
         plan = self.plan
         best = self.engine.best()
         test: dict[str, float] = {}
         model_path = None
-        if best is not None and self.best_path.exists():
-            import keras
-
-            if self.cfg.train.refit:
-                self._refit(best)
-            model = keras.models.load_model(self.best_path)
+        model = None if best is None else self._best_model(best, rebuild=not interrupted)
+        if best is not None and model is not None:
             scores = score_model(model, plan.data.x_test, plan.data.y_test, plan.data.task, plan.data.num_classes)
             test = {f"test_{k}": v for k, v in scores.items()}
             model_path = str(self.best_path)
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
             self.tracker.log_artifact(parent, self.best_path, "model")
-            if (self.out / "encoding.json").exists():
-                self.tracker.log_artifact(parent, self.out / "encoding.json", "model")
+            if self.folder.encoding.exists():
+                self.tracker.log_artifact(parent, self.folder.encoding, "model")
             self._registered = register_file(
                 self.tracker, plan.name, parent, f"model/{self.best_path.name}", self.best_path,
                 tags={"trial": best.number, plan.metric: best.value, **test},
                 description=f"Best model of the study {plan.name}")
-            info = json.loads((self.out / "best.json").read_text())
-            (self.out / "best.json").write_text(json.dumps({**info, **test}, indent=2, default=str))
+            self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test})
             release_memory()
         trials = self.engine.trials()
         self.tracker.log(parent, metrics={
@@ -398,4 +467,5 @@ class _Study:
             best_value=best.value if best else None, best_params=dict(best.params) if best else {},
             best_trial=best.number if best else None, model_path=model_path, parent_run_id=parent,
             test_metrics=test, trials=trials, interrupted=interrupted,
-            study=getattr(self.engine, "study", None), registered_version=self._registered)
+            study=getattr(self.engine, "study", None), registered_version=self._registered,
+            session_trials=[t for t in trials if t.number in set(self._session_trials)])

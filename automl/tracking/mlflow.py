@@ -71,7 +71,11 @@ class Tracker:
             self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
 
     def start_run(self, name: str, *, parent: str | None = None, tags: dict[str, Any] | None = None) -> str:
-        all_tags = {k: str(v) for k, v in (tags or {}).items()}
+        """A new run (nested under ``parent``), tagged with its owner process so a later start can tell
+        whether the run is still going or was left RUNNING by a process that died."""
+        from automl.liveness import OWNER, this_process
+
+        all_tags = {OWNER: str(this_process()), **{k: str(v) for k, v in (tags or {}).items()}}
         if parent:
             all_tags[PARENT_TAG] = parent
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
@@ -101,12 +105,36 @@ class Tracker:
     def log_text(self, run_id: str, text: str, file: str) -> None:
         self.client.log_text(run_id, text, file)
 
-    def fail_running_children(self, parent: str) -> None:
-        """Child runs of ``parent`` still RUNNING (a worker process died) end FAILED."""
-        runs = self.client.search_runs([self.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}' and "
-                                       "attributes.status = 'RUNNING'")
-        for run in runs:
-            self.client.set_terminated(run.info.run_id, "FAILED")
+    def running(self) -> list[Any]:
+        """Runs of this experiment that are RUNNING (``mlflow.entities.Run``)."""
+        return list(self.client.search_runs([self.experiment_id], "attributes.status = 'RUNNING'",
+                                            max_results=50_000))
+
+    def fail(self, run_id: str, reason: str, status: str = "FAILED") -> None:
+        """End a run FAILED (or ``status``) with ``automl.fail_reason``; a trial's run also gets ``automl.state``."""
+        tags = {"automl.fail_reason": reason}
+        if self.client.get_run(run_id).data.tags.get("automl.role", "").endswith("trial"):
+            tags["automl.state"] = "FAIL"
+        self.log(run_id, tags=tags)
+        self.client.set_terminated(run_id, status)
+
+    def fail_dead(self, reason: str | None = None, orphan: Any = None) -> list[tuple[str, str]]:
+        """End FAILED the RUNNING runs whose owner process (on this host) died; ``(run_id, reason)`` of each.
+
+        ``orphan(tags)`` may name a reason for a run without an owner tag (an earlier release's run).
+        """
+        from automl.liveness import OWNER, dead
+
+        failed = []
+        for run in self.running():
+            tags = run.data.tags
+            gone = dead(tags.get(OWNER))
+            why = (reason or gone.died()) if gone is not None else \
+                (orphan(tags) if orphan is not None and OWNER not in tags else None)
+            if why:
+                self.fail(run.info.run_id, why)
+                failed.append((run.info.run_id, why))
+        return failed
 
     def end(self, run_id: str, state: str = "COMPLETE") -> None:
         self.client.set_terminated(run_id, _STATUS.get(state, state))

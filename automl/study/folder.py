@@ -1,0 +1,289 @@
+"""A study's folder, ``mlruns/<name>/``: the one owner of every path and file of a study.
+
+The stores live beside the study folders (``mlruns/mlflow.db``, ``mlruns/optuna.db``, ``mlruns/artifacts/``,
+``mlruns/keras_tuner/``), so a study name is checked against them (:func:`check_name`): a study named
+``artifacts`` must never make ``--new`` delete every study's MLflow artifacts. A folder automl made carries
+a marker (``.automl-study.json``, naming its study); ``--new`` deletes only the files the folder class names,
+and only in a folder whose marker names this study (or an unmarked folder of an earlier release). Models and
+JSON files are written atomically: a temporary file in the same folder, flushed to disk, then renamed over
+the old one, so a kill during a save leaves the previous file whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from automl import faults
+from automl.errors import ConfigError, StudyError
+
+#: where every study's folder and the default stores live (relative to the working directory)
+ROOT = Path("mlruns")
+MARKER = ".automl-study.json"
+#: entries of ``mlruns/`` that the stores own: no study may be named like them
+STORE_ENTRIES = ("mlflow.db", "optuna.db", "artifacts", "keras_tuner", "ui.log")
+#: names automl derives from a study's name (the student study, the registered TFLite model)
+DERIVED_SUFFIXES = ("-student", "-tflite")
+_SQLITE_SIDE_FILES = ("", "-journal", "-wal", "-shm", ".lock")
+
+
+def _sqlite_file(url: str | None) -> Path | None:
+    prefix = "sqlite:///"
+    if url and url.startswith(prefix) and ":memory:" not in url:
+        return Path(url[len(prefix):])
+    return None
+
+
+def check_name(name: str, *, file: str | None = None, stores: tuple[str | None, ...] = (),
+               root: Path = ROOT) -> None:
+    """Raise ConfigError (``FILE: name: ...``) when ``name`` would resolve to a path the stores own.
+
+    Reserved: the store entries of ``mlruns/`` (any case, for case-insensitive file systems), the SQLite
+    files (and their journals) of ``stores`` when they lie in ``root``, and names ending in a suffix that
+    automl derives from another study's name (``<x>-student`` is the student study of ``x``).
+
+    >>> check_name("quickstart")
+    >>> check_name("artifacts")
+    Traceback (most recent call last):
+    ...
+    automl.errors.ConfigError: name: 'artifacts' is reserved: mlruns/artifacts is a folder or file of the stores
+    """
+    reserved = {f"{e}{side}".lower() if e.endswith(".db") else e.lower()
+                for e in STORE_ENTRIES for side in _SQLITE_SIDE_FILES}
+    root_abs = root.resolve()
+    for url in stores:
+        db = _sqlite_file(url)
+        if db is not None and db.resolve().parent == root_abs:
+            reserved |= {f"{db.name}{side}".lower() for side in _SQLITE_SIDE_FILES}
+    if name.lower() in reserved or name.lower().endswith(".lock"):
+        raise ConfigError(f"{name!r} is reserved: {root.as_posix()}/{name} is a folder or file of the stores",
+                          file=file, path="name")
+    for suffix in DERIVED_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            raise ConfigError(f"{name!r} is reserved: names ending in '{suffix}' are what automl names after "
+                              f"study '{name[:-len(suffix)]}'; pick another name", file=file, path="name")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: Path, fault: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix); once the block ends, it replaces ``path``.
+
+    An exception (or a kill) inside the block leaves ``path`` as it was; the temporary file is removed.
+    ``fault`` names the fault point (:mod:`automl.faults`) between the write and the rename.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        _fsync(tmp)
+        if fault:
+            faults.point(fault)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically."""
+    write_bytes(path, json.dumps(data, indent=2, default=str).encode())
+
+
+def write_bytes(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` atomically (a .tflite file, an HTML report)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(content)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object at ``path``; None when it is missing or not a readable JSON object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def save_model(model: Any, path: Path, fault: str | None = None) -> None:
+    """``model.save(path)`` atomically (Keras wants the ``.keras`` suffix, which the temporary file keeps)."""
+    with atomic_path(path, fault) as tmp:
+        model.save(tmp)
+
+
+def load_model(path: Path) -> Any:
+    """Load a ``.keras`` file; raises StudyError naming the file (and Keras's first line) when it cannot."""
+    import warnings
+
+    import keras
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
+            return keras.models.load_model(path)
+    except Exception as exc:  # a truncated zip, a file that is not a model, a layer not registered here
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise StudyError(f"{path} cannot be loaded as a Keras model: {type(exc).__name__}: {first}") from None
+
+
+class StudyFolder:
+    """``mlruns/<name>/`` and every file automl keeps there.
+
+    >>> folder = StudyFolder("quickstart")
+    >>> folder.best_model.as_posix(), folder.export_dir.as_posix()
+    ('mlruns/quickstart/best.keras', 'mlruns/quickstart/export')
+    """
+
+    #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
+    OWNED = ("best.keras", "best.json", "encoding.json", "student.keras", "student.json", "student_scratch.keras",
+             "candidates", "export", "report.html", MARKER)
+
+    def __init__(self, name: str, root: Path = ROOT) -> None:
+        self.name = name
+        self.root = root
+        self.path = root / name
+
+    # -- the files --------------------------------------------------------------------------------------
+    @property
+    def best_model(self) -> Path:
+        return self.path / "best.keras"
+
+    @property
+    def best_info(self) -> Path:
+        return self.path / "best.json"
+
+    @property
+    def encoding(self) -> Path:
+        return self.path / "encoding.json"
+
+    @property
+    def student_model(self) -> Path:
+        return self.path / "student.keras"
+
+    @property
+    def student_info(self) -> Path:
+        return self.path / "student.json"
+
+    @property
+    def scratch_model(self) -> Path:
+        return self.path / "student_scratch.keras"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.path / "export"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
+    @property
+    def candidates(self) -> Path:
+        return self.path / "candidates"
+
+    def candidate(self, trial: int) -> Path:
+        """Where a worker keeps the model of a trial that was the best when it ended."""
+        return self.candidates / f"trial-{trial}.keras"
+
+    # -- ownership --------------------------------------------------------------------------------------
+    @property
+    def marker(self) -> Path:
+        return self.path / MARKER
+
+    def owner(self) -> str | None:
+        """The study named by the folder's marker; None when it has none (or it is unreadable)."""
+        info = read_json(self.marker)
+        return None if info is None else str(info.get("study"))
+
+    def claim(self) -> None:
+        """Create the folder (if needed) and mark it as this study's; refuse another study's folder."""
+        owner = self.owner()
+        if owner is not None and owner != self.name:
+            raise StudyError(f"{self.path} belongs to study '{owner}' (see {self.marker}), not '{self.name}'")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            raise StudyError(f"{self.path}: cannot create the study folder (permission denied): automl needs "
+                             f"write access to {self.root}") from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise StudyError(f"{self.path}: not writable (permission denied): automl needs write access to the "
+                             "study folder")
+        if owner is None:
+            write_json(self.marker, {"study": self.name})
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Remove the temporary files of atomic writes whose process died mid-write."""
+        for tmp in self.path.glob(".*.tmp.*"):
+            pid = tmp.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1]
+            if pid.isdigit() and not _running(int(pid)):
+                tmp.unlink(missing_ok=True)
+
+    def clear(self) -> list[Path]:
+        """What ``--new`` deletes: the files this class names, in a folder that is this study's (or unmarked,
+        from an earlier release); files automl did not write stay. Returns the deleted paths."""
+        if not self.path.is_dir():
+            return []
+        owner = self.owner()
+        if owner is not None and owner != self.name:
+            raise StudyError(f"{self.path} belongs to study '{owner}' (see {self.marker}): not deleting it")
+        deleted = []
+        for entry in self.OWNED + tuple(p.name for p in self.path.glob("report_*.png")):
+            target = self.path / entry
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            else:
+                continue
+            deleted.append(target)
+        for tmp in self.path.glob(".*.tmp.*"):  # what a killed atomic write left
+            tmp.unlink()
+        if not any(self.path.iterdir()):
+            self.path.rmdir()
+        return deleted
+
+    # -- reading and writing ----------------------------------------------------------------------------
+    def read_best_info(self) -> dict[str, Any] | None:
+        return read_json(self.best_info)
+
+    def write_best_info(self, info: dict[str, Any]) -> None:
+        write_json(self.best_info, info)
+
+    def save_best(self, model: Any) -> None:
+        save_model(model, self.best_model, fault="save_best")
+
+    def best_model_error(self, load: Callable[[Path], Any] = load_model) -> str | None:
+        """Why ``best.keras`` cannot serve (missing, or Keras cannot load it); None when it loads."""
+        if not self.best_model.exists():
+            return f"{self.best_model} is missing"
+        try:
+            load(self.best_model)
+        except StudyError as exc:
+            return str(exc)
+        return None
+
+
+__all__ = ["MARKER", "ROOT", "StudyFolder", "atomic_path", "check_name", "load_model", "read_json",
+           "save_model", "write_bytes", "write_json"]

@@ -1,0 +1,92 @@
+"""Reproductions of the data-loss defects: a name or --new must never delete what another study owns, and a
+damaged best model is rebuilt, never a crash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+from mlflow import MlflowClient
+
+from automl.testing import write_pipeline
+
+
+def _hashes(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and not any(str(p.relative_to(root)).startswith(s) for s in skip)}
+
+
+def _automl(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "automl.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, **(env or {})})
+
+
+def test_a_name_the_store_owns_is_refused_and_deletes_nothing(tmp_path: Path) -> None:
+    first = _automl(tmp_path, "run", str(write_pipeline(tmp_path, name="a", study={"trials": 1},
+                                                          train={"epochs": 1})))
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "mlruns" / "keras_tuner" / "other").mkdir(parents=True)
+    (tmp_path / "mlruns" / "keras_tuner" / "other" / "automl.json").write_text("{}")
+    before = _hashes(tmp_path / "mlruns", skip=("mlflow.db", "optuna.db"))
+    for name in ("artifacts", "keras_tuner", "mlflow.db", "optuna.db", "a-student", "a-tflite"):
+        path = write_pipeline(tmp_path, name=name, study={"trials": 1}, train={"epochs": 1})
+        result = _automl(tmp_path, "run", str(path), "--new")
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{path}: name: '{name}' is reserved"), result.stderr
+    assert _hashes(tmp_path / "mlruns", skip=("mlflow.db", "optuna.db")) == before
+
+
+def test_new_keeps_a_keras_tuner_folder_automl_did_not_make(tmp_path: Path) -> None:
+    theirs = tmp_path / "elsewhere" / "keras_tuner" / "tiny"
+    theirs.mkdir(parents=True)
+    (theirs / "oracle.json").write_text('{"another": "tool"}')
+    path = write_pipeline(tmp_path, study={"trials": 1}, train={"epochs": 1})
+    result = _automl(tmp_path, "run", str(path), "--storage", "sqlite:///elsewhere/x.db", "--new")
+    assert result.returncode == 0, result.stderr
+    assert (theirs / "oracle.json").read_text() == '{"another": "tool"}'
+    kt = _automl(tmp_path, "run", str(path), "--storage", "sqlite:///elsewhere/x.db", "--new",
+                 "--set", "study.engine=keras_tuner", "--set", "study.sampler=random")
+    assert kt.returncode == 2 and "holds files automl did not make" in kt.stderr, kt.stderr
+    assert (theirs / "oracle.json").read_text() == '{"another": "tool"}'
+
+
+def test_a_damaged_best_model_is_rebuilt_on_resume(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, study={"trials": 2}, train={"epochs": 2})
+    assert _automl(tmp_path, "run", str(path)).returncode == 0
+    best = tmp_path / "mlruns" / "tiny" / "best.keras"
+    best.write_bytes(best.read_bytes()[:100])  # truncated, as by a kill during an in-place save
+    # every trial of the resumed session fails, so none replaces the damaged file
+    again = _automl(tmp_path, "run", str(path), "--trials", "1", env={"AUTOML_FAULT": "trial_start:raise:*"})
+    assert "Traceback" not in again.stderr, again.stderr
+    assert again.returncode == 1 and "no trial completed" in again.stderr, again.stdout + again.stderr
+    assert "cannot be loaded as a Keras model" in again.stdout and "rebuilding it from trial" in again.stdout
+    import keras
+
+    keras.models.load_model(best)
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    trials = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/mlruns/optuna.db").trials
+    assert [t.state.name for t in trials][2:] == ["FAIL"]
+    assert "fault injected at trial_start" in trials[2].user_attrs["fail_reason"]
+
+
+def test_a_kill_during_the_save_of_the_best_model_leaves_it_whole(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, study={"trials": 3}, train={"epochs": 2})
+    killed = _automl(tmp_path, "run", str(path), env={"AUTOML_FAULT": "save_best:kill:2"})
+    assert killed.returncode == -9
+    best = tmp_path / "mlruns" / "tiny" / "best.keras"
+    again = _automl(tmp_path, "run", str(path), "--trials", "1")
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    import keras
+
+    keras.models.load_model(best)
+    assert not list(best.parent.glob(".*.tmp.*"))  # the killed save's temporary file is swept
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert not [r for r in runs if r.info.status == "RUNNING"], [r.data.tags.get("mlflow.runName") for r in runs]
