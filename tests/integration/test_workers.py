@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -76,21 +77,44 @@ def test_shares() -> None:
 
 def test_leftovers_of_a_dead_worker_are_failed(tmp_path: Path) -> None:
     space = resolve_space(SpaceFile.model_validate({"block": "mlp"}), 2)
-    engine = OptunaEngine(StudySettings(name="s", space=space, sampler="random", pruner="none",
-                                        direction="maximize", seed=0, storage=STORAGE, epochs=2))
+    settings = StudySettings(name="s", space=space, sampler="random", pruner="none", direction="maximize", seed=0,
+                             storage=STORAGE, epochs=2)
+    tracker = Tracker("s")
+    parent = tracker.start_run("p")
+    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(storage=STORAGE, parent=parent)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, text=True)
+    child = worker.stdout.readline().strip()  # type: ignore[union-attr]
+    engine = OptunaEngine(settings)
     engine.open()
-    engine.ask()
-    assert engine.fail_running("worker 1 exited with code -9") == [0]
+    assert engine.fail_dead("worker 1 exited with code -9") == []  # the worker is alive: its trial stays
+    worker.kill()
+    worker.wait()
+    assert engine.fail_dead("worker 1 exited with code -9") == [(0, "worker 1 exited with code -9")]
     trial = optuna.load_study(study_name="s", storage=STORAGE).trials[0]
     assert trial.state == optuna.trial.TrialState.FAIL
     assert trial.user_attrs["fail_reason"] == "worker 1 exited with code -9"
 
-    tracker = Tracker("s")
-    parent = tracker.start_run("p")
-    child = tracker.start_run("c", parent=parent)
-    tracker.fail_running_children(parent)
+    assert tracker.fail_dead() == [(child, f"process {worker.pid} on {socket.gethostname()} died")]
     assert tracker.client.get_run(child).info.status == "FAILED"
-    assert tracker.client.get_run(parent).info.status == "RUNNING"
+    assert tracker.client.get_run(child).data.tags["automl.fail_reason"].startswith(f"process {worker.pid} on ")
+    assert tracker.client.get_run(parent).info.status == "RUNNING"  # its owner (this process) is alive
+
+
+# a worker that asks one trial, starts its run, says the run id and waits to be killed
+WORKER = """
+import time
+from automl.engines.base import StudySettings
+from automl.engines.optuna import OptunaEngine
+from automl.space.space import SpaceFile, resolve_space
+from automl.tracking.mlflow import Tracker
+space = resolve_space(SpaceFile.model_validate({{"block": "mlp"}}), 2)
+engine = OptunaEngine(StudySettings(name="s", space=space, sampler="random", pruner="none", direction="maximize",
+                                    seed=0, storage="{storage}", epochs=2))
+engine.open()
+engine.ask()
+print(Tracker("s").start_run("c", parent="{parent}", tags={{"automl.role": "trial"}}), flush=True)
+time.sleep(600)
+"""
 
 
 def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
