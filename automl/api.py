@@ -44,17 +44,26 @@ def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bo
         progress: Progress | None = None) -> TuneResult:
     """What ``automl run`` does: tune the pipeline (and, when configured, the later stages).
 
+    Ctrl-C (SIGINT) or SIGTERM stops at the next safe point (an epoch's end, between trials, between stages)
+    with every run closed: the result says ``interrupted``, or :class:`automl.signals.Interrupted` is raised
+    when the stop came after the trials. A second signal stops at once.
+
     >>> result = run("pipelines/quickstart.yaml", overrides={"study.trials": 5})  # doctest: +SKIP
     >>> result.best_params, result.best_value, result.model_path, result.parent_run_id  # doctest: +SKIP
     """
+    from automl import signals
+
     loaded = _pipeline(pipeline, overrides)
-    result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
-    if result.interrupted or result.model_path is None:
-        return result
-    if loaded.config.distill is not None:
-        result.distill = distill(loaded, tracking_uri=tracking_uri, storage=storage, progress=progress)
-    if loaded.config.export is not None:
-        result.export = export(loaded, tracking_uri=tracking_uri, storage=storage)
+    with signals.handling():  # one Ctrl-C stops at the next safe point of whichever stage runs
+        result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
+        if result.interrupted or result.model_path is None:
+            return result
+        if loaded.config.distill is not None:
+            signals.check()
+            result.distill = distill(loaded, tracking_uri=tracking_uri, storage=storage, progress=progress)
+        if loaded.config.export is not None:
+            signals.check()
+            result.export = export(loaded, tracking_uri=tracking_uri, storage=storage)
     return result
 
 

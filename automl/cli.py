@@ -53,19 +53,6 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
     _state["debug"] = debug
 
 
-def _terminate_as_interrupt() -> None:
-    """SIGTERM (a job scheduler, `kill`, `docker stop`) ends a study as Ctrl-C does: the running trial is
-    marked, every MLflow run is closed, and the study can be resumed."""
-    import signal
-    import threading
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
-
-
 @app.command()
 def run(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
@@ -81,14 +68,18 @@ def run(
         "are GPUs.")] = None,
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
-    from automl import api
+    from automl import api, signals
     from automl.ui import RichProgress, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
-    _terminate_as_interrupt()
     overrides = _overrides(set_, trials) + ([f"study.workers={workers}"] if workers is not None else [])
-    result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
-                                    tracking_uri=tracking_uri, progress=progress))
+    try:
+        result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
+                                        tracking_uri=tracking_uri, progress=progress))
+    except KeyboardInterrupt:  # stopped in the final stage or between stages: every run is closed already
+        err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
+                          markup=False, highlight=False)
+        raise typer.Exit(signals.exit_code()) from None
     console.print(summary_table(result))
     if result.best_value is None:
         console.print("[yellow]no trial completed[/]")
@@ -100,8 +91,9 @@ def run(
 
     console.print(f"MLflow: {uri(tracking_uri)}  experiment '{result.study_name}', parent run {result.parent_run_id}")
     if result.interrupted:
-        err_console.print("interrupted: the study is saved; run the same command again to resume")
-        raise typer.Exit(130)
+        err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
+                          markup=False, highlight=False)
+        raise typer.Exit(signals.exit_code())
     if result.distill is not None:
         _print_distill(result.distill)
     if result.export is not None:

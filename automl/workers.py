@@ -70,13 +70,10 @@ def shares(total: int, workers: int) -> list[int]:
 
 def worker_main(job: WorkerJob, queue: Any) -> None:
     """Entry point of a worker process."""
-    # Ctrl-C as KeyboardInterrupt even when this process started with SIGINT ignored (a parent in the
-    # background of a non-interactive shell): the parent passes interrupts on with SIGINT
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if job.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
     try:
+        from automl import signals
         from automl._keras import import_keras
         from automl.plan import make_plan
         from automl.study.tune import _Study
@@ -88,7 +85,10 @@ def worker_main(job: WorkerJob, queue: Any) -> None:
             tf.config.threading.set_intra_op_parallelism_threads(job.threads)
         plan = make_plan(job.pipeline, storage=job.storage)
         study = _Study(plan, job.tracking_uri, QueueProgress(queue), worker=job.index)
-        study.work(job.parent_run_id, job.trials, job.timeout)
+        # Ctrl-C and SIGTERM as a stop at the next safe point, even when this process started with SIGINT
+        # ignored (a parent in the background of a non-interactive shell): the parent passes its signal on
+        with signals.handling():
+            study.work(job.parent_run_id, job.trials, job.timeout)
     except KeyboardInterrupt:  # the running trial was marked and its run closed by the study
         _exit(queue, 130)
     except BaseException as exc:  # reported to the parent, which fails what this worker left running
@@ -106,11 +106,12 @@ def _exit(queue: Any, code: int) -> None:
     os._exit(code)
 
 
-def interrupt(processes: list[Any]) -> None:
-    """Pass a Ctrl-C on to the workers (a terminal sends it to all of them; ``kill -INT`` only to the parent)."""
+def interrupt(processes: list[Any], signum: int = signal.SIGINT) -> None:
+    """Pass a Ctrl-C (or SIGTERM) on to the workers (a terminal sends it to all of them; ``kill`` only to the
+    parent)."""
     for proc in processes:
         if proc.is_alive() and proc.pid:
             try:
-                os.kill(proc.pid, signal.SIGINT)
+                os.kill(proc.pid, signum)
             except ProcessLookupError:
                 pass

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from automl import signals
 from automl._keras import import_keras
 from automl.builders.metrics import base_metric, keras_metrics, score_model
 from automl.builders.model import ModelSpec, build_model
@@ -89,7 +90,8 @@ def distill(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str
     """
     plan = make_plan(pipeline, storage=storage)
     cfg = pipeline.config.distill or DistillConfig()  # type: ignore[call-arg]
-    return _Distillation(plan, cfg, tracking_uri, progress or Progress(), teacher).run()
+    with signals.handling():
+        return _Distillation(plan, cfg, tracking_uri, progress or Progress(), teacher).run()
 
 
 class _Reporter:
@@ -139,6 +141,7 @@ def fit_student(model: Any, student: Any, data: Any, *, epochs: int, batch_size:
             value = metrics[metric]
             if math.isfinite(value) and (out.value is None or better(value, out.value)):
                 out.value, out.best_epoch, self.best = value, epoch, student.get_weights()
+            signals.check()  # a safe point for Ctrl-C / SIGTERM
             if reporter is not None:
                 reporter.report(epoch, value, metrics)
                 if reporter.should_prune():
@@ -333,8 +336,9 @@ class _Distillation:
                               batch_size=self._batch_size(hp), metric=plan.metric, direction=plan.direction,
                               reporter=reporter)
         except KeyboardInterrupt:
-            self.engine.tell(trial, "FAIL", None, {"fail_reason": "interrupted by the user (Ctrl-C)"})
-            self.tracker.end(run_id, "KILLED")
+            with signals.deferred():
+                self.engine.tell(trial, "FAIL", None, {"fail_reason": signals.reason()})
+                self.tracker.fail(run_id, signals.reason(), "KILLED")
             raise
         except Exception as exc:  # an architecture that does not build
             fit.reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
@@ -383,13 +387,15 @@ class _Distillation:
         self.progress.study_started(f"{plan.name}-student", cfg.trials, 0, plan.metric, plan.direction)
         try:
             for _ in range(cfg.trials):
+                signals.check()
                 trial = self.engine.ask()
                 if trial is None:
                     break
                 self._trial(trial)
         except KeyboardInterrupt:
-            self.progress.study_ended()
-            self.tracker.end(self.parent, "KILLED")
+            with signals.deferred():
+                self.progress.study_ended()
+                self.tracker.fail(self.parent, signals.reason(), "KILLED")
             raise
         except BaseException:
             self.progress.study_ended()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from automl import faults
+from automl import faults, signals
 from automl._keras import import_keras, resolve_precision
 from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
@@ -117,7 +117,8 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
     """
     import_keras()
     plan = make_plan(pipeline, storage=storage)
-    return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
+    with signals.handling():
+        return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
 
 
 class _Study:
@@ -173,17 +174,20 @@ class _Study:
         except KeyboardInterrupt:
             interrupted = True
         except BaseException as exc:
-            self.tracker.fail(parent, _reason(exc))
-            self.progress.study_ended()
+            with signals.deferred():
+                self.tracker.fail(parent, _reason(exc))
+                self.progress.study_ended()
             raise
         self.progress.study_ended()
         try:
             return self._finish(parent, interrupted)
         except KeyboardInterrupt:
-            self.tracker.fail(parent, "interrupted by the user (Ctrl-C) during the final stage", "KILLED")
+            with signals.deferred():
+                self.tracker.fail(parent, f"{signals.reason()} during the final stage", "KILLED")
             raise
         except BaseException as exc:
-            self.tracker.fail(parent, _reason(exc))
+            with signals.deferred():
+                self.tracker.fail(parent, _reason(exc))
             raise
 
     def _heal(self) -> None:
@@ -205,6 +209,7 @@ class _Study:
     def _loop(self, trials: int, timeout: float | None) -> None:
         start = time.monotonic()
         for _ in range(trials):
+            signals.check()
             if timeout is not None and time.monotonic() - start >= timeout:
                 break
             trial = self.engine.ask()
@@ -242,13 +247,13 @@ class _Study:
             reporter.flush()
             result = TrialResult(state="FAIL", reason=_reason(exc))
         except KeyboardInterrupt:
-            reporter.flush()
-            reason = "interrupted by the user (Ctrl-C)"
-            self.engine.tell(trial, "FAIL", None, {"fail_reason": reason})
-            self.tracker.log(run_id, tags={"automl.state": "FAIL", "automl.fail_reason": reason})
-            self.tracker.end(run_id, "KILLED")
-            self.progress.trial_ended(trial.number, "FAIL", None, self._best_value(), reason,
-                                      time.monotonic() - started)
+            with signals.deferred():  # a second signal now must not leave the trial or its run open
+                reporter.flush()
+                reason = signals.reason()
+                self.engine.tell(trial, "FAIL", None, {"fail_reason": reason, "automl.session": self._parent_id})
+                self.tracker.fail(run_id, reason, "KILLED")
+                self.progress.trial_ended(trial.number, "FAIL", None, self._best_value(), reason,
+                                          time.monotonic() - started)
             raise
         self._record(trial, run_id, result, time.monotonic() - started)
 
@@ -286,12 +291,13 @@ class _Study:
         try:
             self._relay(queue, procs, failures)
         except KeyboardInterrupt:
-            interrupt(procs)
-            for proc in procs:
-                proc.join(60)
-            self._relay(queue, [], failures)
-            self._fail_leftovers("interrupted by the user (Ctrl-C)")
-            self._adopt_candidate()
+            with signals.deferred():
+                interrupt(procs, signals.signal_number())
+                for proc in procs:
+                    proc.join(60)
+                self._relay(queue, [], failures)
+                self._fail_leftovers(signals.reason())
+                self._adopt_candidate()
             raise
         crashed = [f"worker {i} exited with code {p.exitcode}" for i, p in enumerate(procs) if p.exitcode]
         if crashed or failures:
@@ -305,6 +311,8 @@ class _Study:
         import queue as queues
 
         while True:
+            if procs:
+                signals.check()
             try:
                 kind, args = queue.get(timeout=0.2)
             except queues.Empty:
@@ -435,15 +443,22 @@ class _Study:
         return load_model(self.best_path)
 
     def _finish(self, parent: str, interrupted: bool) -> TuneResult:
+        def boundary() -> None:  # a stop asked during the final stage ends it at the next step
+            if not interrupted:
+                signals.check()
+
         faults.point("final_stage")
         plan = self.plan
         best = self.engine.best()
         test: dict[str, float] = {}
         model_path = None
-        model = None if best is None else self._best_model(best, rebuild=not interrupted)
+        # after a second Ctrl-C, no model work: close the runs and go
+        model = None if best is None or signals.forced() else self._best_model(best, rebuild=not interrupted)
+        boundary()
         if best is not None and model is not None:
             scores = score_model(model, plan.data.x_test, plan.data.y_test, plan.data.task, plan.data.num_classes)
             test = {f"test_{k}": v for k, v in scores.items()}
+            boundary()
             model_path = str(self.best_path)
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
@@ -461,7 +476,11 @@ class _Study:
             "trials_total": len(trials), "trials_complete": sum(t.state == "COMPLETE" for t in trials),
             "trials_pruned": sum(t.state == "PRUNED" for t in trials),
             "trials_failed": sum(t.state == "FAIL" for t in trials)})
-        self.tracker.end(parent, "KILLED" if interrupted else "COMPLETE")
+        boundary()
+        if interrupted:
+            self.tracker.fail(parent, signals.reason(), "KILLED")
+        else:
+            self.tracker.end(parent, "COMPLETE")
         return TuneResult(
             study_name=plan.name, metric=plan.metric, direction=plan.direction,
             best_value=best.value if best else None, best_params=dict(best.params) if best else {},

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from automl import faults
+from automl import faults, signals
 from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
 from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
@@ -118,6 +118,7 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
                 self.best_val_loss = val_loss
             reporter.report(epoch, value, metrics)
             faults.point("epoch_end")
+            signals.check()  # a safe point: a Ctrl-C or SIGTERM since the last one stops the trial here
             if reporter.should_prune():
                 self.pruned = True
                 self.model.stop_training = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -35,8 +36,11 @@ def _wait_for_running_epochs(db: Path, deadline: float) -> None:
     raise AssertionError("no trial started reporting epochs in time")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_marks_the_trial_closes_runs_and_resumes(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(("signum", "code", "reason"), [
+    (signal.SIGINT, 130, "interrupted by the user (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+    ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_marks_the_trial_closes_runs_and_resumes(tmp_path: Path, signum: int, code: int,
+                                                       reason: str) -> None:
     path = write_pipeline(tmp_path, study={"trials": 3}, train={"epochs": 500, "batch_size": 16})
     storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
     proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
@@ -47,18 +51,89 @@ def test_ctrl_c_marks_the_trial_closes_runs_and_resumes(tmp_path: Path, signum: 
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, out + err
+    assert proc.returncode == code, out + err  # 128 + the signal's number, as shells report it
     assert "Traceback" not in err
     trials = optuna.load_study(study_name="tiny", storage=storage).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL]
-    assert "interrupted" in trials[0].user_attrs["fail_reason"]
+    assert trials[0].user_attrs["fail_reason"] == reason
 
     client = MlflowClient(tracking_uri())
     exp = client.get_experiment_by_name("tiny")
     runs = client.search_runs([exp.experiment_id])
     assert runs and all(r.info.status == "KILLED" for r in runs), [r.info.status for r in runs]
+    assert all(r.data.tags["automl.fail_reason"] == reason for r in runs)
 
     again = subprocess.run([sys.executable, "-m", "automl.cli", "run", str(path), "--trials", "1",
                             "--set", "train.epochs=1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 2
+
+
+def _start(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    path = write_pipeline(tmp_path, study={"trials": 3}, train={"epochs": 500, "batch_size": 16})
+    return subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
+                            env={**os.environ, **env})
+
+
+def _assert_all_closed(tmp_path: Path) -> None:
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert runs and all(r.info.status == "KILLED" for r in runs), [r.info.status for r in runs]
+    trials = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/mlruns/optuna.db").trials
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_a_second_ctrl_c_stops_at_once_and_still_closes_every_run(tmp_path: Path) -> None:
+    proc = _start(tmp_path)
+    try:
+        _wait_for_running_epochs(tmp_path / "mlruns" / "optuna.db", time.monotonic() + 120)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    _assert_all_closed(tmp_path)
+
+
+def test_ctrl_c_during_the_final_stage_closes_the_session_run(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, study={"trials": 1}, train={"epochs": 1})
+    result = subprocess.run([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, preexec_fn=default_sigint,
+                            env={**os.environ, "AUTOML_FAULT": "final_stage:sigint"})
+    assert result.returncode == 130, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    session = [r for r in runs if r.data.tags["automl.role"] == "study"]
+    assert [r.info.status for r in session] == ["KILLED"]
+    assert session[0].data.tags["automl.fail_reason"] == "interrupted by the user (Ctrl-C) during the final stage"
+
+
+def test_a_signal_inside_a_garbage_collector_callback_is_not_lost(tmp_path: Path) -> None:
+    """Python's own handler raised KeyboardInterrupt there, which Python prints as "Exception ignored" and
+    drops: the study then ran to its end with exit 0."""
+    import gc
+
+    import automl
+    from automl.progress import Events
+
+    sent: list[bool] = []
+
+    def send(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and not sent and events.of("trial_ended"):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    events = Events()
+    path = write_pipeline(tmp_path, study={"trials": 4}, train={"epochs": 1})
+    gc.callbacks.append(send)
+    try:
+        result = automl.run(path, progress=events)
+    finally:
+        gc.callbacks.remove(send)
+    assert sent and result.interrupted
+    assert len(result.trials) < 4
