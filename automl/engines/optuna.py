@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import warnings
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -15,6 +14,7 @@ from automl.engines import check_other_engines
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
+from automl.stores import retrying, store_lock
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -30,10 +30,15 @@ ORPHAN_SECONDS = 60
 
 
 def prepare_storage(url: str) -> str:
-    """Create the folder of a SQLite file so a fresh checkout can open ``sqlite:///mlruns/optuna.db``."""
+    """Make the storage's tables once, one process at a time, so a fresh ``sqlite:///mlruns/optuna.db`` opens.
+
+    Two processes creating a fresh database at once both run its migrations and one dies; under
+    :func:`automl.stores.store_lock` the second finds the tables made. A store automl cannot write is a
+    StudyError naming the path.
+    """
     url = absolute_sqlite(url)
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    with store_lock(url):
+        retrying(lambda: optuna.storages.RDBStorage(url))
     return url
 
 
@@ -106,31 +111,32 @@ class OptunaEngine(Engine):
 
     def open(self, *, new: bool = False) -> None:
         s = self.settings
-        if new:
-            self.delete()
-        check_other_engines(self, new=new)
-        fingerprint = s.space.fingerprint()
-        if self.exists():
-            stored = optuna.load_study(study_name=s.name, storage=self.storage)
-            attrs = stored.user_attrs
-            if attrs.get(ENGINE_ATTR, self.name) != self.name:
-                raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
-                                 f"'{self.name}': use --new to start afresh, or another `name`")
-            if attrs.get(FINGERPRINT) not in (None, fingerprint):
-                raise StudyError(f"study '{s.name}' exists with a different search space: use --new to start "
-                                 "afresh (its trials are deleted), or another `name`")
-            stored_dir = stored.direction.name.lower()
-            if stored_dir != s.direction:
-                raise StudyError(f"study '{s.name}' exists with direction {stored_dir}, got {s.direction}: "
-                                 "use --new, or another `name`")
-            offset = len(stored.trials)
-        else:
-            offset = 0
-        self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,  # type: ignore[arg-type]
-                                         sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
-        self.study.set_user_attr(FINGERPRINT, fingerprint)
-        self.study.set_user_attr(ENGINE_ATTR, self.name)
-        self.study.set_user_attr("automl.space_spec", s.space.describe())
+        with store_lock(self.storage):  # two processes opening one new study: one makes it, one loads it
+            if new:
+                self.delete()
+            check_other_engines(self, new=new)
+            fingerprint = s.space.fingerprint()
+            if self.exists():
+                stored = optuna.load_study(study_name=s.name, storage=self.storage)
+                attrs = stored.user_attrs
+                if attrs.get(ENGINE_ATTR, self.name) != self.name:
+                    raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
+                                     f"'{self.name}': use --new to start afresh, or another `name`")
+                if attrs.get(FINGERPRINT) not in (None, fingerprint):
+                    raise StudyError(f"study '{s.name}' exists with a different search space: use --new to start "
+                                     "afresh (its trials are deleted), or another `name`")
+                stored_dir = stored.direction.name.lower()
+                if stored_dir != s.direction:
+                    raise StudyError(f"study '{s.name}' exists with direction {stored_dir}, got {s.direction}: "
+                                     "use --new, or another `name`")
+                offset = len(stored.trials)
+            else:
+                offset = 0
+            self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,  # type: ignore[arg-type]
+                                             sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
+            self.study.set_user_attr(FINGERPRINT, fingerprint)
+            self.study.set_user_attr(ENGINE_ATTR, self.name)
+            self.study.set_user_attr("automl.space_spec", s.space.describe())
         self.healed = self.fail_dead()
 
     def _study(self) -> optuna.Study:

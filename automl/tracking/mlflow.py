@@ -55,20 +55,32 @@ class Tracker:
     def __init__(self, experiment: str, uri: str | None = None, artifact_root: Path | None = None) -> None:
         _quiet()
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        from automl.stores import STORES_NEED_WRITING, check_writable, retrying, store_lock
 
         self.uri = tracking_uri(uri)
-        if self.uri.startswith("sqlite:///"):
-            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is not None:
-            self.experiment_id = found.experiment_id
-        else:
+        local = self.uri.startswith("sqlite:")
+        if artifact_root is not None and local:
+            check_writable(artifact_root, STORES_NEED_WRITING)
+        # one process at a time makes (migrates) a fresh store and gets-or-creates the experiment
+        with store_lock(self.uri):
+            self.client = retrying(lambda: MlflowClient(tracking_uri=self.uri))
+            found = self.client.get_experiment_by_name(experiment)
+            if found is not None:
+                self.experiment_id = found.experiment_id
+                return
             location = None
-            if artifact_root is not None and self.uri.startswith("sqlite:"):
+            if artifact_root is not None and local:
                 artifact_root.mkdir(parents=True, exist_ok=True)
                 location = artifact_root.resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+            try:
+                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+            except MlflowException as exc:  # a server or database no lock covers: another process made it
+                made = self.client.get_experiment_by_name(experiment)
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS" or made is None:
+                    raise
+                self.experiment_id = made.experiment_id
 
     def start_run(self, name: str, *, parent: str | None = None, tags: dict[str, Any] | None = None) -> str:
         """A new run (nested under ``parent``), tagged with its owner process so a later start can tell
