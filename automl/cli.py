@@ -98,8 +98,8 @@ def run(
         _print_distill(result.distill)
     if result.export is not None:
         _print_export(result.export)
-    if result.session_trials and not any(t.state == "COMPLETE" for t in result.session_trials):
-        # scripts and CI must notice a study that trained nothing
+    if result.session_trials and all(t.state == "FAIL" for t in result.session_trials):
+        # scripts and CI must notice a session that trained nothing (a pruned trial did train: not a failure)
         err_console.print("no trial completed; see the failed trials' reasons in MLflow", markup=False,
                           highlight=False)
         raise typer.Exit(1)

@@ -1,8 +1,9 @@
 """Fault points: named places where a test can make ``automl run`` fail the way the world makes it fail.
 
-``AUTOML_FAULT`` (test-only) names one fault as ``POINT:ACTION`` or ``POINT:ACTION:N`` (act on the N-th time the
-point is reached in this process, counting from 1; default 1; ``*``: every time). Points: ``store_create``, ``trial_start``, ``epoch_end``,
-``between_trials``, ``save_best`` (the temporary file is written, not yet renamed), ``final_stage``. Actions:
+``AUTOML_FAULT`` (test-only) names one fault as ``POINT:ACTION`` or ``POINT:ACTION:N``: act on the N-th time
+the point is reached in this process, counting from 1 (default 1; ``*``: every time). Points: ``store_create``,
+``trial_start``, ``epoch_end``, ``between_trials``, ``save_best`` (the temporary file is written, not yet
+renamed), ``final_stage``. Actions:
 
 - ``kill``: SIGKILL this process (what ``kill -9`` and the kernel's OOM killer do);
 - ``sigint`` / ``sigterm``: send that signal to this process (Ctrl-C, a scheduler's stop);

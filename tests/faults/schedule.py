@@ -1,0 +1,138 @@
+"""A fault schedule: inject one fault into `automl run`, resume, check the invariants; repeat.
+
+Faults are either named points (``AUTOML_FAULT``, see :mod:`automl.faults`) or a signal sent from outside at
+a random moment. After each one the study is resumed without faults, and the invariants checked:
+
+- no MLflow run and no Optuna trial is RUNNING (every experiment, every study of the store);
+- every session that completed ran exactly the trials it was asked for, and every trial belongs to a
+  session or was failed by the heal;
+- ``best.keras`` loads;
+- the files of a bystander study in the same ``mlruns/`` (its folder, its MLflow artifacts, a keras-tuner
+  study's state) are byte-for-byte what they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+from mlflow import MlflowClient
+
+from automl.testing import default_sigint, write_pipeline
+
+POINTS = [("epoch_end", "kill"), ("epoch_end", "sigint"), ("epoch_end", "sigterm"), ("trial_start", "kill"),
+          ("between_trials", "kill"), ("between_trials", "sigterm"), ("save_best", "kill"),
+          ("final_stage", "kill"), ("final_stage", "sigint"), ("final_stage", "sigterm"), ("store_create", "kill"),
+          ("epoch_end", "abort")]
+SIGNALS = [signal.SIGKILL, signal.SIGINT, signal.SIGTERM]
+
+
+@dataclass
+class Outcome:
+    injections: int = 0
+    left_running: int = 0  # runs or trials RUNNING after a resume
+    files_lost: int = 0  # bystander files changed or gone
+    resume_failures: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+
+def _run(cwd: Path, pipeline: Path, *args: str, env: dict[str, str] | None = None,
+         timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "automl.cli", "run", str(pipeline), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, preexec_fn=default_sigint,
+                          env={**os.environ, **(env or {})})
+
+
+def _hashes(root: Path, paths: list[Path]) -> dict[str, str]:
+    out = {}
+    for base in paths:
+        for p in sorted(base.rglob("*")) if base.is_dir() else [base]:
+            if p.is_file():
+                out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def bystanders(folder: Path) -> list[Path]:
+    """Make another study (optuna) and a keras-tuner study beside the one under test; their files."""
+    other = write_pipeline(folder, name="bystander", study={"trials": 1}, train={"epochs": 1})
+    assert _run(folder, other).returncode == 0
+    kt = write_pipeline(folder, name="kt", study={"trials": 1, "engine": "keras_tuner", "sampler": "random"},
+                        train={"epochs": 1})
+    assert _run(folder, kt).returncode == 0
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    artifacts = [Path(client.get_experiment_by_name(n).artifact_location.removeprefix("file://"))
+                 for n in ("bystander", "kt")]
+    return [folder / "mlruns" / "bystander", folder / "mlruns" / "kt", folder / "mlruns" / "keras_tuner" / "kt",
+            *artifacts]
+
+
+def check(folder: Path, name: str, outcome: Outcome) -> None:
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    running = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                 "attributes.status = 'RUNNING'")
+    storage = f"sqlite:///{folder}/mlruns/optuna.db"
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    stuck = [t.number for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    outcome.left_running += len(running) + len(stuck)
+    if running or stuck:
+        outcome.log.append(f"RUNNING after resume: runs {[r.info.run_id for r in running]}, trials {stuck}")
+    experiment = client.get_experiment_by_name(name).experiment_id
+    for session in client.search_runs([experiment], "tags.`automl.role` = 'study'"):
+        ran = [t for t in trials if t.user_attrs.get("automl.session") == session.info.run_id]
+        if session.info.status == "FINISHED" and len(ran) != int(session.data.params["trials"]):
+            outcome.log.append(f"session {session.info.run_id} ran {len(ran)} trials, asked "
+                               f"{session.data.params['trials']}")
+            outcome.left_running += 1
+    import keras
+
+    keras.models.load_model(folder / "mlruns" / name / "best.keras")
+
+
+def run_schedule(folder: Path, injections: int, seed: int = 0, random_share: float = 0.3) -> Outcome:
+    """``injections`` faults into one study in ``folder`` (each followed by a clean resume)."""
+    rng = random.Random(seed)
+    outcome = Outcome()
+    watched = bystanders(folder)
+    before = _hashes(folder, watched)
+    pipeline = write_pipeline(folder, name="victim", study={"trials": 2, "sampler": "tpe", "pruner": "median"},
+                              train={"epochs": 3})
+    points = list(POINTS)
+    rng.shuffle(points)
+    for i in range(injections):
+        if i < len(points) or rng.random() > random_share:
+            point, action = points[i % len(points)]
+            nth = rng.randint(1, 3) if point in ("epoch_end", "trial_start") else 1
+            spec = f"{point}:{action}:{nth}"
+            result = _run(folder, pipeline, env={"AUTOML_FAULT": spec})
+        else:
+            signum = rng.choice(SIGNALS)
+            delay = rng.uniform(3.0, 20.0)
+            spec = f"{signal.Signals(signum).name} after {delay:.1f} s"
+            proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(pipeline)], cwd=folder,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    preexec_fn=default_sigint)
+            time.sleep(delay)
+            proc.send_signal(signum)
+            out, err = proc.communicate(timeout=300)
+            result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        outcome.injections += 1
+        if "Traceback" in result.stderr:
+            outcome.resume_failures.append(f"{spec}: traceback: {result.stderr.strip().splitlines()[-1]}")
+        resumed = _run(folder, pipeline)
+        if resumed.returncode != 0 or "Traceback" in resumed.stderr:
+            outcome.resume_failures.append(f"{spec}: resume exit {resumed.returncode}: "
+                                           f"{resumed.stderr.strip()[-300:]} {resumed.stdout[-1500:]}")
+            continue
+        check(folder, "victim", outcome)
+        outcome.log.append(f"{spec}: exit {result.returncode}, resumed")
+    after = _hashes(folder, watched)
+    outcome.files_lost = sum(after.get(k) != v for k, v in before.items())
+    return outcome

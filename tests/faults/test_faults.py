@@ -1,0 +1,29 @@
+"""Faults injected into `automl run` (kill -9, SIGINT, SIGTERM, abort at named points and at random times),
+each followed by a resume: nothing left RUNNING, no trial miscounted, no file of another study touched."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.faults.schedule import POINTS, run_schedule
+
+
+def test_a_few_faults_heal(tmp_path: Path) -> None:
+    outcome = run_schedule(tmp_path, injections=3, seed=1, random_share=0.0)
+    assert outcome.resume_failures == [], outcome.log
+    assert (outcome.left_running, outcome.files_lost) == (0, 0), outcome.log
+
+
+@pytest.mark.slow
+def test_the_full_fault_schedule(tmp_path: Path) -> None:
+    injections = int(os.environ.get("AUTOML_FAULT_INJECTIONS", "32"))
+    assert injections >= len(POINTS)
+    outcome = run_schedule(tmp_path, injections=injections, seed=0)
+    print(f"\ninjections={outcome.injections} left_running={outcome.left_running} files_lost={outcome.files_lost} "
+          f"resume_failures={len(outcome.resume_failures)}")
+    print("\n".join(outcome.log))
+    assert outcome.resume_failures == [], outcome.resume_failures
+    assert (outcome.left_running, outcome.files_lost) == (0, 0), outcome.log
