@@ -6,20 +6,42 @@ that need the space file or the data (metric vs task, block vs data rank).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from automl._text import one_of
+from automl._text import one_of, show
 from automl.builders.metrics import direction_of
 from automl.engines import ENGINE_PRUNERS
 from automl.engines import ENGINE_SAMPLERS as ENGINES
 from automl.space.params import CategoricalParam, FixedParam, Param, as_param_input, float_range
 
-PositiveInt = Annotated[int, Field(gt=0)]
+
+def _not_bool(value: Any) -> Any:
+    # pydantic reads true as 1: `epochs: true` is a slip, not one epoch
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {str(value).lower()}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+# Upper bounds far above any sane value, so that a typo (1e20) is an error naming its key instead of a study
+# whose every trial fails or runs out of memory.
+MAX_EPOCHS = 100_000
+MAX_TRIALS = 1_000_000
+MAX_SAMPLES = 1_000_000
+MAX_FEATURES = 100_000
+MAX_VALUES = 100_000_000  # synthetic data: samples x values per sample (400 MB of float32)
+MAX_SEED = 2**31 - 1  # numpy takes < 2**32; engines add offsets per worker and session
+Epochs = Annotated[Int, Field(gt=0, le=MAX_EPOCHS)]
+Trials = Annotated[Int, Field(gt=0, le=MAX_TRIALS)]
+Samples = Annotated[Int, Field(gt=0, le=MAX_SAMPLES)]
+Features = Annotated[Int, Field(gt=0, le=MAX_FEATURES)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 PRUNERS = ("none", "median", "hyperband")
 DATA_SOURCES: dict[str, tuple[str, ...]] = {
@@ -53,16 +75,16 @@ class DataConfig(_Model):
     validation_split: Fraction = Field(0.2, description="Fraction of the data used for validation.")
     test_split: Fraction = Field(0.2, description="Fraction of the data held out for the final test.")
     stratify: bool = Field(True, description="Stratified splits for classification.")
-    samples: PositiveInt = Field(600, description="synthetic: number of samples.")
-    features: PositiveInt = Field(20, description="synthetic: number of features (tabular shape).")
-    classes: Annotated[int, Field(ge=0)] = Field(
+    samples: Samples = Field(600, description="synthetic: number of samples.")
+    features: Features = Field(20, description="synthetic: number of features (tabular shape).")
+    classes: Annotated[Int, Field(ge=0, le=1000)] = Field(
         3, description="synthetic: number of classes (0 for a regression target)."
     )
-    shape: list[PositiveInt] | None = Field(
+    shape: Annotated[list[Features], Field(min_length=1, max_length=3)] | None = Field(
         None, description="synthetic: per-sample shape, e.g. [16, 3] (sequence) or [8, 8, 1] (image)."
     )
-    noise: Annotated[float, Field(ge=0.0)] = Field(0.1, description="synthetic: label noise / target noise.")
-    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
+    noise: Annotated[float, Field(ge=0.0, le=1.0)] = Field(0.1, description="synthetic: label noise / target noise.")
+    image_size: Annotated[list[Annotated[Int, Field(gt=0, le=8192)]], Field(min_length=2, max_length=2)] = Field(
         default_factory=lambda: [32, 32], description="image_folder: [height, width] every image is resized to.")
     color_mode: Literal["grayscale", "rgb", "rgba"] = Field(
         "rgb", description="image_folder: grayscale (1 channel) | rgb (3) | rgba (4).")
@@ -83,6 +105,10 @@ class DataConfig(_Model):
             raise ValueError(f"[path] source '{self.source}' needs a `path`")
         if self.source == "csv" and not self.target:
             raise ValueError("[target] source 'csv' needs a `target` column")
+        per_sample = math.prod(self.shape) if self.shape else self.features
+        if self.source == "synthetic" and self.samples * per_sample > MAX_VALUES:
+            raise ValueError(f"[samples] `samples x values per sample <= {MAX_VALUES}` must hold, got "
+                             f"{self.samples} x {per_sample}")
         if self.validation_split + self.test_split >= 0.9:
             raise ValueError(
                 "validation_split + test_split < 0.9 must hold, "
@@ -98,19 +124,19 @@ class StudyConfig(_Model):
     sampler: str = Field("tpe", description="optuna: tpe | random | grid; keras_tuner: random | bayesian | "
                          "hyperband | grid (grid: every float needs a step).")
     pruner: str = Field("median", description="none | median | hyperband (optuna only), fed by per-epoch reports.")
-    trials: PositiveInt = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
+    trials: Trials = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
     metric: str | None = Field(
         None, description="val_<metric> to optimize; default val_accuracy (classification) / val_loss."
     )
     direction: Literal["maximize", "minimize"] | None = Field(
         None, description="Inferred from the metric when omitted; a contradiction is an error."
     )
-    timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="Seconds; stop adding trials after.")
+    timeout: Seconds | None = Field(None, description="Seconds; stop adding trials after.")
     storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///mlruns/optuna.db.")
-    cv_folds: Annotated[int, Field(ge=2)] | None = Field(
+    cv_folds: Annotated[Int, Field(ge=2, le=100)] | None = Field(
         None, description="k-fold cross-validation over train + validation (stratified for classification): "
         "a trial trains k times and its value is the mean over the folds; null: one validation split.")
-    workers: PositiveInt = Field(
+    workers: Annotated[Int, Field(gt=0, le=1024)] = Field(
         1, description="Trials run at once, each worker a child process with its own share of `trials`, all "
         "asking one Optuna storage (optuna engine only). With GPUs, worker i sees only GPU i mod #GPUs (one trial "
         "per GPU); on a CPU the workers share the cores. Results no longer depend only on the seed.")
@@ -152,8 +178,8 @@ class StudyConfig(_Model):
 class TrainConfig(_Model):
     """How each trial trains."""
 
-    epochs: PositiveInt = Field(10, description="Epochs per trial (the best epoch gives the trial's value).")
-    batch_size: PositiveInt = Field(64, description="Mini-batch size.")
+    epochs: Epochs = Field(10, description="Epochs per trial (the best epoch gives the trial's value).")
+    batch_size: Annotated[Int, Field(gt=0, le=65536)] = Field(64, description="Mini-batch size.")
     refit: bool = Field(
         False, description="Retrain the best configuration on train + validation for its best epoch count "
         "before the test evaluation; the refit model becomes best.keras.")
@@ -192,7 +218,7 @@ def _param(value: Any, *, low: float, high: float, low_open: bool = False) -> Pa
                 (low < v if low_open else low <= v) and v <= high):
             bound = f"{low:g} {'<' if low_open else '<='} value"
             bound += f" <= {high:g}" if high < float("inf") else ""
-            raise ValueError(f"`{bound}` must hold, got {v!r}")
+            raise ValueError(f"`{bound}` must hold, got {show(v)}")
     return param
 
 
@@ -214,8 +240,8 @@ class DistillConfig(_Model):
                                description="Softmax temperature of the teacher/student logits (> 0).")
     lr: Param = Field(default_factory=lambda: float_range(1e-4, 1e-2, log=True),
                       description="The student's learning rate (> 0); its optimizer is the teacher's.")
-    epochs: PositiveInt | None = Field(None, description="Epochs per student; default train.epochs.")
-    trials: PositiveInt = Field(8, description="Trials of the student study (a fresh study on every run).")
+    epochs: Epochs | None = Field(None, description="Epochs per student; default train.epochs.")
+    trials: Trials = Field(8, description="Trials of the student study (a fresh study on every run).")
 
     @field_validator("size", mode="before")
     @classmethod
@@ -240,12 +266,13 @@ class ExportConfig(_Model):
                                description="float32 | float16 | dynamic (int8 weights) | int8 (full int).")
     model: str = Field("auto", description="auto (the student if there is one, else best) | best | student.")
     io: str = Field("float32", description="Input/output type of the int8 format: float32 | int8 | uint8.")
-    representative_samples: PositiveInt = Field(
+    representative_samples: Samples = Field(
         200, description="int8: training samples used to calibrate the quantization ranges.")
     max_drop: Annotated[float, Field(ge=0.0)] = Field(
         0.01, description="Flag a file whose accuracy drops more than this vs Keras (0.01 = 1 pt); "
         "regression: relative MAE increase.")
-    latency_runs: PositiveInt = Field(100, description="Batch-1 interpreter calls timed per file.")
+    latency_runs: Annotated[Int, Field(gt=0, le=100_000)] = Field(
+        100, description="Batch-1 interpreter calls timed per file.")
     per_channel: bool = Field(True, description="int8/dynamic: one scale per output channel (more accurate; "
                               "false: one per tensor, ~12 bytes less per channel).")
 
@@ -284,7 +311,8 @@ class PipelineConfig(_Model):
     """A whole pipeline file."""
 
     name: str = Field(description="Study name and MLflow experiment name (letters, digits, _ . -).")
-    seed: int | None = Field(0, description="Seeds the sampler, numpy, Python and Keras; null: unseeded.")
+    seed: Annotated[Int, Field(ge=0, le=MAX_SEED)] | None = Field(
+        0, description="Seeds the sampler, numpy, Python and Keras; null: unseeded.")
     data: DataConfig
     task: Literal["classification", "regression"] | None = Field(
         None, description="Inferred from the target when omitted."
