@@ -25,6 +25,7 @@ T = TypeVar("T")
 #: what automl tells a user who gave it a store it cannot write
 STORES_NEED_WRITING = "automl needs write access to its stores"
 LOCK_TIMEOUT = 120.0  # seconds; creating a store takes about one
+_DAMAGED = ("file is not a database", "database disk image is malformed")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -126,10 +127,29 @@ def store_lock(url_or_path: str | Path, *, timeout: float = LOCK_TIMEOUT) -> Ite
         held.add(key)
         try:
             yield
+        except Exception as exc:
+            damage = _not_a_database(exc)
+            if damage is None:
+                raise
+            raise StudyError(f"{shown(file)}: not a SQLite database ({damage}): move it away (automl then makes "
+                             "a fresh one) or give another --storage / --tracking-uri") from None
         finally:
             held.discard(key)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _not_a_database(exc: BaseException) -> str | None:
+    """SQLite's words when ``exc`` (or what it wraps) says the file is no database or a damaged one."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain of wrappers (MLflow, SQLAlchemy, sqlite3) is a few links long
+        if seen is None:
+            break
+        for words in _DAMAGED:
+            if words in str(seen):
+                return words
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _transient(exc: BaseException) -> bool:
