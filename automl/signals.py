@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-_REASONS = {signal.SIGINT: "interrupted by the user (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
-_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+_REASONS: dict[int, str] = {signal.SIGINT: "interrupted by the user (Ctrl-C)",
+                            signal.SIGTERM: "terminated (SIGTERM)"}
+_CODES: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -88,17 +89,17 @@ def forced() -> bool:
 
 
 def reason() -> str:
-    return _REASONS.get(_state.received or signal.SIGINT, "interrupted")
+    return _REASONS.get(signal_number(), "interrupted")
 
 
 def signal_number() -> int:
     """The first signal's number (SIGINT when none came)."""
-    return _state.received or signal.SIGINT
+    return _state.received or int(signal.SIGINT)
 
 
 def exit_code() -> int:
     """130 after Ctrl-C, 143 after SIGTERM (128 + the signal's number, as shells report it)."""
-    return _CODES.get(_state.received or signal.SIGINT, 130)
+    return _CODES.get(signal_number(), 130)
 
 
 def check() -> None:

@@ -305,6 +305,7 @@ class ExportConfig(_Model):
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_NAME = 100
 
 
 class PipelineConfig(_Model):
@@ -339,5 +340,7 @@ class PipelineConfig(_Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError(f"expected letters, digits, '_', '.', '-' (no spaces or slashes), got {value!r}")
+            raise ValueError(f"expected letters, digits, '_', '.', '-' (no spaces or slashes), got {show(value)}")
+        if len(value) > MAX_NAME:  # it names a folder, an MLflow experiment and a registered model
+            raise ValueError(f"expected at most {MAX_NAME} characters, got {len(value)}")
         return value

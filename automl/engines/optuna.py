@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl import faults
 from automl.engines import check_other_engines
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import ConfigError, StudyError
@@ -38,6 +39,7 @@ def prepare_storage(url: str) -> str:
     """
     url = absolute_sqlite(url)
     with store_lock(url):
+        faults.point("store_create")
         retrying(lambda: optuna.storages.RDBStorage(url))
     return url
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from automl import faults
+from automl._text import show
 from automl.errors import ConfigError, StudyError
 
 #: where every study's folder and the default stores live (relative to the working directory)
@@ -61,11 +62,11 @@ def check_name(name: str, *, file: str | None = None, stores: tuple[str | None, 
         if db is not None and db.resolve().parent == root_abs:
             reserved |= {f"{db.name}{side}".lower() for side in _SQLITE_SIDE_FILES}
     if name.lower() in reserved or name.lower().endswith(".lock"):
-        raise ConfigError(f"{name!r} is reserved: {root.as_posix()}/{name} is a folder or file of the stores",
+        raise ConfigError(f"{show(name)} is reserved: {root.as_posix()}/{name} is a folder or file of the stores",
                           file=file, path="name")
     for suffix in DERIVED_SUFFIXES:
         if name.lower().endswith(suffix) and len(name) > len(suffix):
-            raise ConfigError(f"{name!r} is reserved: names ending in '{suffix}' are what automl names after "
+            raise ConfigError(f"{show(name)} is reserved: names ending in '{suffix}' are what automl names after "
                               f"study '{name[:-len(suffix)]}'; pick another name", file=file, path="name")
 
 
