@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,7 @@ class Validated:
     file: str
     kind: str  # pipeline | space
     summary: str
+    notes: list[str] = field(default_factory=list)  # valid, but probably not what was meant
 
 
 def validate(path: str | Path, overrides: Overrides = None) -> Validated:
@@ -136,7 +137,7 @@ def validate(path: str | Path, overrides: Overrides = None) -> Validated:
     return Validated(str(path), "pipeline",
                      f"{d.task} on {d.source} {list(d.input_shape)} ({len(d.x_train)}/{len(d.x_val)}/"
                      f"{len(d.x_test)} train/val/test); blocks {', '.join(plan.space.blocks)}; "
-                     f"{plan.metric} {plan.direction}")
+                     f"{plan.metric} {plan.direction}", plan.notes)
 
 
 def report(target: str | Path | Pipeline, overrides: Overrides = None, *, tracking_uri: str | None = None,

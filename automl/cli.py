@@ -238,6 +238,8 @@ def validate(
             continue
         console.print(f"ok {checked.kind} {checked.file}: {checked.summary}", markup=False, highlight=False,
                       soft_wrap=True)
+        for note in checked.notes:
+            err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(2)
 

@@ -6,7 +6,7 @@ This is where checks that need more than one file live (metric vs task, block vs
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from automl._text import one_of
@@ -29,6 +29,8 @@ class Plan:
     direction: str
     storage: str
     epoch_metrics: tuple[str, ...] | None = None  # compiled into trial models; None: all
+    #: things a person should know before the study runs (valid, but probably not what was meant)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -86,6 +88,10 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
             space.grid()
         except ValueError as exc:
             raise ConfigError(str(exc), file=pipeline.file, path="study.sampler") from None
-    return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction,
+    notes = []
+    if cfg.train.batch_size > len(data.x_train):
+        notes.append(f"{pipeline.file}: train.batch_size {cfg.train.batch_size} is larger than the training split "
+                     f"({len(data.x_train)} rows): each epoch is one step of all rows")
+    return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction, notes=notes,
                 storage=storage,
                 epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric))

@@ -147,6 +147,8 @@ class _Study:
             self.folder.clear()
         self.engine.open(new=new)
         self.folder.claim()
+        for note in plan.notes:
+            self.progress.note(note)
         self._heal()
         _seed_everything(cfg.seed)
         before = len(self.engine.trials())

@@ -87,3 +87,13 @@ def test_read_json_of_a_damaged_file_is_none(tmp_path: Path) -> None:
     (tmp_path / "best.json").write_text('{"trial": 2, "trunc')
     assert read_json(tmp_path / "best.json") is None
     assert read_json(tmp_path / "missing.json") is None
+
+
+def test_a_batch_larger_than_the_training_split_is_noted(tmp_path: Path) -> None:
+    from automl.api import validate
+    from automl.testing import write_pipeline
+
+    path = write_pipeline(tmp_path, train={"batch_size": 4096})
+    assert validate(path).notes == [f"{path}: train.batch_size 4096 is larger than the training split (120 rows): "
+                                    "each epoch is one step of all rows"]
+    assert validate(write_pipeline(tmp_path, name="ok")).notes == []
