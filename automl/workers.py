@@ -68,8 +68,11 @@ def shares(total: int, workers: int) -> list[int]:
     return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
 
 
-def worker_main(job: WorkerJob, queue: Any) -> None:
+def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
     """Entry point of a worker process."""
+    from automl.trial.process import die_with
+
+    die_with(parent)  # no worker trains on after its study's process died
     if job.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
     try:
@@ -84,7 +87,7 @@ def worker_main(job: WorkerJob, queue: Any) -> None:
 
             tf.config.threading.set_intra_op_parallelism_threads(job.threads)
         plan = make_plan(job.pipeline, storage=job.storage)
-        study = _Study(plan, job.tracking_uri, QueueProgress(queue), worker=job.index)
+        study = _Study(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads)
         # Ctrl-C and SIGTERM as a stop at the next safe point, even when this process started with SIGINT
         # ignored (a parent in the background of a non-interactive shell): the parent passes its signal on
         with signals.handling():

@@ -132,6 +132,8 @@ class StudyConfig(_Model):
         None, description="Inferred from the metric when omitted; a contradiction is an error."
     )
     timeout: Seconds | None = Field(None, description="Seconds; stop adding trials after.")
+    trial_timeout: Seconds | None = Field(None, description="Seconds one trial may take; a trial past it is "
+                                          "stopped and FAILs (\"exceeded trial_timeout 600 s\"); null: no limit.")
     storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///mlruns/optuna.db.")
     cv_folds: Annotated[Int, Field(ge=2, le=100)] | None = Field(
         None, description="k-fold cross-validation over train + validation (stratified for classification): "
@@ -175,6 +177,10 @@ class StudyConfig(_Model):
         return self
 
 
+#: trials per trial process before it is replaced (docs/benchmarks.md, "Trial processes")
+RECYCLE_AFTER = 25
+
+
 class TrainConfig(_Model):
     """How each trial trains."""
 
@@ -192,6 +198,16 @@ class TrainConfig(_Model):
         default_factory=list, description="Metrics computed on every batch and logged every epoch besides the "
         "cheap ones (accuracy; mae, mse, rmse) and the study's metric, e.g. `[f1, auc]`, or `all`. The others "
         "are scored once per trial on the best epoch's weights, and on the test split for the best model.")
+    isolation: Literal["process", "inline"] = Field(
+        "process", description="`process`: trials train in a child process of their own, reused for "
+        "`recycle_after` trials (memory stays flat; a trial that crashes, is killed or runs out of memory FAILs "
+        "with its reason and the study goes on). `inline`: in the study's own process (tiny studies, debugging).")
+    recycle_after: Annotated[Int, Field(gt=0, le=100000)] = Field(
+        RECYCLE_AFTER, description="Trials a trial process runs before a fresh one replaces it (`isolation: "
+        "process`): each start costs the Keras import (~5 s), each trial leaves ~8 MiB behind.")
+    max_memory_mib: Annotated[Int, Field(gt=0, le=16 * 1024 * 1024)] | None = Field(
+        None, description="A trial whose process grows past this resident size (MiB) is stopped and FAILs "
+        "(`isolation: process`); null: no limit.")
 
 
 EXPORT_FORMATS = ("float32", "float16", "dynamic", "int8")

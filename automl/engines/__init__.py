@@ -6,6 +6,7 @@ The engine modules are imported lazily so that reading and validating a pipeline
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
@@ -13,15 +14,27 @@ from automl.errors import StudyError
 
 # engine -> the samplers it offers (kept here, without importing the engines, for validation)
 ENGINE_SAMPLERS: dict[str, tuple[str, ...]] = {
-    "optuna": ("tpe", "random", "grid"),
+    "optuna": ("tpe", "random", "grid", "qmc", "cmaes", "gp", "nsga2", "nsga3"),
     "keras_tuner": ("random", "bayesian", "hyperband", "grid"),
 }
 # engine -> the pruners it offers; keras-tuner's early stopping is its Hyperband sampler
 ENGINE_PRUNERS: dict[str, tuple[str, ...]] = {
-    "optuna": ("none", "median", "hyperband"),
+    "optuna": ("none", "median", "percentile", "successive_halving", "hyperband", "patient", "threshold"),
     "keras_tuner": ("none", "median"),
 }
+# sampler -> (the module it needs beyond automl's dependencies, the extra that installs it)
+SAMPLER_EXTRAS: dict[str, tuple[str, str]] = {"gp": ("torch", "gp")}
 _MODULES = {"optuna": "automl.engines.optuna", "keras_tuner": "automl.engines.keras_tuner"}
+
+
+def missing_extra(sampler: str) -> str | None:
+    """Why ``sampler`` cannot run here (a one-line fix), or None when it can."""
+    if sampler not in SAMPLER_EXTRAS:
+        return None
+    module, extra = SAMPLER_EXTRAS[sampler]
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return f"sampler '{sampler}' needs {module}, which is not installed: pip install 'automl[{extra}]'"
 
 
 def get_engine(name: str) -> type[Engine]:
@@ -65,5 +78,5 @@ def list_studies(storage: str) -> list[dict[str, Any]]:
     return _optuna_list(storage) + _kt_list(storage)
 
 
-__all__ = ["ENGINE_PRUNERS", "ENGINE_SAMPLERS", "Engine", "EngineTrial", "TrialRecord", "check_other_engines",
-           "get_engine", "list_studies"]
+__all__ = ["ENGINE_PRUNERS", "ENGINE_SAMPLERS", "SAMPLER_EXTRAS", "Engine", "EngineTrial", "TrialRecord",
+           "check_other_engines", "get_engine", "list_studies", "missing_extra"]

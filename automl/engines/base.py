@@ -66,6 +66,13 @@ class StudySettings:
     storage: str
     epochs: int
     worker: int = 0  # which of several processes sharing the study (each samples from its own seed)
+    #: the sampler's and the pruner's options (``study.sampler: {name: tpe, n_startup_trials: 5}``), validated
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    pruner_options: dict[str, Any] = field(default_factory=dict)
+    #: configurations evaluated first (``study.enqueue``): each a mapping of parameter -> value, maybe partial
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
+    #: another study of the same storage that seeds this one when it is created (``--from-study``)
+    from_study: str | None = None
 
 
 class Engine(ABC):

@@ -1,18 +1,21 @@
-"""The Optuna engine: TPE / random / grid samplers, median / hyperband pruners, RDB storages."""
+"""The Optuna engine: its samplers and pruners (options in :mod:`automl.engines.options`), warm starts, RDB
+storages."""
 
 from __future__ import annotations
 
 import logging
 import warnings
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import TrialState
+from pydantic import ValidationError
 
 from automl import faults
-from automl.engines import check_other_engines
+from automl.engines import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.engines.options import CROSSOVERS, population_for, resolve
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.stores import retrying, store_lock
@@ -70,9 +73,35 @@ class OptunaTrial(EngineTrial):
         return self.trial.should_prune()
 
 
+def _options(kind: Literal["sampler", "pruner"], name: str, raw: dict[str, Any]) -> Any:
+    """The validated options of the sampler or pruner ``name`` (the pipeline checked them already, with file
+    and key; this catches a hand-made :class:`StudySettings`)."""
+    try:
+        return resolve(kind, "optuna", name, raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in (f"study.{kind}", *err["loc"]))
+        raise ConfigError(err["msg"], path=where) from None
+
+
+def _nsga(name: str, opts: Any, seed: int | None) -> optuna.samplers.BaseSampler:
+    crossover = {"uniform": optuna.samplers.nsgaii.UniformCrossover(opts.swapping_prob),
+                 "blxalpha": optuna.samplers.nsgaii.BLXAlphaCrossover(),
+                 "sbx": optuna.samplers.nsgaii.SBXCrossover(), "vsbx": optuna.samplers.nsgaii.VSBXCrossover(),
+                 "undx": optuna.samplers.nsgaii.UNDXCrossover(), "spx": optuna.samplers.nsgaii.SPXCrossover()}
+    common: dict[str, Any] = {
+        # a hand-made StudySettings may leave it unset: the population of a 20-trial session
+        "population_size": opts.population_size or max(CROSSOVERS[opts.crossover], population_for(20)),
+        "crossover": crossover[opts.crossover], "crossover_prob": opts.crossover_prob,
+        "swapping_prob": opts.swapping_prob, "mutation_prob": opts.mutation_prob, "seed": seed}
+    if name == "nsga3":
+        return optuna.samplers.NSGAIIISampler(dividing_parameter=opts.dividing_parameter, **common)
+    return optuna.samplers.NSGAIISampler(**common)
+
+
 class OptunaEngine(Engine):
     name = "optuna"
-    samplers = ("tpe", "random", "grid")
+    samplers = ENGINE_SAMPLERS["optuna"]
 
     def __init__(self, settings: StudySettings) -> None:
         super().__init__(settings)
@@ -81,27 +110,70 @@ class OptunaEngine(Engine):
 
     def _sampler(self, offset: int) -> optuna.samplers.BaseSampler:
         s = self.settings
+        name = s.sampler
+        problem = missing_extra(name)
+        if problem:
+            raise ConfigError(problem, path="study.sampler")
+        opts = _options("sampler", name, s.sampler_options)
         # a resumed study must not replay the sequence of its first session, nor a worker another's
         seed = None if s.seed is None else s.seed + offset + 1_000_003 * s.worker
-        if s.sampler == "random":
+        quiet = False  # warn_independent_sampling: conditional and categorical parameters are expected
+        if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        if s.sampler == "grid":
+        if name == "grid":
             try:
                 grid = s.space.grid()
             except ValueError as exc:
                 raise ConfigError(f"{exc}", path="study.sampler") from None
             return optuna.samplers.GridSampler(grid, seed=seed)
-        startup = min(10, max(3, s.epochs))
-        with warnings.catch_warnings():  # `group` is "experimental" but is what conditional spaces need
+        if name == "qmc":
+            # one scrambled sequence for every session and worker: Optuna numbers its points in the storage
+            return optuna.samplers.QMCSampler(qmc_type=opts.qmc_type, scramble=opts.scramble, seed=s.seed,
+                                              warn_asynchronous_seeding=False, warn_independent_sampling=quiet)
+        with warnings.catch_warnings():  # `group`, `with_margin`, ... are "experimental" but are what we need
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True)
+            if name == "cmaes":
+                return optuna.samplers.CmaEsSampler(
+                    n_startup_trials=opts.n_startup_trials, popsize=opts.popsize, with_margin=opts.with_margin,
+                    use_separable_cma=opts.use_separable_cma, lr_adapt=opts.lr_adapt,
+                    consider_pruned_trials=opts.consider_pruned_trials, seed=seed, warn_independent_sampling=quiet)
+            if name == "gp":
+                return optuna.samplers.GPSampler(n_startup_trials=opts.n_startup_trials, seed=seed,
+                                                 deterministic_objective=opts.deterministic_objective,
+                                                 warn_independent_sampling=quiet)
+            if name in ("nsga2", "nsga3"):
+                return _nsga(name, opts, seed)
+            startup = min(10, max(3, s.epochs)) if opts.n_startup_trials is None else opts.n_startup_trials
+            group = opts.multivariate if opts.group is None else opts.group
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=opts.multivariate,
+                                              group=group, warn_independent_sampling=quiet)
 
     def _pruner(self) -> optuna.pruners.BasePruner:
         s = self.settings
+        opts = _options("pruner", s.pruner, s.pruner_options)
+        warmup = getattr(opts, "warmup_epochs", None)
+        warmup = max(1, s.epochs // 4) if warmup is None else warmup
         if s.pruner == "median":
-            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, s.epochs // 4))
+            return optuna.pruners.MedianPruner(n_startup_trials=opts.n_startup_trials, n_warmup_steps=warmup,
+                                               interval_steps=opts.interval_epochs, n_min_trials=opts.n_min_trials)
+        if s.pruner == "percentile":
+            return optuna.pruners.PercentilePruner(opts.percentile, n_startup_trials=opts.n_startup_trials,
+                                                   n_warmup_steps=warmup, interval_steps=opts.interval_epochs,
+                                                   n_min_trials=opts.n_min_trials)
+        if s.pruner == "successive_halving":
+            return optuna.pruners.SuccessiveHalvingPruner(
+                min_resource="auto" if opts.min_resource is None else opts.min_resource,
+                reduction_factor=opts.reduction_factor, min_early_stopping_rate=opts.min_early_stopping_rate,
+                bootstrap_count=opts.bootstrap_count)
         if s.pruner == "hyperband":
-            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, s.epochs))
+            return optuna.pruners.HyperbandPruner(
+                min_resource=opts.min_resource, max_resource=opts.max_resource or max(1, s.epochs),
+                reduction_factor=opts.reduction_factor, bootstrap_count=opts.bootstrap_count)
+        if s.pruner == "patient":
+            return optuna.pruners.PatientPruner(None, patience=opts.patience, min_delta=opts.min_delta)
+        if s.pruner == "threshold":
+            return optuna.pruners.ThresholdPruner(lower=opts.lower, upper=opts.upper, n_warmup_steps=warmup,
+                                                  interval_steps=opts.interval_epochs)
         return optuna.pruners.NopPruner()
 
     def exists(self) -> bool:
@@ -113,6 +185,8 @@ class OptunaEngine(Engine):
 
     def open(self, *, new: bool = False) -> None:
         s = self.settings
+        enqueue = _enqueued(s.space, s.enqueue)
+        source = None
         with store_lock(self.storage):  # two processes opening one new study: one makes it, one loads it
             if new:
                 self.delete()
@@ -134,12 +208,30 @@ class OptunaEngine(Engine):
                 offset = len(stored.trials)
             else:
                 offset = 0
+                source = self._source() if s.from_study else None
             self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,  # type: ignore[arg-type]
                                              sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
             self.study.set_user_attr(FINGERPRINT, fingerprint)
             self.study.set_user_attr(ENGINE_ATTR, self.name)
             self.study.set_user_attr("automl.space_spec", s.space.describe())
+            if source is not None:
+                _seed(self.study, source, s.space)
+            _enqueue(self.study, enqueue, "automl.enqueued")
         self.healed = self.fail_dead()
+
+    def _source(self) -> optuna.Study:
+        """The study named by ``from_study``, which seeds this new one."""
+        s = self.settings
+        names = optuna.get_all_study_names(self.storage)
+        if s.from_study == s.name:
+            raise StudyError(f"--from-study names this study ('{s.name}'): name another study")
+        if s.from_study not in names:
+            raise StudyError(f"--from-study: {one_of(str(s.from_study), names, 'study')} in {self.storage}")
+        source = optuna.load_study(study_name=str(s.from_study), storage=self.storage)
+        if len(source.directions) > 1:
+            raise StudyError(f"--from-study: study '{s.from_study}' is multi-objective; seed a single-objective "
+                             "study from a single-objective one")
+        return source
 
     def _study(self) -> optuna.Study:
         if self.study is None:

@@ -159,7 +159,7 @@ class StudyFolder:
 
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
     OWNED = ("best.keras", "best.json", "encoding.json", "student.keras", "student.json", "student_scratch.keras",
-             "candidates", "export", "report.html", MARKER)
+             "candidates", "export", "report.html", "data", MARKER)
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -200,6 +200,11 @@ class StudyFolder:
         return self.path / "report.html"
 
     @property
+    def data_dir(self) -> Path:
+        """Where the splits are written for trial processes to map (one folder per content hash)."""
+        return self.path / "data"
+
+    @property
     def candidates(self) -> Path:
         return self.path / "candidates"
 
@@ -222,14 +227,10 @@ class StudyFolder:
         owner = self.owner()
         if owner is not None and owner != self.name:
             raise StudyError(f"{self.path} belongs to study '{owner}' (see {self.marker}), not '{self.name}'")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except PermissionError:
-            raise StudyError(f"{self.path}: cannot create the study folder (permission denied): automl needs "
-                             f"write access to {self.root}") from None
-        if not os.access(self.path, os.W_OK | os.X_OK):
-            raise StudyError(f"{self.path}: not writable (permission denied): automl needs write access to the "
-                             "study folder")
+        from automl.stores import check_writable
+
+        check_writable(self.path, "automl needs write access to the study folder")
+        self.path.mkdir(parents=True, exist_ok=True)
         if owner is None:
             write_json(self.marker, {"study": self.name})
         self._sweep()

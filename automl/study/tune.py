@@ -23,16 +23,23 @@ from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
-from automl.study.folder import StudyFolder, load_model, save_model, write_json
+from automl.study.folder import StudyFolder, load_model, write_json
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
+from automl.trial.process import (
+    ChildSetup,
+    InlineRunner,
+    ProcessRunner,
+    TrialProcessDied,
+    data_meta,
+    write_splits,
+)
 from automl.trial.runner import (
     TrialRequest,
     TrialResult,
     freeze_imports,
     refit,
     release_memory,
-    run_cv_trial,
     run_trial,
 )
 
@@ -122,8 +129,10 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
 
 
 class _Study:
-    def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress, *, worker: int | None = None) -> None:
+    def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress, *, worker: int | None = None,
+                 threads: int | None = None) -> None:
         self.plan, self.progress = plan, progress
+        self.threads = threads  # intra-op threads of this process's trials (a worker's share of the cores)
         self.worker = worker  # None: the study's own process; i: worker i of study.workers (automl.workers)
         self.tracking_uri = tracking_uri
         cfg = plan.pipeline.config
@@ -137,7 +146,7 @@ class _Study:
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
                                           metrics=plan.epoch_metrics,
                                           precision=resolve_precision(cfg.train.precision))
-        self.folds = plan.data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else []
+        self.runner: InlineRunner | ProcessRunner | None = None
         self.folder: StudyFolder = plan.folder
         self.best_path = self.folder.best_model
 
@@ -172,14 +181,17 @@ class _Study:
             if cfg.study.workers > 1:
                 self._run_workers(parent)
             else:
+                self._open_runner()
                 self._loop(cfg.study.trials, cfg.study.timeout)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException as exc:
             with signals.deferred():
+                self._close_runner()
                 self.tracker.fail(parent, _reason(exc))
                 self.progress.study_ended()
             raise
+        self._close_runner()
         self.progress.study_ended()
         try:
             return self._finish(parent, interrupted)
@@ -237,13 +249,13 @@ class _Study:
         epochs = trial.epochs or hp["epochs"]  # Hyperband gives each trial its budget
         request = TrialRequest(number=trial.number, block=block, hp=hp, spec=self.spec, metric=plan.metric,
                                direction=plan.direction, epochs=epochs,
-                               batch_size=hp["batch_size"], seed=cfg.seed)
+                               batch_size=hp["batch_size"], seed=cfg.seed, timeout=cfg.study.trial_timeout)
         reporter = _TrialReporter(trial, self.tracker, run_id, self.progress, epochs)
         started = time.monotonic()
+        assert self.runner is not None
         try:
             faults.point("trial_start")
-            result = run_cv_trial(request, self.folds, reporter) if self.folds else \
-                run_trial(request, plan.data, reporter)
+            result = self.runner.run(request, reporter)
             reporter.flush()
         except Exception as exc:  # outside build and fit (which the runner records itself): still this trial's
             reporter.flush()
@@ -270,7 +282,29 @@ class _Study:
         self.engine.open(new=False)
         self.folder.claim()
         freeze_imports()
-        self._loop(trials, timeout)
+        self._open_runner()
+        try:
+            self._loop(trials, timeout)
+        finally:
+            self._close_runner()
+
+    # -- where trials train ---------------------------------------------------------------------------
+    def _open_runner(self) -> None:
+        """Trials train inline or in a trial process (started now: it imports Keras while the loop asks)."""
+        cfg, data = self.cfg, self.plan.data
+        if cfg.train.isolation == "inline":
+            self.runner = InlineRunner(data, data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else [])
+            return
+        setup = ChildSetup(data_dir=str(write_splits(data, self.folder.data_dir).resolve()), meta=data_meta(data),
+                           cv_folds=cfg.study.cv_folds, seed=cfg.seed, threads=self.threads)
+        self.runner = ProcessRunner(setup, recycle_after=cfg.train.recycle_after,
+                                    max_memory_mib=cfg.train.max_memory_mib, trial_timeout=cfg.study.trial_timeout)
+        self.runner.start()
+
+    def _close_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
 
     def _run_workers(self, parent: str) -> None:
         import multiprocessing
@@ -282,11 +316,11 @@ class _Study:
         queue = ctx.Queue()
         gpus = visible_gpus()
         counts = [n for n in shares(cfg.study.trials, cfg.study.workers) if n]
-        procs = [ctx.Process(target=worker_main, name=f"automl-worker-{i}", daemon=True, args=(WorkerJob(
+        procs = [ctx.Process(target=worker_main, name=f"automl-worker-{i}", daemon=False, args=(WorkerJob(
             index=i, pipeline=self.plan.pipeline, storage=self.plan.storage, tracking_uri=self.tracking_uri,
             parent_run_id=parent, trials=n, timeout=cfg.study.timeout, gpu=gpus[i % len(gpus)] if gpus else None,
             threads=None if gpus else max(1, (os.cpu_count() or 1) // len(counts))),
-            queue)) for i, n in enumerate(counts)]
+            queue, os.getpid())) for i, n in enumerate(counts)]
         failures: list[str] = []
         for proc in procs:
             proc.start()
@@ -373,16 +407,20 @@ class _Study:
             self.tracker.log(run_id, metrics=result.final_metrics, step=result.best_epoch or 0)
         self.tracker.end(run_id, result.state)
         best = self.engine.best()
+        assert self.runner is not None
         if result.state == "COMPLETE" and best is not None and best.number == trial.number:
-            if self.worker is None:
-                self.folder.save_best(result.model)
-                self._write_best_json(trial.number, float(result.value or 0.0), best.params)
-            else:  # other workers may be saving theirs: the parent adopts the best one at the end
-                save_model(result.model, self.folder.candidate(trial.number))
+            try:
+                if self.worker is None:
+                    self.runner.keep(self.best_path, fault="save_best")
+                    self._write_best_json(trial.number, float(result.value or 0.0), best.params)
+                else:  # other workers may be saving theirs: the parent adopts the best one at the end
+                    self.runner.keep(self.folder.candidate(trial.number))
+            except TrialProcessDied as exc:  # best.json still names the model on disk: the end rebuilds it
+                self.progress.note(f"the model of trial {trial.number} was not saved: {exc}")
+        else:
+            self.runner.discard()
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
-        result.model = None
-        release_memory()
 
     def _best_value(self) -> float | None:
         best = self.engine.best()

@@ -29,7 +29,9 @@ def write_pipeline(folder: Path, *, name: str = "tiny", space: dict[str, Any] | 
         "data": data or {"source": "synthetic", "samples": 200, "features": 8, "classes": 3},
         "space": space if space is not None else TINY_TABULAR_SPACE,
         "study": {"sampler": "random", "pruner": "none", "trials": 3, **(study or {})},
-        "train": {"epochs": 2, "batch_size": 32, **(train or {})},
+        # inline: most tests train in their own process (a trial process costs a Keras import); the tests of the
+        # process path ask for it
+        "train": {"epochs": 2, "batch_size": 32, "isolation": "inline", **(train or {})},
         **extra,
     }
     path = folder / f"{name}.yaml"

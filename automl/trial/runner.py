@@ -48,6 +48,7 @@ class TrialRequest:
     epochs: int = 10
     batch_size: int = 64
     seed: int | None = None
+    timeout: float | None = None  # seconds the trial may take (study.trial_timeout), checked every epoch
 
 
 @dataclass
@@ -83,6 +84,7 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
 
         def __init__(self) -> None:
             super().__init__()
+            self.deadline = None if req.timeout is None else time.monotonic() + req.timeout
             self.best_weights: list[np.ndarray] | None = None
             self.best_val_loss = math.inf
             self.failure: str | None = None
@@ -119,6 +121,10 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
             reporter.report(epoch, value, metrics)
             faults.point("epoch_end")
             signals.check()  # a safe point: a Ctrl-C or SIGTERM since the last one stops the trial here
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.failure = f"exceeded trial_timeout {req.timeout:g} s"
+                self.model.stop_training = True
+                return
             if reporter.should_prune():
                 self.pruned = True
                 self.model.stop_training = True

@@ -103,7 +103,7 @@ def run_schedule(folder: Path, injections: int, seed: int = 0, random_share: flo
     watched = bystanders(folder)
     before = _hashes(folder, watched)
     pipeline = write_pipeline(folder, name="victim", study={"trials": 2, "sampler": "tpe", "pruner": "median"},
-                              train={"epochs": 3})
+                              train={"epochs": 3, "isolation": "process"})
     points = list(POINTS)
     rng.shuffle(points)
     for i in range(injections):

@@ -20,7 +20,7 @@ def _automl(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproc
 
 
 def test_kill_9_mid_trial_is_healed_on_the_next_start(tmp_path: Path) -> None:
-    path = write_pipeline(tmp_path, study={"trials": 3}, train={"epochs": 3})
+    path = write_pipeline(tmp_path, study={"trials": 3}, train={"epochs": 3, "isolation": "process"})
     killed = _automl(tmp_path, str(path), env={"AUTOML_FAULT": "epoch_end:kill:5"})  # trial 1, epoch 2
     assert killed.returncode == -9
     storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"

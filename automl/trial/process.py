@@ -1,0 +1,323 @@
+"""Trials in a process of their own (``train.isolation: process``), or in the study's (``inline``).
+
+TensorFlow keeps ~8 MiB of every model it traced, whatever ``clear_session`` does, and a trial that segfaults
+or meets the kernel's OOM killer would take the study with it. A :class:`ProcessRunner` trains each trial in
+a child process that is started once and reused for ``recycle_after`` trials (each start costs the Keras
+import), then replaced, which returns its memory. Across the pipe go the trial's request, its epochs (the
+parent answers each with the pruning decision), its result, and the parent's verdict on the trained model
+(keep: the child saves it where it is told; discard). The data reaches the child once: the parent writes
+the splits as ``.npy`` files under the study folder and the child maps them.
+
+The child takes orders from its parent only: it ignores the terminal's Ctrl-C (the parent stops it), and it
+exits when its parent dies (``PR_SET_PDEATHSIG`` on Linux, and a watch on its parent's pid) or its pipe
+closes. A child that dies, overruns ``study.trial_timeout`` or grows past ``train.max_memory_mib`` makes its
+trial FAIL with the reason, and the next trial starts in a fresh process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl import faults, signals
+from automl.data.dataset import Dataset
+from automl.trial.runner import Reporter, TrialRequest, TrialResult, release_memory, run_cv_trial, run_trial
+
+_SPLITS = ("x_train", "y_train", "x_val", "y_val")
+POLL_SECONDS = 0.25
+
+
+# -- the data, once --------------------------------------------------------------------------------------
+def write_splits(data: Dataset, root: Path) -> Path:
+    """Write the training and validation splits as ``.npy`` files under ``root/<content hash>/`` (once: a
+    folder that holds them is reused) and return that folder."""
+    digest = hashlib.sha1()
+    for name in _SPLITS:
+        array = np.ascontiguousarray(getattr(data, name))
+        digest.update(f"{name}{array.dtype}{array.shape}".encode())
+        digest.update(array.data)
+    folder = root / digest.hexdigest()[:16]
+    if not (folder / "done").exists():
+        from automl.study.folder import atomic_path
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _SPLITS:
+            with atomic_path(folder / f"{name}.npy") as tmp:
+                np.save(tmp, getattr(data, name))
+        (folder / "done").write_text("")
+    return folder
+
+
+def map_splits(folder: Path, meta: dict[str, Any]) -> Dataset:
+    """The splits written by :func:`write_splits`, memory-mapped; the test split is not needed here."""
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _SPLITS}
+    empty = arrays["x_val"][:0]
+    return Dataset(**arrays, x_test=empty, y_test=arrays["y_val"][:0], **meta)
+
+
+# -- the runners --------------------------------------------------------------------------------------------
+class InlineRunner:
+    """Trials in the study's own process: the result's model stays here until :meth:`keep` or :meth:`discard`."""
+
+    def __init__(self, data: Dataset, folds: list[Dataset]) -> None:
+        self.data, self.folds = data, folds
+        self.model: Any = None
+
+    def run(self, request: TrialRequest, reporter: Reporter) -> TrialResult:
+        result = run_cv_trial(request, self.folds, reporter) if self.folds else run_trial(request, self.data, reporter)
+        self.model, result.model = result.model, None
+        return result
+
+    def keep(self, path: Path, fault: str | None = None) -> None:
+        from automl.study.folder import save_model
+
+        save_model(self.model, path, fault=fault)
+
+    def discard(self) -> None:
+        self.model = None
+        release_memory()
+
+    def close(self) -> None:
+        self.discard()
+
+
+@dataclass
+class ChildSetup:
+    """What a trial process needs to start: plain data (it crosses to a spawned interpreter)."""
+
+    data_dir: str
+    meta: dict[str, Any]
+    cv_folds: int | None
+    seed: int | None
+    threads: int | None = None
+
+
+class TrialProcessDied(Exception):
+    """The trial process ended (crash, kill, OOM killer) or was stopped (timeout, memory)."""
+
+
+class ProcessRunner:
+    """Trials in a child process, reused for ``recycle_after`` trials."""
+
+    def __init__(self, setup: ChildSetup, *, recycle_after: int, max_memory_mib: int | None = None,
+                 trial_timeout: float | None = None) -> None:
+        self.setup, self.recycle_after = setup, recycle_after
+        self.max_memory_mib, self.trial_timeout = max_memory_mib, trial_timeout
+        self.proc: Any = None
+        self.conn: Any = None
+        self.trials = 0  # run by the current process
+        self.pids: list[int] = []  # every trial process started, in order
+        self.peak_rss_mib = 0.0
+
+    # -- the process --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a trial process now (it imports Keras while the study gets its first trial ready)."""
+        import multiprocessing
+
+        if self.proc is not None:
+            return
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=child_main, args=(child, self.setup, os.getpid()),
+                                name="automl-trial", daemon=False)
+        self.proc.start()
+        child.close()
+        self.conn, self.trials = parent, 0
+        self.pids.append(self.proc.pid)
+
+    def _stop(self) -> None:
+        """End the trial process at once (it holds nothing the study needs)."""
+        if self.proc is None:
+            return
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(10)
+        self.conn.close()
+        self.proc = self.conn = None
+
+    def close(self) -> None:
+        """Ask the trial process to exit (then make sure it did)."""
+        if self.proc is None:
+            return
+        try:
+            self.conn.send(("exit",))
+            self.proc.join(10)
+        except (OSError, EOFError, BrokenPipeError):
+            pass
+        self._stop()
+
+    # -- one trial ------------------------------------------------------------------------------------------
+    def run(self, request: TrialRequest, reporter: Reporter) -> TrialResult:
+        if self.proc is not None and self.trials >= self.recycle_after:
+            self.close()  # its leaks go with it
+        self.start()
+        self.trials += 1
+        started = time.monotonic()
+        try:
+            self.conn.send(("trial", request))
+            while True:
+                message = self._receive(started)
+                kind = message[0]
+                if kind == "epoch":
+                    _, epoch, value, metrics = message
+                    reporter.report(epoch, value, metrics)
+                    faults.point("epoch_end")  # the study's process, at the same moment as inline
+                    self.conn.send(("prune", reporter.should_prune()))
+                elif kind == "result":
+                    result: TrialResult = message[1]
+                    return result
+        except TrialProcessDied as exc:
+            self._stop()
+            return TrialResult(state="FAIL", reason=str(exc), fit_seconds=time.monotonic() - started)
+        except BaseException:  # interrupted (the parent's Ctrl-C), or the parent's own failure: no orphan trains on
+            self._stop()
+            raise
+
+    def _receive(self, started: float) -> tuple[Any, ...]:
+        """The next message of the trial process; meanwhile watch its life, time and memory, and the signals."""
+        while True:
+            signals.check()
+            try:
+                if self.conn.poll(POLL_SECONDS):
+                    return tuple(self.conn.recv())
+            except (EOFError, OSError):
+                pass  # the pipe closed: the process is gone (its exit code says why)
+            if not self.proc.is_alive() or self.conn.closed:
+                self.proc.join(5)
+                raise TrialProcessDied(_death(self.proc.exitcode))
+            if self.trial_timeout is not None and time.monotonic() - started > self.trial_timeout:
+                raise TrialProcessDied(f"exceeded trial_timeout {self.trial_timeout:g} s")
+            rss = rss_mib(self.proc.pid)
+            self.peak_rss_mib = max(self.peak_rss_mib, rss)
+            if self.max_memory_mib is not None and rss > self.max_memory_mib:
+                raise TrialProcessDied(f"exceeded max_memory_mib {self.max_memory_mib} (resident {rss:.0f} MiB)")
+
+    def keep(self, path: Path, fault: str | None = None) -> None:
+        """Have the trial process save the model of the trial it just ran (atomically) at ``path``."""
+        self.conn.send(("keep", str(path), fault))
+        if fault:
+            faults.point(fault)  # the study's process, while its trial process saves
+        reply = self._receive(time.monotonic())
+        if reply[0] != "saved":
+            raise TrialProcessDied(f"the trial process could not save the model: {reply[1]}")
+
+    def discard(self) -> None:
+        if self.proc is not None:
+            self.conn.send(("discard",))
+
+
+def _death(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = f" ({signal.Signals(-code).name})"
+        except ValueError:
+            name = ""
+        return f"trial process killed by signal {-code}{name}"
+    return f"trial process exited with code {code}"
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` in MiB (0 when it cannot be read)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# -- the child ----------------------------------------------------------------------------------------------
+def die_with(parent: int) -> None:
+    """Exit when the parent dies: at once on Linux (PR_SET_PDEATHSIG), else within a second."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="automl-parent-watch", daemon=True).start()
+
+
+class _PipeReporter:
+    """The child's side of the epoch channel: each epoch goes up, the pruning decision comes back."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.pruned = False
+
+    def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
+        self.conn.send(("epoch", epoch, value, metrics))
+        kind, decision = self.conn.recv()
+        self.pruned = bool(decision)
+
+    def should_prune(self) -> bool:
+        return self.pruned
+
+
+def child_main(conn: Any, setup: ChildSetup, parent: int) -> None:
+    """The trial process: run the trials its parent sends, keep or drop their models, until told to exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's to act on
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with(parent)
+    faults.scope = "child_"
+    from automl._keras import import_keras
+
+    keras = import_keras()
+    if setup.threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(setup.threads)
+    data = map_splits(Path(setup.data_dir), setup.meta)
+    folds = data.folds(setup.cv_folds, setup.seed) if setup.cv_folds else []
+    runner = InlineRunner(data, folds)
+    from automl.trial.runner import freeze_imports
+
+    freeze_imports()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        kind = message[0]
+        if kind == "trial":
+            faults.point("trial_start")
+            result = runner.run(message[1], _PipeReporter(conn))
+            conn.send(("result", result))
+        elif kind == "keep":
+            try:
+                runner.keep(Path(message[1]), message[2])
+                conn.send(("saved",))
+            except Exception as exc:  # reported to the parent, which fails what needs failing
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            runner.discard()
+        elif kind == "discard":
+            runner.discard()
+        elif kind == "exit":
+            conn.close()
+            os._exit(0)
+
+
+def data_meta(data: Dataset) -> dict[str, Any]:
+    """The non-array fields of a Dataset, for :func:`map_splits`."""
+    fields = asdict(replace(data, x_train=np.empty(0), y_train=np.empty(0), x_val=np.empty(0), y_val=np.empty(0),
+                            x_test=np.empty(0), y_test=np.empty(0)))
+    return {k: v for k, v in fields.items() if not k.startswith(("x_", "y_"))}
+
+
+__all__ = ["ChildSetup", "InlineRunner", "ProcessRunner", "TrialProcessDied", "child_main", "map_splits", "rss_mib",
+           "write_splits"]

@@ -1,0 +1,149 @@
+"""Trials in their own process: a crash, a kill from outside, a memory or time overrun fails that trial with its
+reason and the study goes on; the process is recycled; it never outlives its study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+
+import automl
+from automl.progress import Events
+from automl.testing import write_pipeline
+
+PROCESS = {"isolation": "process"}
+
+
+def _reasons(result: automl.TuneResult) -> list[str | None]:
+    return [t.attrs.get("fail_reason") for t in result.trials]
+
+
+def test_a_trial_process_that_aborts_fails_its_trial_and_the_study_goes_on(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOML_FAULT", "child_epoch_end:abort:1")  # the first trial process's first epoch
+    monkeypatch.setenv("AUTOML_FAULT_ONCE", str(tmp_path / "aborted"))
+    result = automl.run(write_pipeline(tmp_path, study={"trials": 3}, train=PROCESS))
+    assert [t.state for t in result.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert _reasons(result)[0] == "trial process killed by signal 6 (SIGABRT)"
+    assert result.model_path is not None
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    assert [r.data.tags["automl.fail_reason"] for r in failed] == ["trial process killed by signal 6 (SIGABRT)"]
+
+
+class _KillFirstTrialProcess(Events):
+    """Kills the trial process from outside (as the OOM killer does) during trial 0's second epoch."""
+
+    def epoch_ended(self, number: int, epoch: int, epochs: int, metrics: dict[str, float]) -> None:
+        super().epoch_ended(number, epoch, epochs, metrics)
+        if number == 0 and epoch == 1:
+            children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+            for pid in children:
+                if "automl-trial" in Path(f"/proc/{pid}/cmdline").read_text() or \
+                        "multiprocessing" in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_trial_process_killed_from_outside_fails_its_trial(tmp_path: Path) -> None:
+    result = automl.run(write_pipeline(tmp_path, study={"trials": 2}, train={**PROCESS, "epochs": 4}),
+                        progress=_KillFirstTrialProcess())
+    assert [t.state for t in result.trials] == ["FAIL", "COMPLETE"]
+    assert _reasons(result)[0] == "trial process killed by signal 9 (SIGKILL)"
+
+
+def test_a_trial_past_max_memory_fails(tmp_path: Path) -> None:
+    # a trial process holds far more than 50 MiB once Keras is imported: every trial overruns it
+    result = automl.run(write_pipeline(tmp_path, study={"trials": 2}, train={**PROCESS, "max_memory_mib": 50}))
+    assert [t.state for t in result.trials] == ["FAIL", "FAIL"]
+    assert all(r is not None and r.startswith("exceeded max_memory_mib 50 (resident ") for r in _reasons(result))
+
+
+def test_a_trial_past_trial_timeout_fails_in_both_modes(tmp_path: Path) -> None:
+    for isolation in ("process", "inline"):
+        result = automl.run(write_pipeline(tmp_path, name=f"t-{isolation}", study={"trials": 1, "trial_timeout": 0.5},
+                                           train={"isolation": isolation, "epochs": 2000}))
+        assert [t.state for t in result.trials] == ["FAIL"]
+        assert _reasons(result) == ["exceeded trial_timeout 0.5 s"]
+
+
+def test_the_trial_process_is_recycled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl.trial import process
+
+    pids: list[list[int]] = []
+    close = process.ProcessRunner.close
+
+    def record(self: process.ProcessRunner) -> None:
+        pids.append(list(self.pids))
+        close(self)
+
+    monkeypatch.setattr(process.ProcessRunner, "close", record)
+    result = automl.run(write_pipeline(tmp_path, study={"trials": 5}, train={**PROCESS, "recycle_after": 2,
+                                                                            "epochs": 1}))
+    assert [t.state for t in result.trials] == ["COMPLETE"] * 5
+    assert len(pids[-1]) == 3 and len(set(pids[-1])) == 3  # trials 0-1, 2-3, 4
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+                   for pid in pids[-1])
+
+
+def test_no_trial_process_outlives_a_killed_study(tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, study={"trials": 2}, train={**PROCESS, "epochs": 500, "batch_size": 16})
+    proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "mlruns" / "optuna.db"
+    deadline = time.monotonic() + 180
+    children: list[str] = []
+    while time.monotonic() < deadline and not children:
+        time.sleep(0.5)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        children = [c for c in children if db.exists()]
+    assert children, "no trial process started"
+    time.sleep(3)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
+        time.sleep(0.2)
+    assert not [c for c in children if Path(f"/proc/{c}").exists()
+                and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z"]
+    storage = f"sqlite:///{db}"
+    assert optuna.load_study(study_name="tiny", storage=storage).trials  # it had started
+
+
+def test_the_trial_process_ignores_the_terminals_ctrl_c(tmp_path: Path) -> None:
+    """A terminal sends Ctrl-C to the whole process group: the trial process must leave the decision to the
+    study, which stops at the next epoch's end and closes every run."""
+    from automl.testing import default_sigint
+
+    path = write_pipeline(tmp_path, study={"trials": 2}, train={**PROCESS, "epochs": 500, "batch_size": 16})
+    proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
+                            start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if (tmp_path / "mlruns" / "optuna.db").exists() and \
+                Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+            break
+    time.sleep(8)  # the trial process is training
+    os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert runs and all(r.info.status == "KILLED" for r in runs), [r.info.status for r in runs]
+
+
+def test_threads_are_not_left_behind(tmp_path: Path) -> None:
+    before = threading.active_count()
+    automl.run(write_pipeline(tmp_path, study={"trials": 1}, train={**PROCESS, "epochs": 1}))
+    assert threading.active_count() <= before + 1
