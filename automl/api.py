@@ -23,25 +23,31 @@ if TYPE_CHECKING:
 Overrides = Mapping[str, Any] | Iterable[str] | None
 
 
-def _pipeline(pipeline: str | Path | Pipeline, overrides: Overrides) -> Pipeline:
+def _pipeline(pipeline: str | Path | Pipeline, overrides: Overrides, from_study: str | None = None) -> Pipeline:
     if isinstance(pipeline, Pipeline):
-        if overrides:
-            raise TypeError("overrides apply to a pipeline path, not a loaded Pipeline")
+        if overrides or from_study is not None:
+            raise TypeError("overrides and from_study apply to a pipeline path, not a loaded Pipeline")
         return pipeline
+    if from_study is not None:  # `--from-study NAME` is `--set study.from_study=NAME`, checked the same way
+        given = overrides if overrides is None or isinstance(overrides, Mapping) else parse_overrides(overrides)
+        overrides = {**(given or {}), "study.from_study": from_study}
     return load_pipeline(pipeline, overrides)
 
 
 def tune(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bool = False,
          tracking_uri: str | None = None, storage: str | None = None,
-         progress: Progress | None = None) -> TuneResult:
-    """Run or resume the study of a pipeline; ``overrides`` are dotted keys as with ``--set``."""
-    return _tune(_pipeline(pipeline, overrides), new=new, tracking_uri=tracking_uri, storage=storage,
+         progress: Progress | None = None, from_study: str | None = None) -> TuneResult:
+    """Run or resume the study of a pipeline; ``overrides`` are dotted keys as with ``--set``.
+
+    ``from_study`` seeds a new study with another study's trials (``study.from_study``; docs/engines.md).
+    """
+    return _tune(_pipeline(pipeline, overrides, from_study), new=new, tracking_uri=tracking_uri, storage=storage,
                  progress=progress)
 
 
 def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bool = False,
         tracking_uri: str | None = None, storage: str | None = None,
-        progress: Progress | None = None) -> TuneResult:
+        progress: Progress | None = None, from_study: str | None = None) -> TuneResult:
     """What ``automl run`` does: tune the pipeline (and, when configured, the later stages).
 
     Ctrl-C (SIGINT) or SIGTERM stops at the next safe point (an epoch's end, between trials, between stages)
@@ -53,7 +59,7 @@ def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bo
     """
     from automl import signals
 
-    loaded = _pipeline(pipeline, overrides)
+    loaded = _pipeline(pipeline, overrides, from_study)
     with signals.handling():  # one Ctrl-C stops at the next safe point of whichever stage runs
         result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
         if result.interrupted or result.model_path is None:

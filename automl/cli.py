@@ -66,6 +66,9 @@ def run(
     workers: Annotated[int | None, typer.Option(
         "--workers", "-w", help="Shorthand for --set study.workers=N: trials at once, one per GPU when there "
         "are GPUs.")] = None,
+    from_study: Annotated[str | None, typer.Option(
+        "--from-study", help="Seed a new study with study NAME's trials (same space) or its 5 best configurations "
+        "(another space); --set study.from_study=NAME.", metavar="NAME")] = None,
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
     from automl import api, signals
@@ -75,7 +78,7 @@ def run(
     overrides = _overrides(set_, trials) + ([f"study.workers={workers}"] if workers is not None else [])
     try:
         result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
-                                        tracking_uri=tracking_uri, progress=progress))
+                                        tracking_uri=tracking_uri, progress=progress, from_study=from_study))
     except KeyboardInterrupt:  # stopped in the final stage or between stages: every run is closed already
         err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
                           markup=False, highlight=False)

@@ -11,13 +11,25 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from automl._text import one_of, show
 from automl.builders.metrics import direction_of
-from automl.engines import ENGINE_PRUNERS
+from automl.config.errors import _problems
+from automl.engines import ENGINE_PRUNERS, missing_extra
 from automl.engines import ENGINE_SAMPLERS as ENGINES
-from automl.space.params import CategoricalParam, FixedParam, Param, as_param_input, float_range
+from automl.engines.options import CROSSOVERS, Options, options_model, population_for
+from automl.space.params import CategoricalParam, FixedParam, Param, Scalar, as_param_input, float_range
 
 
 def _not_bool(value: Any) -> Any:
@@ -43,7 +55,8 @@ Samples = Annotated[Int, Field(gt=0, le=MAX_SAMPLES)]
 Features = Annotated[Int, Field(gt=0, le=MAX_FEATURES)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
-PRUNERS = ("none", "median", "hyperband")
+PRUNERS = tuple(dict.fromkeys(p for pruners in ENGINE_PRUNERS.values() for p in pruners))
+MAX_ENQUEUED = 1000
 DATA_SOURCES: dict[str, tuple[str, ...]] = {
     # source -> the keys that apply to it besides `source` and the split fractions
     "digits": (),
@@ -121,9 +134,14 @@ class StudyConfig(_Model):
     """How the search runs."""
 
     engine: str = Field("optuna", description="The tuning engine: optuna | keras_tuner.")
-    sampler: str = Field("tpe", description="optuna: tpe | random | grid; keras_tuner: random | bayesian | "
-                         "hyperband | grid (grid: every float needs a step).")
-    pruner: str = Field("median", description="none | median | hyperband (optuna only), fed by per-epoch reports.")
+    sampler: str = Field("tpe", description="optuna: tpe | random | grid | qmc | cmaes | gp | nsga2 | nsga3; "
+                         "keras_tuner: random | bayesian | hyperband | grid (grid: every float needs a step). Or a "
+                         "mapping with its options, e.g. `{name: tpe, n_startup_trials: 5}` (optuna; "
+                         "docs/engines.md).", json_schema_extra=lambda s: _name_or_options(s))
+    pruner: str = Field("median", description="none | median | percentile | successive_halving | hyperband | "
+                        "patient | threshold (keras_tuner: none | median), fed by per-epoch reports. Or a mapping "
+                        "with its options, e.g. `{name: percentile, percentile: 25, warmup_epochs: 2}`.",
+                        json_schema_extra=lambda s: _name_or_options(s))
     trials: Trials = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
     metric: str | None = Field(
         None, description="val_<metric> to optimize; default val_accuracy (classification) / val_loss."
@@ -142,6 +160,40 @@ class StudyConfig(_Model):
         1, description="Trials run at once, each worker a child process with its own share of `trials`, all "
         "asking one Optuna storage (optuna engine only). With GPUs, worker i sees only GPU i mod #GPUs (one trial "
         "per GPU); on a CPU the workers share the cores. Results no longer depend only on the seed.")
+    enqueue: Annotated[list[dict[str, Scalar]], Field(max_length=MAX_ENQUEUED)] = Field(
+        default_factory=list, description="Configurations evaluated first, e.g. `[{lr: 0.01, layers: 2}]` "
+        "(parameters left out are sampled); each is enqueued once: a resumed study skips those it has tried "
+        "(optuna engine).")
+    from_study: str | None = Field(
+        None, description="Another study in the same storage that seeds this one when it is created: its "
+        "completed trials when the space is the same, else its 5 best configurations, enqueued (optuna engine; "
+        "`automl run --from-study NAME`).")
+
+    _sampler_options: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _pruner_options: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def sampler_options(self) -> dict[str, Any]:
+        """The sampler's options, defaults filled (None: settled when the study opens)."""
+        return dict(self._sampler_options)
+
+    @property
+    def pruner_options(self) -> dict[str, Any]:
+        """The pruner's options, defaults filled (None: settled when the study opens)."""
+        return dict(self._pruner_options)
+
+    def engine_options(self) -> dict[str, Any]:
+        """What :class:`~automl.engines.base.StudySettings` takes besides the sampler's and pruner's names:
+        ``StudySettings(..., **cfg.study.engine_options())``."""
+        return {"sampler_options": self.sampler_options, "pruner_options": self.pruner_options,
+                "enqueue": [dict(c) for c in self.enqueue], "from_study": self.from_study}
+
+    @field_validator("from_study")
+    @classmethod
+    def _from_study(cls, value: str | None) -> str | None:
+        if value is not None and (not _NAME.match(value) or len(value) > MAX_NAME):
+            raise ValueError(f"expected a study name (letters, digits, '_', '.', '-'), got {show(value)}")
+        return value
 
     @field_validator("engine")
     @classmethod
@@ -168,6 +220,15 @@ class StudyConfig(_Model):
         pruners = ENGINE_PRUNERS.get(self.engine, PRUNERS)
         if self.pruner not in pruners:
             raise ValueError(f"[pruner] {one_of(self.pruner, pruners, f'{self.engine} pruner')}")
+        problem = missing_extra(self.sampler)
+        if problem:
+            raise ValueError(f"[sampler] {problem}")
+        for key in ("enqueue", "from_study"):
+            if key in self.model_fields_set and getattr(self, key) and self.engine != "optuna":
+                raise ValueError(f"[{key}] warm starts need engine optuna, got engine {self.engine}")
+        for i, config in enumerate(self.enqueue):
+            if not config:
+                raise ValueError(f"[enqueue.{i}] expected a mapping of parameter -> value, got {{}}")
         if self.metric is not None and self.direction is not None:
             implied = direction_of(self.metric)
             if implied is not None and implied != self.direction:
@@ -175,6 +236,61 @@ class StudyConfig(_Model):
                     f"[direction] {self.metric} must be {implied}d, got direction={self.direction}"
                 )
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _option_forms(cls, data: Any, handler: ModelWrapValidatorHandler[StudyConfig]) -> StudyConfig:
+        # `sampler: {name: tpe, n_startup_trials: 5}`: `sampler` is the name (what every reader compares), the
+        # rest are its options. Defined last, it wraps the other validators: the names are good when it reads them
+        written: dict[str, dict[str, Any]] = {}
+        if isinstance(data, dict):
+            data = dict(data)
+            for kind in ("sampler", "pruner"):
+                value = data.get(kind)
+                if isinstance(value, dict):
+                    if "name" not in value:
+                        raise ValueError(f"[{kind}.name] required key is missing (the {kind}'s name)")
+                    data[kind] = value["name"]
+                    written[kind] = {str(k): v for k, v in value.items() if k != "name"}
+        config = handler(data)
+        if not isinstance(data, dict):  # an instance: validated already
+            return config
+        config._sampler_options = _options(config, "sampler", written.get("sampler", {}))
+        config._pruner_options = _options(config, "pruner", written.get("pruner", {}))
+        return config
+
+
+def _name_or_options(schema: dict[str, Any]) -> None:
+    """JSON Schema of `study.sampler` / `study.pruner`: a name, or a mapping of the name and options."""
+    schema.pop("type", None)
+    schema["anyOf"] = [{"type": "string"}, {"type": "object", "required": ["name"],
+                                            "properties": {"name": {"type": "string"}}}]
+
+
+def _options(config: StudyConfig, kind: Literal["sampler", "pruner"], written: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``config``'s sampler or pruner, validated and completed; errors name
+    ``<kind>.<option>``."""
+    name = getattr(config, kind)
+    model = options_model(kind, config.engine, name)
+    if written and not model.model_fields:
+        key = next(iter(written))
+        if config.engine != "optuna":
+            raise ValueError(f"[{kind}.{key}] {config.engine} {kind}s take no options, got {key}: write "
+                             f"`{kind}: {name}`")
+        raise ValueError(f"[{kind}.{key}] {kind} '{name}' takes no options, got {key}")
+    try:
+        options: Options = model.model_validate(written)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            raise ValueError(f"[{kind}.{key}] {one_of(key, model.model_fields, f'{name} {kind} option')}") from None
+        loc, msg = _problems(exc, model)[0]
+        raise ValueError(f"[{'.'.join([kind, *map(str, loc)])}] {msg}") from None
+    if getattr(options, "population_size", "") is None:  # nsga2, nsga3: sized to the session's trials
+        size = max(CROSSOVERS[getattr(options, "crossover", "uniform")], population_for(config.trials))
+        options = options.model_copy(update={"population_size": size})
+    return options.model_dump()
 
 
 #: trials per trial process before it is replaced (docs/benchmarks.md, "Trial processes")

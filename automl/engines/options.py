@@ -173,11 +173,12 @@ class HyperbandOptions(Options):
 
 
 class PatientOptions(Options):
-    """Stop a trial whose value has not improved for `patience` epochs (compares a trial with itself)."""
+    """Stop a trial whose last `patience` + 1 epochs are all worse than its best before them (a trial
+    compared with itself)."""
 
-    patience: Count = Field(3, description="Epochs without improvement tolerated.")
+    patience: Count = Field(3, description="Epochs below the trial's best tolerated.")
     min_delta: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = Field(
-        0.0, description="Smallest change that counts as an improvement.")
+        0.0, description="A value this close to the best (or closer) does not count as worse.")
 
 
 class ThresholdOptions(_Warmup):

@@ -4,6 +4,8 @@ storages."""
 from __future__ import annotations
 
 import logging
+import math
+import re
 import warnings
 from datetime import datetime
 from typing import Any, Literal
@@ -13,11 +15,14 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 
 from automl import faults
+from automl._text import one_of, show
 from automl.engines import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.engines.options import CROSSOVERS, population_for, resolve
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
+from automl.space.params import CategoricalParam, FixedParam, FloatParam, IntParam, Param
+from automl.space.space import Space
 from automl.stores import retrying, store_lock
 from automl.tracking.mlflow import absolute_sqlite
 
@@ -80,8 +85,11 @@ def _options(kind: Literal["sampler", "pruner"], name: str, raw: dict[str, Any])
         return resolve(kind, "optuna", name, raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in (f"study.{kind}", *err["loc"]))
-        raise ConfigError(err["msg"], path=where) from None
+        loc, msg = [str(p) for p in err["loc"]], str(err["msg"]).removeprefix("Value error, ")
+        key = re.match(r"\[([\w.]+)\] ", msg)  # a validator's "[option] what must hold"
+        if key:
+            loc, msg = loc + key.group(1).split("."), msg[key.end():]
+        raise ConfigError(msg, path=".".join([f"study.{kind}", *loc])) from None
 
 
 def _nsga(name: str, opts: Any, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -97,6 +105,95 @@ def _nsga(name: str, opts: Any, seed: int | None) -> optuna.samplers.BaseSampler
     if name == "nsga3":
         return optuna.samplers.NSGAIIISampler(dividing_parameter=opts.dividing_parameter, **common)
     return optuna.samplers.NSGAIISampler(**common)
+
+
+# -- warm starts ---------------------------------------------------------------------------------------------
+#: the best configurations of another study enqueued when its space differs (``--from-study``)
+SEED_BEST = 5
+#: trial attributes a copied trial keeps (its MLflow run, session and owner belong to the other study)
+_COPIED = ("n_params", "fit_seconds", "epochs_trained", "best_epoch", "reason")
+
+
+def _outside(spec: Param, value: Any) -> str | None:
+    """Why ``value`` is not a value of ``spec`` (as a sampler could draw it), or None."""
+    got = f", got {show(value)}"
+    if isinstance(spec, FixedParam):
+        return None if spec.contains(value) else f"fixed at {show(spec.value)} in the space{got}"
+    if isinstance(spec, CategoricalParam):
+        same = any(c == value and isinstance(c, bool) == isinstance(value, bool) for c in spec.choices)
+        return None if same else f"expected one of {show(spec.choices)}{got}"
+    assert isinstance(spec, IntParam | FloatParam)
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(spec, IntParam) and not isinstance(value, int)):
+        return f"expected {'an integer' if isinstance(spec, IntParam) else 'a number'}{got}"
+    if not spec.contains(value):
+        return f"`{spec.low:g} <= value <= {spec.high:g}` must hold{got}"
+    if spec.step is not None and not math.isclose((value - spec.low) / spec.step,
+                                                  round((value - spec.low) / spec.step), abs_tol=1e-9):
+        return f"expected {spec.low:g} + a multiple of step {spec.step:g}{got}"
+    return None
+
+
+def _enqueued(space: Space, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``study.enqueue`` checked against the space: each configuration's tunable values.
+
+    An unknown name, a value a sampler could not draw, or a parameter whose condition the configuration
+    itself rules out is a ConfigError naming ``study.enqueue.N.param``.
+    """
+    fixed = {k: p.value for k, p in space.params.items() if isinstance(p, FixedParam) and not p.when}
+    out = []
+    for i, config in enumerate(configs):
+        known = {**fixed, **config}
+        for name, value in config.items():
+            where = f"study.enqueue.{i}.{name}"
+            spec = space.params.get(name)
+            if spec is None:
+                raise ConfigError(one_of(name, [k for k, p in space.params.items() if p.tunable], "parameter"),
+                                  path=where)
+            problem = _outside(spec, value)
+            if problem:
+                raise ConfigError(problem, path=where)
+            if all(parent in known for parent in spec.when) and not space.is_active(name, known):
+                raise ConfigError(f"inactive in this configuration: it needs {show(spec.when)}", path=where)
+        out.append({k: v for k, v in config.items() if space.params[k].tunable})
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
+        return type(a) is type(b) and bool(a == b)
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+
+
+def _enqueue(study: optuna.Study, configs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Enqueue each ``(params, user_attrs)`` unless a trial of the study (run or waiting) already has those
+    values: a resumed study, or the second of several workers, enqueues nothing again."""
+    trials = study.get_trials(deepcopy=False)
+    seen = [{**t.params, **t.system_attrs.get("fixed_params", {})} for t in trials]
+    for params, attrs in configs:
+        if params and not any(all(k in values and _same(values[k], v) for k, v in params.items())
+                              for values in seen):
+            study.enqueue_trial(params, user_attrs=attrs)
+            seen.append(params)
+
+
+def _seed(study: optuna.Study, source: optuna.Study, space: Space) -> None:
+    """Seed a new study from ``source``: its completed trials when the space (and direction) is the same, else
+    its best :data:`SEED_BEST` configurations (what of them fits this space), enqueued."""
+    done = source.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    origin = source.study_name
+    if source.user_attrs.get(FINGERPRINT) == space.fingerprint() and source.direction == study.direction:
+        study.add_trials([optuna.trial.create_trial(
+            value=t.value, params=t.params, distributions=t.distributions, intermediate_values=t.intermediate_values,
+            user_attrs={**{k: t.user_attrs[k] for k in _COPIED if k in t.user_attrs},
+                        "automl.from_study": origin, "automl.from_trial": t.number}) for t in done])
+    else:
+        best = sorted(done, key=lambda t: float(t.value or 0.0),
+                      reverse=source.direction == optuna.study.StudyDirection.MAXIMIZE)[:SEED_BEST]
+        _enqueue(study, [({k: v for k, v in t.params.items() if k in space.params and space.params[k].tunable
+                           and _outside(space.params[k], v) is None},
+                          {"automl.from_study": origin, "automl.from_trial": t.number}) for t in best])
+    study.set_user_attr("automl.from_study", origin)
 
 
 class OptunaEngine(Engine):
@@ -126,12 +223,12 @@ class OptunaEngine(Engine):
             except ValueError as exc:
                 raise ConfigError(f"{exc}", path="study.sampler") from None
             return optuna.samplers.GridSampler(grid, seed=seed)
-        if name == "qmc":
-            # one scrambled sequence for every session and worker: Optuna numbers its points in the storage
-            return optuna.samplers.QMCSampler(qmc_type=opts.qmc_type, scramble=opts.scramble, seed=s.seed,
-                                              warn_asynchronous_seeding=False, warn_independent_sampling=quiet)
-        with warnings.catch_warnings():  # `group`, `with_margin`, ... are "experimental" but are what we need
+        with warnings.catch_warnings():  # `group`, `with_margin`, QMC are "experimental" but are what we need
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if name == "qmc":
+                # one scrambled sequence for every session and worker: Optuna numbers its points in the storage
+                return optuna.samplers.QMCSampler(qmc_type=opts.qmc_type, scramble=opts.scramble, seed=s.seed,
+                                                  warn_asynchronous_seeding=False, warn_independent_sampling=quiet)
             if name == "cmaes":
                 return optuna.samplers.CmaEsSampler(
                     n_startup_trials=opts.n_startup_trials, popsize=opts.popsize, with_margin=opts.with_margin,
@@ -146,7 +243,7 @@ class OptunaEngine(Engine):
             startup = min(10, max(3, s.epochs)) if opts.n_startup_trials is None else opts.n_startup_trials
             group = opts.multivariate if opts.group is None else opts.group
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=opts.multivariate,
-                                              group=group, warn_independent_sampling=quiet)
+                                              group=group)
 
     def _pruner(self) -> optuna.pruners.BasePruner:
         s = self.settings
@@ -170,7 +267,9 @@ class OptunaEngine(Engine):
                 min_resource=opts.min_resource, max_resource=opts.max_resource or max(1, s.epochs),
                 reduction_factor=opts.reduction_factor, bootstrap_count=opts.bootstrap_count)
         if s.pruner == "patient":
-            return optuna.pruners.PatientPruner(None, patience=opts.patience, min_delta=opts.min_delta)
+            with warnings.catch_warnings():  # "experimental" since Optuna 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.pruners.PatientPruner(None, patience=opts.patience, min_delta=opts.min_delta)
         if s.pruner == "threshold":
             return optuna.pruners.ThresholdPruner(lower=opts.lower, upper=opts.upper, n_warmup_steps=warmup,
                                                   interval_steps=opts.interval_epochs)
@@ -216,7 +315,7 @@ class OptunaEngine(Engine):
             self.study.set_user_attr("automl.space_spec", s.space.describe())
             if source is not None:
                 _seed(self.study, source, s.space)
-            _enqueue(self.study, enqueue, "automl.enqueued")
+            _enqueue(self.study, [(c, {"automl.enqueued": i}) for i, c in enumerate(enqueue)])
         self.healed = self.fail_dead()
 
     def _source(self) -> optuna.Study:
