@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl._text import show
 from automl.errors import ConfigError
 from automl.space.params import Param, fixed
 
@@ -30,9 +31,9 @@ def augment(x: Any, hp: dict[str, Any], rank: int) -> Any:
         return x
     if rank != 4:
         raise ConfigError(f"augmentation ({', '.join(active)}) needs image (N, H, W, C) data, got rank-{rank} data")
-    flip = str(hp.get("flip", "none"))
+    flip = hp.get("flip", "none")
     if flip not in FLIPS:
-        raise ConfigError(f"flip: expected one of {', '.join(FLIPS)}, got {flip!r}")
+        raise ConfigError(f"flip: expected one of {', '.join(FLIPS)}, got {show(flip)}")
     f32 = {"dtype": "float32"}  # raw inputs, before normalization: never in a mixed precision's half floats
     if flip != "none":
         x = keras.layers.RandomFlip(flip, name="augment_flip", **f32)(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from automl._text import one_of
+from automl._text import one_of, show
 from automl.errors import ConfigError
 
 T = TypeVar("T")
@@ -55,6 +55,6 @@ class Registry(Generic[T]):
         if isinstance(identifier, dict):
             name = identifier.get("name") or identifier.get("class_name")
             if not isinstance(name, str):
-                raise ConfigError(f"a {self.family} config needs a `name`, got {identifier!r}")
+                raise ConfigError(f"a {self.family} config needs a `name`, got {show(identifier)}")
             return self.factory(name)(**{**identifier.get("config", {}), **kwargs})
         return identifier

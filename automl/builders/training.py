@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from automl._text import clip, show
 from automl.builders.augmentation import augmentation_hyperparameters
 from automl.builders.optimizers import optimizer_hyperparameters
 from automl.builders.regularizers import regularizer_hyperparameters
@@ -86,9 +87,9 @@ def class_weights(hp: dict[str, Any], y: np.ndarray, num_classes: int,
             elif isinstance(key, int) and 0 <= key < num_classes:
                 index = key
             else:
-                raise ConfigError(f"class_weight: {key!r} is not a class (classes: {', '.join(names)})")
+                raise ConfigError(f"class_weight: {show(key)} is not a class (classes: {clip(', '.join(names))})")
             if not isinstance(weight, int | float) or weight < 0:
-                raise ConfigError(f"class_weight: weights must be numbers >= 0, got {key!r}: {weight!r}")
+                raise ConfigError(f"class_weight: weights must be numbers >= 0, got {show(key)}: {show(weight)}")
             out[index] = float(weight)
         return out
-    raise ConfigError(f"class_weight: expected none, balanced or a mapping class -> weight, got {spec!r}")
+    raise ConfigError(f"class_weight: expected none, balanced or a mapping class -> weight, got {show(spec)}")

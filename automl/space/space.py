@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from automl._text import did_you_mean, one_of, show
+from automl._text import clip, did_you_mean, one_of, show
 from automl.errors import ConfigError
-from automl.space.params import CategoricalParam, FixedParam, Param, Suggester, as_param_input
+from automl.space.params import MAX_GRID, CategoricalParam, FixedParam, Param, Suggester, as_param_input
 
 BLOCK = "block"
+# a key path in an error names a parameter (or a parent) up to this length
+_PATH_CHARS = 80
 
 
 class SpaceFile(BaseModel):
@@ -102,25 +105,59 @@ class Space:
 
     def can_be_active(self, name: str) -> bool:
         """False for a parameter whose condition no value of its parents can meet (momentum under adam)."""
-        for parent, allowed in self.params[name].when.items():
-            pspec = self.params[parent]
-            if not self.can_be_active(parent):
-                return False
-            if isinstance(pspec, CategoricalParam | FixedParam) and not set(map(repr, pspec.grid())) & set(
-                    map(repr, allowed)):
-                return False
+        return self._can_be_active()[name]
+
+    def _can_be_active(self) -> dict[str, bool]:
+        """:meth:`can_be_active` of every parameter, each parent walked once (a web of conditions where each
+        parameter has two parents would otherwise cost 2**(depth/2) walks); a cycle never holds."""
+        known: dict[str, bool] = {}
+        for root in self.params:
+            if root in known:
+                continue
+            stack, visiting = [root], {root}
+            while stack:
+                name = stack[-1]
+                parents = [p for p in self.params[name].when if p in self.params and p not in known]
+                todo = [p for p in parents if p not in visiting]
+                if todo:
+                    stack += todo
+                    visiting.update(todo)
+                    continue
+                known[name] = all(known.get(p, False) and self._may_hold(p, allowed)
+                                  for p, allowed in self.params[name].when.items())
+                stack.pop()
+                visiting.discard(name)
+        return known
+
+    def _may_hold(self, parent: str, allowed: list[Any]) -> bool:
+        pspec = self.params[parent]
+        if isinstance(pspec, CategoricalParam | FixedParam):
+            return bool(set(map(repr, pspec.grid())) & set(map(repr, allowed)))
         return True
 
     def grid(self) -> dict[str, list[Any]]:
-        """Every tunable parameter's grid values (grid search); raises ValueError if one has none."""
-        out: dict[str, list[Any]] = {}
+        """Every tunable parameter's grid values (grid search); raises ValueError if one has none, or if one or
+        all of them together hold more than :data:`~automl.space.params.MAX_GRID` values."""
+        sizes: dict[str, int] = {}
+        active = self._can_be_active()
         for name, spec in self.params.items():
-            if spec.tunable and self.can_be_active(name):
-                try:
-                    out[name] = spec.grid()
-                except ValueError as exc:
-                    raise ValueError(f"{exc}; `{name}` has none (give it a step or a fixed value)") from None
-        return out
+            if spec.tunable and active[name]:
+                size = spec.grid_size()
+                if size is None:
+                    raise ValueError(f"grid search needs every float to have a `step`; `{name}` has none (give it "
+                                     "a step or a fixed value)")
+                if size > MAX_GRID:
+                    raise ValueError(f"`{name}` has {size} grid values; at most {MAX_GRID} (give it a larger step, "
+                                     "fewer choices or a fixed value)")
+                sizes[name] = size
+        points = math.prod(sizes.values())
+        if points > MAX_GRID:
+            largest = sorted(sizes.items(), key=lambda item: -item[1])[:3]
+            count = str(points) if points < 10**18 else f"about 10^{len(str(points)) - 1}"
+            raise ValueError(f"the grid has {count} points (most values: "
+                             f"{', '.join(f'{n} {k}' for n, k in largest)}); at most {MAX_GRID} (give parameters "
+                             "larger steps, fewer choices or fixed values)")
+        return {name: self.params[name].grid() for name in sizes}
 
     def fingerprint(self) -> str:
         """A hash of the resolved space: a resumed study must see the same one."""
@@ -140,17 +177,17 @@ def resolve_space(
     """
     from automl.builders.blocks import BLOCKS, RANK_NAMES
     from automl.builders.checks import check_param
-    from automl.builders.optimizers import training_hyperparameters
+    from automl.builders.training import training_hyperparameters
 
     def err(path: str, message: str) -> ConfigError:
-        return ConfigError(message, file=file, path=prefix + path)
+        return ConfigError(message, file=file, path=prefix + clip(path, _PATH_CHARS))  # names may be a MB long
 
     block_spec = space.block
     if isinstance(block_spec, FixedParam | CategoricalParam) and not block_spec.when:
         names = [block_spec.value] if isinstance(block_spec, FixedParam) else list(block_spec.choices)
     else:
         raise err(BLOCK, "expected a block name or {type: categorical, choices: [...]}, "
-                         f"got {block_spec.model_dump(exclude_defaults=True)}")
+                         f"got {show(block_spec.model_dump(exclude_defaults=True))}")
     for name in names:
         if not isinstance(name, str) or name not in BLOCKS:
             raise err(BLOCK, one_of(str(name), BLOCKS.names(), "block"))
@@ -253,11 +290,11 @@ def _check_conditions(params: dict[str, Param], space: SpaceFile, all_blocks: li
                 possible = all_blocks if parent == BLOCK else pspec.grid()
                 bad = [v for v in allowed if v not in possible]
                 if bad:
-                    raise err(path, f"condition value(s) {bad} can never hold: {parent} takes {possible}")
+                    raise err(path, f"condition value(s) {show(bad)} can never hold: {parent} takes {show(possible)}")
             else:
                 bad = [v for v in allowed if not pspec.contains(v)]
                 if bad:
-                    raise err(path, f"condition value(s) {bad} are outside the range of {parent}")
+                    raise err(path, f"condition value(s) {show(bad)} are outside the range of {parent}")
 
 
 def _topological(params: dict[str, Param], err: Any) -> dict[str, Param]:
