@@ -15,13 +15,13 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 
 from automl import faults
-from automl._text import one_of, show
+from automl._text import one_of
 from automl.engines import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.engines.options import CROSSOVERS, population_for, resolve
+from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
-from automl.space.params import CategoricalParam, FixedParam, FloatParam, IntParam, Param
 from automl.space.space import Space
 from automl.stores import retrying, store_lock
 from automl.tracking.mlflow import absolute_sqlite
@@ -114,51 +114,6 @@ SEED_BEST = 5
 _COPIED = ("n_params", "fit_seconds", "epochs_trained", "best_epoch", "reason")
 
 
-def _outside(spec: Param, value: Any) -> str | None:
-    """Why ``value`` is not a value of ``spec`` (as a sampler could draw it), or None."""
-    got = f", got {show(value)}"
-    if isinstance(spec, FixedParam):
-        return None if spec.contains(value) else f"fixed at {show(spec.value)} in the space{got}"
-    if isinstance(spec, CategoricalParam):
-        same = any(c == value and isinstance(c, bool) == isinstance(value, bool) for c in spec.choices)
-        return None if same else f"expected one of {show(spec.choices)}{got}"
-    assert isinstance(spec, IntParam | FloatParam)
-    if isinstance(value, bool) or not isinstance(value, int | float) or (
-            isinstance(spec, IntParam) and not isinstance(value, int)):
-        return f"expected {'an integer' if isinstance(spec, IntParam) else 'a number'}{got}"
-    if not spec.contains(value):
-        return f"`{spec.low:g} <= value <= {spec.high:g}` must hold{got}"
-    if spec.step is not None and not math.isclose((value - spec.low) / spec.step,
-                                                  round((value - spec.low) / spec.step), abs_tol=1e-9):
-        return f"expected {spec.low:g} + a multiple of step {spec.step:g}{got}"
-    return None
-
-
-def _enqueued(space: Space, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``study.enqueue`` checked against the space: each configuration's tunable values.
-
-    An unknown name, a value a sampler could not draw, or a parameter whose condition the configuration
-    itself rules out is a ConfigError naming ``study.enqueue.N.param``.
-    """
-    fixed = {k: p.value for k, p in space.params.items() if isinstance(p, FixedParam) and not p.when}
-    out = []
-    for i, config in enumerate(configs):
-        known = {**fixed, **config}
-        for name, value in config.items():
-            where = f"study.enqueue.{i}.{name}"
-            spec = space.params.get(name)
-            if spec is None:
-                raise ConfigError(one_of(name, [k for k, p in space.params.items() if p.tunable], "parameter"),
-                                  path=where)
-            problem = _outside(spec, value)
-            if problem:
-                raise ConfigError(problem, path=where)
-            if all(parent in known for parent in spec.when) and not space.is_active(name, known):
-                raise ConfigError(f"inactive in this configuration: it needs {show(spec.when)}", path=where)
-        out.append({k: v for k, v in config.items() if space.params[k].tunable})
-    return out
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
         return type(a) is type(b) and bool(a == b)
@@ -191,7 +146,7 @@ def _seed(study: optuna.Study, source: optuna.Study, space: Space) -> None:
         best = sorted(done, key=lambda t: float(t.value or 0.0),
                       reverse=source.direction == optuna.study.StudyDirection.MAXIMIZE)[:SEED_BEST]
         _enqueue(study, [({k: v for k, v in t.params.items() if k in space.params and space.params[k].tunable
-                           and _outside(space.params[k], v) is None},
+                           and outside(space.params[k], v) is None},
                           {"automl.from_study": origin, "automl.from_trial": t.number}) for t in best])
     study.set_user_attr("automl.from_study", origin)
 
@@ -284,7 +239,7 @@ class OptunaEngine(Engine):
 
     def open(self, *, new: bool = False) -> None:
         s = self.settings
-        enqueue = _enqueued(s.space, s.enqueue)
+        enqueue = check_enqueue(s.space, s.enqueue)
         source = None
         with store_lock(self.storage):  # two processes opening one new study: one makes it, one loads it
             if new:

@@ -1,4 +1,5 @@
-"""The engine tests' stores on a memory-backed file system where the machine has one.
+"""The engine tests' ``tmp_path`` (their working directory, where the stores live) on a memory-backed file
+system where the machine has one.
 
 Every Optuna ask/tell is a few SQLite commits, and a commit waits for the disk: in /dev/shm the same
 stores (real SQLite files, the same locks) run about four times faster, which keeps a contract that runs
@@ -17,13 +18,10 @@ import pytest
 SHM = Path("/dev/shm")
 
 
-@pytest.fixture(autouse=True)
-def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+@pytest.fixture
+def tmp_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if not (SHM.is_dir() and os.access(SHM, os.W_OK)):
-        monkeypatch.chdir(tmp_path)
-        yield tmp_path
+        yield tmp_path_factory.mktemp("engines")
         return
     with tempfile.TemporaryDirectory(dir=SHM, prefix="automl-test-") as work:
-        monkeypatch.chdir(work)
         yield Path(work)
