@@ -35,11 +35,11 @@ def outside(spec: Param, value: Any) -> str | None:
     return None
 
 
-def check_enqueue(space: Space, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_enqueue(space: Space, configs: list[dict[str, Any]], *, file: str | None = None) -> list[dict[str, Any]]:
     """``study.enqueue`` checked against the space: each configuration's tunable values.
 
     An unknown name, a value a sampler could not draw, or a parameter whose condition the configuration
-    itself rules out is a ConfigError naming ``study.enqueue.N.param``.
+    itself rules out is a ConfigError naming ``file`` (the pipeline, when known) and ``study.enqueue.N.param``.
     """
     fixed = {k: p.value for k, p in space.params.items() if isinstance(p, FixedParam) and not p.when}
     out = []
@@ -50,11 +50,12 @@ def check_enqueue(space: Space, configs: list[dict[str, Any]]) -> list[dict[str,
             spec = space.params.get(name)
             if spec is None:
                 raise ConfigError(one_of(name, [k for k, p in space.params.items() if p.tunable], "parameter"),
-                                  path=where)
+                                  file=file, path=where)
             problem = outside(spec, value)
             if problem:
-                raise ConfigError(problem, path=where)
+                raise ConfigError(problem, file=file, path=where)
             if all(parent in known for parent in spec.when) and not space.is_active(name, known):
-                raise ConfigError(f"inactive in this configuration: it needs {show(spec.when)}", path=where)
+                raise ConfigError(f"inactive in this configuration: it needs {show(spec.when)}", file=file,
+                                  path=where)
         out.append({k: v for k, v in config.items() if space.params[k].tunable})
     return out

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from automl.engines.base import Engine
+from automl.engines.warm import check_enqueue
 from automl.errors import ConfigError, StudyError
 from tests.engines.contract import drive, make_engine, space_for
 
@@ -135,3 +136,9 @@ def test_from_study_must_name_another_existing_study() -> None:
     with pytest.raises(StudyError, match="names this study"):
         make_engine("optuna", "random", name="seeded", from_study="seeded").open()
     assert not make_engine("optuna", "random", name="seeded").exists()
+
+
+def test_the_enqueue_check_names_the_pipeline_file_when_given() -> None:
+    with pytest.raises(ConfigError) as err:
+        check_enqueue(space_for("tpe"), [{"lr": 2.0}], file="p.yaml")
+    assert str(err.value) == "p.yaml: study.enqueue.0.lr: `0.001 <= value <= 0.1` must hold, got 2"
