@@ -25,13 +25,6 @@ def optimizer_hyperparameters() -> dict[str, Param]:
     }
 
 
-def training_hyperparameters() -> dict[str, Param]:
-    """Every training hyperparameter with its default (see :mod:`automl.builders.training`)."""
-    from automl.builders.training import training_hyperparameters as _all
-
-    return _all()
-
-
 def _clip(hp: dict[str, Any]) -> dict[str, Any]:
     return {k: float(hp[k]) for k in ("clipnorm", "clipvalue") if hp.get(k) is not None}
 

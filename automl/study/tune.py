@@ -1,4 +1,5 @@
-"""Run a study: engine asks, a trial trains, MLflow records, the best model is kept and tested."""
+"""A session of a study: the MLflow parent run around the loop (:mod:`automl.study.loop`) or its workers, then
+the final stage (the best model checked or rebuilt, refit, tested, logged and registered)."""
 
 from __future__ import annotations
 
@@ -6,37 +7,26 @@ import json
 import os
 import random
 import shutil
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from automl import faults, signals
-from automl._keras import import_keras, resolve_precision
+from automl._keras import import_keras
 from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
-from automl.builders.training import fit_values
 from automl.config.loader import Pipeline
-from automl.engines import get_engine
-from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.engines.base import TrialRecord
 from automl.errors import StudyError
-from automl.plan import Plan, make_plan
+from automl.plan import make_plan
 from automl.progress import Progress
-from automl.study.folder import StudyFolder, load_model, write_json
-from automl.tracking.mlflow import Tracker
+from automl.study.folder import load_model
+from automl.study.loop import Loop, reason
+from automl.study.workers import WorkerJob, interrupt, shares, visible_gpus, worker_main
 from automl.tracking.registry import register_file
-from automl.trial.process import (
-    ChildSetup,
-    InlineRunner,
-    ProcessRunner,
-    TrialProcessDied,
-    data_meta,
-    write_splits,
-)
 from automl.trial.runner import (
     TrialRequest,
-    TrialResult,
     freeze_imports,
     refit,
     release_memory,
@@ -66,45 +56,6 @@ class TuneResult:
     export: Any = None  # automl.export.ExportResult, when `automl run` exported
 
 
-class _TrialReporter:
-    """Feeds a running trial's epochs to the engine, MLflow and the progress view.
-
-    The engine hears of every epoch at once (its pruner needs it); MLflow gets the epochs in batches at
-    most every ``FLUSH_SECONDS`` (and at the trial's end), since one SQLite transaction per short epoch
-    was a measurable part of the overhead.
-    """
-
-    FLUSH_SECONDS = 1.0
-
-    def __init__(self, trial: EngineTrial, tracker: Tracker, run_id: str, progress: Progress, epochs: int) -> None:
-        self.trial, self.tracker, self.run_id = trial, tracker, run_id
-        self.progress, self.epochs = progress, epochs
-        self.pending: list[tuple[int, dict[str, float]]] = []
-        self.flushed = time.monotonic()
-
-    def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
-        self.pending.append((epoch, metrics))
-        if time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
-            self.flush()
-        self.trial.report(epoch, value, metrics)
-        self.progress.epoch_ended(self.trial.number, epoch, self.epochs, metrics)
-
-    def flush(self) -> None:
-        if self.pending:
-            self.tracker.log_steps(self.run_id, self.pending)
-            self.pending = []
-        self.flushed = time.monotonic()
-
-    def should_prune(self) -> bool:
-        return self.trial.should_prune()
-
-
-def _reason(exc: BaseException) -> str:
-    """An exception as a run's ``automl.fail_reason``: its type and first line."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
-
-
 def _seed_everything(seed: int | None) -> None:
     if seed is None:
         return
@@ -128,27 +79,8 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
         return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
 
 
-class _Study:
-    def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress, *, worker: int | None = None,
-                 threads: int | None = None) -> None:
-        self.plan, self.progress = plan, progress
-        self.threads = threads  # intra-op threads of this process's trials (a worker's share of the cores)
-        self.worker = worker  # None: the study's own process; i: worker i of study.workers (automl.workers)
-        self.tracking_uri = tracking_uri
-        cfg = plan.pipeline.config
-        self.cfg = cfg
-        settings = StudySettings(name=plan.name, space=plan.space, sampler=cfg.study.sampler,
-                                 pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
-                                 storage=plan.storage, epochs=cfg.train.epochs, worker=worker or 0)
-        self.engine: Engine = get_engine(cfg.study.engine)(settings)
-        self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
-        self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
-                                          plan.data.num_classes, embeddings=plan.data.embeddings,
-                                          metrics=plan.epoch_metrics,
-                                          precision=resolve_precision(cfg.train.precision))
-        self.runner: InlineRunner | ProcessRunner | None = None
-        self.folder: StudyFolder = plan.folder
-        self.best_path = self.folder.best_model
+class _Study(Loop):
+    """A session of the study: its MLflow parent run around the loop (or the workers), then the final stage."""
 
     def run(self, *, new: bool) -> TuneResult:
         plan, cfg = self.plan, self.cfg
@@ -158,7 +90,7 @@ class _Study:
         self.folder.claim()
         for note in plan.notes:
             self.progress.note(note)
-        self._heal()
+        self.heal()
         _seed_everything(cfg.seed)
         before = len(self.engine.trials())
         parent = self.tracker.start_run(f"{plan.name}-session-{before}", tags={
@@ -188,7 +120,7 @@ class _Study:
         except BaseException as exc:
             with signals.deferred():
                 self._close_runner()
-                self.tracker.fail(parent, _reason(exc))
+                self.tracker.fail(parent, reason(exc))
                 self.progress.study_ended()
             raise
         self._close_runner()
@@ -201,115 +133,12 @@ class _Study:
             raise
         except BaseException as exc:
             with signals.deferred():
-                self.tracker.fail(parent, _reason(exc))
+                self.tracker.fail(parent, reason(exc))
             raise
-
-    def _heal(self) -> None:
-        """Settle what processes that died left RUNNING: their trials FAIL, their MLflow runs FAILED."""
-        running = {t.number for t in self.engine.trials() if t.state == "RUNNING"}
-
-        def orphan(tags: dict[str, str]) -> str | None:
-            # a run of an earlier release (no owner tag) whose trial is no longer running cannot be running
-            number = tags.get("automl.trial")
-            if tags.get("automl.role") == "trial" and number is not None and int(number) not in running:
-                return f"trial {number} is no longer running in the study (its process died)"
-            return None
-
-        for number, reason in self.engine.healed:
-            self.progress.note(f"trial {number} was left RUNNING and is now FAIL: {reason}")
-        for run_id, reason in self.tracker.fail_dead(orphan=orphan):
-            self.progress.note(f"MLflow run {run_id} was left RUNNING and is now FAILED: {reason}")
-
-    def _loop(self, trials: int, timeout: float | None) -> None:
-        start = time.monotonic()
-        for _ in range(trials):
-            signals.check()
-            if timeout is not None and time.monotonic() - start >= timeout:
-                break
-            trial = self.engine.ask()
-            if trial is None:  # an exhausted grid
-                break
-            self._run_one(trial)
-            faults.point("between_trials")
-
-    def _run_one(self, trial: EngineTrial) -> None:
-        plan, cfg = self.plan, self.cfg
-        # Hyperband's budget (trial.epochs) stands in for train.epochs, so the logged `epochs` is what it trains
-        values = fit_values(plan.space.sample(trial), trial.epochs or cfg.train.epochs, cfg.train.batch_size)
-        block, hp = plan.space.decode(values)
-        run_id = self.tracker.start_run(f"trial-{trial.number}", parent=self._parent_id, tags={
-            "automl.study": plan.name, "automl.trial": trial.number, "automl.role": "trial",
-            "automl.engine": cfg.study.engine, **trial.tags(),
-            **({"automl.worker": self.worker} if self.worker is not None else {})})
-        # known while it runs, so whoever heals a trial left by a dead process can fail its run too
-        self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id})
-        self._session_trials.append(trial.number)
-        self.tracker.log(run_id, params=values)
-        self.progress.trial_started(trial.number, values)
-        epochs = trial.epochs or hp["epochs"]  # Hyperband gives each trial its budget
-        request = TrialRequest(number=trial.number, block=block, hp=hp, spec=self.spec, metric=plan.metric,
-                               direction=plan.direction, epochs=epochs,
-                               batch_size=hp["batch_size"], seed=cfg.seed, timeout=cfg.study.trial_timeout)
-        reporter = _TrialReporter(trial, self.tracker, run_id, self.progress, epochs)
-        started = time.monotonic()
-        assert self.runner is not None
-        try:
-            faults.point("trial_start")
-            result = self.runner.run(request, reporter)
-            reporter.flush()
-        except Exception as exc:  # outside build and fit (which the runner records itself): still this trial's
-            reporter.flush()
-            result = TrialResult(state="FAIL", reason=_reason(exc))
-        except KeyboardInterrupt:
-            with signals.deferred():  # a second signal now must not leave the trial or its run open
-                reporter.flush()
-                reason = signals.reason()
-                self.engine.tell(trial, "FAIL", None, {"fail_reason": reason, "automl.session": self._parent_id})
-                self.tracker.fail(run_id, reason, "KILLED")
-                self.progress.trial_ended(trial.number, "FAIL", None, self._best_value(), reason,
-                                          time.monotonic() - started)
-            raise
-        self._record(trial, run_id, result, time.monotonic() - started)
-
-    _parent_id: str = ""
-    _registered: str | None = None
-
-    # -- several workers (automl.workers) -------------------------------------------------------------
-    def work(self, parent: str, trials: int, timeout: float | None) -> None:
-        """A worker's share: ``trials`` trials of the open study, logged under the ``parent`` run."""
-        self._parent_id = parent
-        self._session_trials = []
-        self.engine.open(new=False)
-        self.folder.claim()
-        freeze_imports()
-        self._open_runner()
-        try:
-            self._loop(trials, timeout)
-        finally:
-            self._close_runner()
-
-    # -- where trials train ---------------------------------------------------------------------------
-    def _open_runner(self) -> None:
-        """Trials train inline or in a trial process (started now: it imports Keras while the loop asks)."""
-        cfg, data = self.cfg, self.plan.data
-        if cfg.train.isolation == "inline":
-            self.runner = InlineRunner(data, data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else [])
-            return
-        setup = ChildSetup(data_dir=str(write_splits(data, self.folder.data_dir).resolve()), meta=data_meta(data),
-                           cv_folds=cfg.study.cv_folds, seed=cfg.seed, threads=self.threads)
-        self.runner = ProcessRunner(setup, recycle_after=cfg.train.recycle_after,
-                                    max_memory_mib=cfg.train.max_memory_mib, trial_timeout=cfg.study.trial_timeout)
-        self.runner.start()
-
-    def _close_runner(self) -> None:
-        if self.runner is not None:
-            self.runner.close()
-            self.runner = None
 
     def _run_workers(self, parent: str) -> None:
         import multiprocessing
 
-        from automl.workers import WorkerJob, interrupt, shares, visible_gpus, worker_main
 
         cfg = self.cfg
         ctx = multiprocessing.get_context("spawn")
@@ -373,58 +202,6 @@ class _Study:
             os.replace(self.folder.candidate(best.number), self.best_path)
             self._write_best_json(best.number, float(best.value or 0.0), best.params)
         shutil.rmtree(self.folder.candidates, ignore_errors=True)
-
-    def _write_best_json(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None:
-        plan = self.plan
-        self.folder.write_best_info({"trial": number, "value": value, "metric": plan.metric, "params": params,
-                                     **extra})
-        if plan.data.encoding:  # how raw CSV columns become the model's input tensor
-            write_json(self.folder.encoding, plan.data.encoding)
-
-    def _record(self, trial: EngineTrial, run_id: str, result: TrialResult, seconds: float) -> None:
-        plan = self.plan
-        attrs: dict[str, Any] = {"n_params": result.n_params, "fit_seconds": round(result.fit_seconds, 3),
-                                 "epochs_trained": len(result.history), "mlflow_run_id": run_id,
-                                 "automl.session": self._parent_id}
-        if self.worker is not None:
-            attrs["worker"] = self.worker
-        if result.best_epoch is not None:
-            attrs["best_epoch"] = result.best_epoch
-        if result.reason:
-            attrs["fail_reason" if result.state == "FAIL" else "reason"] = result.reason
-        self.engine.tell(trial, result.state, result.value, attrs)
-        metrics = {"params_count": result.n_params, "fit_seconds": result.fit_seconds,
-                   "epochs_trained": len(result.history), "trial_seconds": seconds}
-        if result.value is not None:
-            metrics[f"best_{plan.metric}"] = result.value
-            metrics["best_epoch"] = result.best_epoch or 0
-        metrics.update({f"fold{i}_{plan.metric}": v for i, v in enumerate(result.fold_values)})
-        tags = {"automl.state": result.state}
-        if result.reason:
-            tags["automl.fail_reason" if result.state == "FAIL" else "automl.reason"] = result.reason
-        self.tracker.log(run_id, metrics=metrics, tags=tags)
-        if result.final_metrics:  # the metrics not computed every epoch, at the best epoch
-            self.tracker.log(run_id, metrics=result.final_metrics, step=result.best_epoch or 0)
-        self.tracker.end(run_id, result.state)
-        best = self.engine.best()
-        assert self.runner is not None
-        if result.state == "COMPLETE" and best is not None and best.number == trial.number:
-            try:
-                if self.worker is None:
-                    self.runner.keep(self.best_path, fault="save_best")
-                    self._write_best_json(trial.number, float(result.value or 0.0), best.params)
-                else:  # other workers may be saving theirs: the parent adopts the best one at the end
-                    self.runner.keep(self.folder.candidate(trial.number))
-            except TrialProcessDied as exc:  # best.json still names the model on disk: the end rebuilds it
-                self.progress.note(f"the model of trial {trial.number} was not saved: {exc}")
-        else:
-            self.runner.discard()
-        self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
-                                  seconds)
-
-    def _best_value(self) -> float | None:
-        best = self.engine.best()
-        return best.value if best else None
 
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""

@@ -21,9 +21,9 @@ from automl.cli import app
 from automl.engines.base import StudySettings
 from automl.engines.optuna import OptunaEngine
 from automl.space import SpaceFile, resolve_space
+from automl.study.workers import shares
 from automl.testing import default_sigint, write_pipeline
 from automl.tracking import Tracker, tracking_uri
-from automl.workers import shares
 
 runner = CliRunner()
 STORAGE = "sqlite:///mlruns/optuna.db"

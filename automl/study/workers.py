@@ -79,7 +79,7 @@ def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
         from automl import signals
         from automl._keras import import_keras
         from automl.plan import make_plan
-        from automl.study.tune import _Study
+        from automl.study.loop import Loop
 
         keras = import_keras()
         if job.threads and keras.backend.backend() == "tensorflow":
@@ -87,7 +87,7 @@ def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
 
             tf.config.threading.set_intra_op_parallelism_threads(job.threads)
         plan = make_plan(job.pipeline, storage=job.storage)
-        study = _Study(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads)
+        study = Loop(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads)
         # Ctrl-C and SIGTERM as a stop at the next safe point, even when this process started with SIGINT
         # ignored (a parent in the background of a non-interactive shell): the parent passes its signal on
         with signals.handling():
