@@ -22,9 +22,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
-from automl.engines import check_other_engines
 from automl.engines._kt_space import Codec, to_hyperparameters
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.engines.registry import check_other_engines
 from automl.errors import ConfigError, StudyError
 
 OBJECTIVE = "objective"  # the study's metric, as keras-tuner records it for every epoch

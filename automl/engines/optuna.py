@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from automl import faults
 from automl._text import one_of
-from automl.engines import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
 from automl.engines.options import CROSSOVERS, population_for, resolve
+from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
