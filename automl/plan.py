@@ -13,6 +13,7 @@ from automl._text import one_of
 from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for, scored_metrics
 from automl.config.loader import Pipeline
 from automl.data import Dataset, load_dataset
+from automl.engines.warm import check_enqueue
 from automl.errors import ConfigError
 from automl.space.space import Space, resolve_space
 from automl.study.folder import StudyFolder, check_name
@@ -88,6 +89,7 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
             space.grid()
         except ValueError as exc:
             raise ConfigError(str(exc), file=pipeline.file, path="study.sampler") from None
+    check_enqueue(space, cfg.study.enqueue, file=pipeline.file)
     notes = []
     if cfg.train.batch_size > len(data.x_train):
         notes.append(f"{pipeline.file}: train.batch_size {cfg.train.batch_size} is larger than the training split "

@@ -26,6 +26,7 @@ from automl.trial.process import (
     ProcessRunner,
     TrialProcessDied,
     data_meta,
+    drop_spare,
     write_splits,
 )
 from automl.trial.runner import TrialRequest, TrialResult, freeze_imports
@@ -83,7 +84,8 @@ class Loop:
         self.cfg = cfg
         settings = StudySettings(name=plan.name, space=plan.space, sampler=cfg.study.sampler,
                                  pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
-                                 storage=plan.storage, epochs=cfg.train.epochs, worker=worker or 0)
+                                 storage=plan.storage, epochs=cfg.train.epochs, worker=worker or 0,
+                                 **cfg.study.engine_options())
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
@@ -195,6 +197,7 @@ class Loop:
         if self.runner is not None:
             self.runner.close()
             self.runner = None
+        drop_spare()
 
     def _write_best_json(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None:
         plan = self.plan

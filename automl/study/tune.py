@@ -25,6 +25,7 @@ from automl.study.folder import load_model
 from automl.study.loop import Loop, reason
 from automl.study.workers import WorkerJob, interrupt, shares, visible_gpus, worker_main
 from automl.tracking.registry import register_file
+from automl.trial.process import drop_spare, prestart
 from automl.trial.runner import (
     TrialRequest,
     freeze_imports,
@@ -73,10 +74,16 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
     >>> from automl.config import load_pipeline
     >>> result = tune(load_pipeline("pipelines/quickstart.yaml", {"study.trials": 3}))  # doctest: +SKIP
     """
+    cfg = pipeline.config
+    if cfg.train.isolation == "process" and cfg.study.workers == 1:
+        prestart()  # its Keras import overlaps this process's own (and the plan's data loading)
     import_keras()
-    plan = make_plan(pipeline, storage=storage)
-    with signals.handling():
-        return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
+    try:
+        plan = make_plan(pipeline, storage=storage)
+        with signals.handling():
+            return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
+    finally:
+        drop_spare()  # a trial process started ahead that the study did not take (it stopped before)
 
 
 class _Study(Loop):

@@ -104,6 +104,38 @@ class TrialProcessDied(Exception):
     """The trial process ended (crash, kill, OOM killer) or was stopped (timeout, memory)."""
 
 
+def _spawn() -> tuple[Any, Any]:
+    """A trial process that imports Keras at once and then waits for its :class:`ChildSetup`."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=child_main, args=(child, os.getpid()), name="automl-trial", daemon=False)
+    proc.start()
+    child.close()
+    return proc, parent
+
+
+_spare: list[tuple[Any, Any]] = []  # a trial process started ahead of need
+
+
+def prestart() -> None:
+    """Start a trial process now, before the study knows its data: its Keras import (~5 s) then overlaps the
+    study's own start-up (imports, data, stores) instead of delaying the first trial."""
+    if not _spare:
+        _spare.append(_spawn())
+
+
+def drop_spare() -> None:
+    """End a trial process started ahead of need that no study took."""
+    while _spare:
+        proc, conn = _spare.pop()
+        conn.close()  # it exits on the closed pipe
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+
+
 class ProcessRunner:
     """Trials in a child process, reused for ``recycle_after`` trials."""
 
@@ -120,17 +152,12 @@ class ProcessRunner:
     # -- the process --------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start a trial process now (it imports Keras while the study gets its first trial ready)."""
-        import multiprocessing
-
         if self.proc is not None:
             return
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=child_main, args=(child, self.setup, os.getpid()),
-                                name="automl-trial", daemon=False)
-        self.proc.start()
-        child.close()
-        self.conn, self.trials = parent, 0
+        spare = _spare.pop() if _spare else None
+        self.proc, self.conn = spare if spare is not None and spare[0].is_alive() else _spawn()
+        self.conn.send(("setup", self.setup))
+        self.trials = 0
         self.pids.append(self.proc.pid)
 
     def _stop(self) -> None:
@@ -160,6 +187,8 @@ class ProcessRunner:
             self.close()  # its leaks go with it
         self.start()
         self.trials += 1
+        if self.trials == self.recycle_after:  # the last trial of this process: its successor imports meanwhile
+            prestart()
         started = time.monotonic()
         try:
             self.conn.send(("trial", request))
@@ -269,8 +298,9 @@ class _PipeReporter:
         return self.pruned
 
 
-def child_main(conn: Any, setup: ChildSetup, parent: int) -> None:
-    """The trial process: run the trials its parent sends, keep or drop their models, until told to exit."""
+def child_main(conn: Any, parent: int) -> None:
+    """The trial process: import Keras, take its setup, run the trials its parent sends, keep or drop their
+    models, until told to exit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's to act on
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with(parent)
@@ -278,6 +308,10 @@ def child_main(conn: Any, setup: ChildSetup, parent: int) -> None:
     from automl._keras import import_keras
 
     keras = import_keras()
+    try:
+        kind, setup = conn.recv()
+    except (EOFError, OSError):  # a spare never used
+        os._exit(0)
     if setup.threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

@@ -49,13 +49,13 @@ def _shape(experiment: str) -> dict[str, Any]:
 def test_mlflow_runs_look_the_same_under_every_engine_and_a_rerun_resumes(tmp_path: Path) -> None:
     shapes = {}
     for engine in ENGINES:
-        name = f"by-{engine}"  # (a study may not be named `keras_tuner`: the stores own mlruns/keras_tuner)
-        path = write_pipeline(tmp_path, name=name, study={"engine": engine, "sampler": _sampler(engine),
+        study = f"by-{engine}"  # (a study may not be named `keras_tuner`: the stores own mlruns/keras_tuner)
+        path = write_pipeline(tmp_path, name=study, study={"engine": engine, "sampler": _sampler(engine),
                                                           "trials": 2})
         automl.run(path)
         result = automl.run(path, {"study.trials": 1})  # resumes: total = earlier + new
         assert [t.number for t in result.trials] == [0, 1, 2]
-        parents, children = _runs(name)
+        parents, children = _runs(study)
         assert len(parents) == 2 and len(children) == 3
         assert sorted(int(c.data.tags["automl.trial"]) for c in children) == [0, 1, 2]
         for child in children:
@@ -69,7 +69,7 @@ def test_mlflow_runs_look_the_same_under_every_engine_and_a_rerun_resumes(tmp_pa
         best = max(parents, key=lambda r: r.data.tags["automl.trials_before"])
         assert {k.removeprefix("best.") for k in best.data.params if k.startswith("best.")} == set(
             result.trials[result.best_trial].params)
-        shapes[engine] = _shape(name)
+        shapes[engine] = _shape(study)
     reference = shapes[ENGINES[0]]
     assert reference["steps"] == [(0, 1)]
     for engine, shape in shapes.items():

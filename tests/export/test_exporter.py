@@ -118,7 +118,7 @@ def test_cli_student_before_distill_is_one_line_and_exit_2(tmp_path: Path) -> No
 @pytest.mark.parametrize(("args", "message"), [
     (["--format", "int4"], "export.formats: unknown format 'int4'; did you mean 'int8'?"),
     (["--io", "int16"], "export.io: unknown io type 'int16'"),
-    (["--set", "export.max_drop=-1"], "export.max_drop: expected a value >= 0.0, got -1"),
+    (["--set", "export.max_drop=-1"], "export.max_drop: expected a value >= 0, got -1"),
 ])
 def test_cli_bad_export_options_name_file_and_key(tmp_path: Path, args: list[str], message: str) -> None:
     pipeline = write_pipeline(tmp_path, name="bad")
@@ -162,10 +162,12 @@ def test_auto_exports_the_student_unless_the_best_model_is_newer(tmp_path: Path)
     from types import SimpleNamespace
 
     from automl.export.exporter import _pick_model
+    from automl.study.folder import StudyFolder
 
-    out = tmp_path / "mlruns" / "x"
+    folder = StudyFolder("x", tmp_path / "mlruns")
+    out = folder.path
     out.mkdir(parents=True)
-    plan = SimpleNamespace(output_dir=out, pipeline=SimpleNamespace(file="x.yaml"))
+    plan = SimpleNamespace(folder=folder, pipeline=SimpleNamespace(file="x.yaml"))
     with pytest.raises(ExportError, match="no model at .*best.keras: run `automl run x.yaml` first"):
         _pick_model(plan, "auto")  # type: ignore[arg-type]
     (out / "best.keras").write_bytes(b"")

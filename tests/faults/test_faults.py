@@ -12,7 +12,7 @@ from tests.faults.schedule import POINTS, run_schedule
 
 
 def test_a_few_faults_heal(tmp_path: Path) -> None:
-    outcome = run_schedule(tmp_path, injections=3, seed=1, random_share=0.0)
+    outcome = run_schedule(tmp_path, injections=2, seed=1, random_share=0.0)
     assert outcome.resume_failures == [], outcome.log
     assert (outcome.left_running, outcome.files_lost) == (0, 0), outcome.log
 

@@ -32,12 +32,16 @@ def test_a_name_the_store_owns_is_refused_and_deletes_nothing(tmp_path: Path) ->
     (tmp_path / "mlruns" / "keras_tuner" / "other").mkdir(parents=True)
     (tmp_path / "mlruns" / "keras_tuner" / "other" / "automl.json").write_text("{}")
     before = _hashes(tmp_path / "mlruns", skip=("mlflow.db", "optuna.db"))
+    from typer.testing import CliRunner
+
+    from automl.cli import app
+
     for name in ("artifacts", "keras_tuner", "mlflow.db", "optuna.db", "a-student", "a-tflite"):
         path = write_pipeline(tmp_path, name=name, study={"trials": 1}, train={"epochs": 1})
-        result = _automl(tmp_path, "run", str(path), "--new")
-        assert result.returncode == 2, result.stdout + result.stderr
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"{path}: name: '{name}' is reserved"), result.stderr
+        result = CliRunner().invoke(app, ["run", str(path), "--new"])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{path}: name: '{name}' is reserved"), result.output
     assert _hashes(tmp_path / "mlruns", skip=("mlflow.db", "optuna.db")) == before
 
 

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 import automl
 from automl.progress import Events
 from automl.testing import write_pipeline
+from tests.integration.test_interrupt import _wait_for_running_epochs
 
 PROCESS = {"isolation": "process"}
 
@@ -99,14 +100,9 @@ def test_no_trial_process_outlives_a_killed_study(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "mlruns" / "optuna.db"
-    deadline = time.monotonic() + 180
-    children: list[str] = []
-    while time.monotonic() < deadline and not children:
-        time.sleep(0.5)
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        children = [c for c in children if db.exists()]
-    assert children, "no trial process started"
-    time.sleep(3)
+    _wait_for_running_epochs(db, time.monotonic() + 180)  # a trial process is training
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "no trial process"
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 10
