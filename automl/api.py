@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl._text import show
 from automl.config.loader import Pipeline, load_pipeline, load_space_file, parse_overrides, read_yaml
 from automl.errors import ConfigError
 from automl.plan import make_plan
@@ -158,7 +159,7 @@ def report(target: str | Path | Pipeline, overrides: Overrides = None, *, tracki
     if isinstance(target, Pipeline) or Path(target).suffix in (".yaml", ".yml"):
         name = _pipeline(target, overrides).name
     elif overrides:
-        raise ConfigError(f"--set applies to a pipeline file, not to the study name {target!r}", path="--set")
+        raise ConfigError(f"--set applies to a pipeline file, not to the study name {show(target)}", path="--set")
     else:
         name = str(target)
     return build_report(name, tracking_uri=tracking_uri, output=output, output_dir=None, log=log)

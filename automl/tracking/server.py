@@ -80,6 +80,13 @@ class MlflowServer:
             if not db.exists():
                 raise ServerError(f"no MLflow store at {db}: run `automl run PIPELINE` first, or pass "
                                   "--tracking-uri")
+            from mlflow import MlflowClient
+
+            from automl.stores import retrying, store_lock
+
+            # a study creating the store at this moment finishes its schema first (the server would migrate too)
+            with store_lock(self.store):
+                retrying(lambda: MlflowClient(tracking_uri=self.store).search_experiments(max_results=1))
         self.artifacts.mkdir(parents=True, exist_ok=True)
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
