@@ -153,6 +153,14 @@ class StudyConfig(_Model):
     trial_timeout: Seconds | None = Field(None, description="Seconds one trial may take; a trial past it is "
                                           "stopped and FAILs (\"exceeded trial_timeout 600 s\"); null: no limit.")
     storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///mlruns/optuna.db.")
+    heartbeat_interval: Annotated[Int, Field(gt=0, le=86400)] | None = Field(
+        60, description="optuna engine: seconds between a running trial's heartbeats in the storage. A trial "
+        "whose heartbeat stops for `grace_period` seconds (its process or its host died) is failed by the next "
+        "study process that opens the study, on any host; null: no heartbeat (then only processes of the same "
+        "host are judged, by their pid).")
+    grace_period: Annotated[Int, Field(gt=0, le=864000)] | None = Field(
+        None, description="Seconds without a heartbeat after which a running trial counts as dead; default twice "
+        "`heartbeat_interval`.")
     cv_folds: Annotated[Int, Field(ge=2, le=100)] | None = Field(
         None, description="k-fold cross-validation over train + validation (stratified for classification): "
         "a trial trains k times and its value is the mean over the folds; null: one validation split.")

@@ -73,6 +73,10 @@ class StudySettings:
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     #: another study of the same storage that seeds this one when it is created (``--from-study``)
     from_study: str | None = None
+    #: seconds between a running trial's heartbeats in the storage; a trial silent for ``grace_period`` seconds
+    #: (default: twice the interval) is failed by whoever opens the study next (its process or host died)
+    heartbeat_interval: int | None = 60
+    grace_period: int | None = None
 
 
 class Engine(ABC):

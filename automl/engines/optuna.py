@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import warnings
 from datetime import datetime
 from typing import Any, Literal
@@ -36,6 +37,7 @@ FINGERPRINT = "automl.space"
 ENGINE_ATTR = "automl.engine"
 #: a RUNNING trial of a SQLite study with no owner after this long was left by a dead process
 ORPHAN_SECONDS = 60
+HEARTBEAT_STOPPED = "no heartbeat"
 
 
 def prepare_storage(url: str) -> str:
@@ -50,6 +52,30 @@ def prepare_storage(url: str) -> str:
         faults.point("store_create")
         retrying(lambda: optuna.storages.RDBStorage(url))
     return url
+
+
+class _Heartbeat:
+    """Records a running trial's heartbeat in the storage every ``interval`` seconds, from a thread, until
+    stopped (Optuna runs its own only inside ``optimize``; automl asks and tells)."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: int) -> None:
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True,
+                                       name=f"automl-heartbeat-{trial_id}")
+        self.thread.start()
+
+    def _beat(self, storage: Any, trial_id: int, interval: int) -> None:
+        while True:
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception:  # a storage hiccup: the next beat tries again
+                pass
+            if self.stop_event.wait(interval):
+                return
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)
 
 
 class OptunaTrial(EngineTrial):
@@ -159,6 +185,19 @@ class OptunaEngine(Engine):
         super().__init__(settings)
         self.storage = prepare_storage(settings.storage)
         self.study: optuna.Study | None = None
+        self._heartbeats: dict[int, _Heartbeat] = {}
+        self._rdb: optuna.storages.RDBStorage | None = None
+
+    def _storage(self) -> optuna.storages.RDBStorage:
+        """The study's RDB storage, with Optuna's heartbeat settings (one engine object, one connection pool)."""
+        if self._rdb is None:
+            s = self.settings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self._rdb = retrying(lambda: optuna.storages.RDBStorage(
+                    self.storage, heartbeat_interval=s.heartbeat_interval,
+                    grace_period=(s.grace_period or 2 * s.heartbeat_interval) if s.heartbeat_interval else None))
+        return self._rdb
 
     def _sampler(self, offset: int) -> optuna.samplers.BaseSampler:
         s = self.settings
@@ -247,7 +286,7 @@ class OptunaEngine(Engine):
             check_other_engines(self, new=new)
             fingerprint = s.space.fingerprint()
             if self.exists():
-                stored = optuna.load_study(study_name=s.name, storage=self.storage)
+                stored = optuna.load_study(study_name=s.name, storage=self._storage())
                 attrs = stored.user_attrs
                 if attrs.get(ENGINE_ATTR, self.name) != self.name:
                     raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
@@ -263,7 +302,7 @@ class OptunaEngine(Engine):
             else:
                 offset = 0
                 source = self._source() if s.from_study else None
-            self.study = optuna.create_study(study_name=s.name, storage=self.storage, direction=s.direction,  # type: ignore[arg-type]
+            self.study = optuna.create_study(study_name=s.name, storage=self._storage(), direction=s.direction,  # type: ignore[arg-type]
                                              sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
             self.study.set_user_attr(FINGERPRINT, fingerprint)
             self.study.set_user_attr(ENGINE_ATTR, self.name)
@@ -297,9 +336,15 @@ class OptunaEngine(Engine):
         sampler = study.sampler
         if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
             return None
-        trial = study.ask()
+        with warnings.catch_warnings():  # "heartbeat ... supposed to be used with Study.optimize": automl beats
+            warnings.simplefilter("ignore", UserWarning)
+            trial = study.ask()
         trial.set_user_attr(OWNER, str(this_process()))  # whoever finds it RUNNING later can tell if we died
-        return OptunaTrial(trial)
+        asked = OptunaTrial(trial)
+        if self.settings.heartbeat_interval:
+            self._heartbeats[asked.number] = _Heartbeat(study._storage, trial._trial_id,
+                                                        self.settings.heartbeat_interval)
+        return asked
 
     def mark(self, trial: EngineTrial, attrs: dict[str, Any]) -> None:
         assert isinstance(trial, OptunaTrial)
@@ -308,6 +353,9 @@ class OptunaEngine(Engine):
 
     def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
         assert isinstance(trial, OptunaTrial)
+        beat = self._heartbeats.pop(trial.number, None)
+        if beat is not None:
+            beat.stop()
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
         study = self._study()
@@ -324,9 +372,9 @@ class OptunaEngine(Engine):
 
     def fail_dead(self, reason: str | None = None) -> list[tuple[int, str]]:
         study = self._study()
+        failed = self._fail_stale(study)
         now = datetime.now()
         local = self.storage.startswith("sqlite:")
-        failed = []
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = t.user_attrs.get(OWNER)
             gone = dead(owner)
@@ -346,6 +394,29 @@ class OptunaEngine(Engine):
             except (RuntimeError, ValueError):  # it ended meanwhile: nothing to heal
                 continue
             failed.append((t.number, why))
+        return failed
+
+    def _fail_stale(self, study: optuna.Study) -> list[tuple[int, str]]:
+        """Trials whose heartbeat stopped for the grace period (their process or host died), failed through
+        Optuna's ``fail_stale_trials``; on any host, which the owner check cannot judge."""
+        if not self.settings.heartbeat_interval:
+            return []
+        storage = study._storage
+        # what optuna.storages.fail_stale_trials fails, with automl's reason recorded first (a finished trial
+        # takes no more attributes)
+        stale = getattr(storage, "_get_stale_trial_ids", None)
+        if stale is None:
+            return []
+        grace = self.settings.grace_period or 2 * self.settings.heartbeat_interval
+        why = f"{HEARTBEAT_STOPPED} for {grace} s (its process or its host died)"
+        failed = []
+        for trial_id in stale(study._study_id):
+            try:
+                storage.set_trial_user_attr(trial_id, "fail_reason", why)
+                if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                    failed.append((storage.get_trial(trial_id).number, why))
+            except optuna.exceptions.UpdateFinishedTrialError:  # another process failed it first
+                continue
         return failed
 
     def trials(self) -> list[TrialRecord]:

@@ -16,6 +16,7 @@ from automl.builders.model import ModelSpec
 from automl.builders.training import fit_values
 from automl.engines import get_engine
 from automl.engines.base import Engine, EngineTrial, StudySettings
+from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
 from automl.study.folder import StudyFolder, write_json
@@ -85,6 +86,7 @@ class Loop:
         settings = StudySettings(name=plan.name, space=plan.space, sampler=cfg.study.sampler,
                                  pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
                                  storage=plan.storage, epochs=cfg.train.epochs, worker=worker or 0,
+                                 heartbeat_interval=cfg.study.heartbeat_interval, grace_period=cfg.study.grace_period,
                                  **cfg.study.engine_options())
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
@@ -101,12 +103,17 @@ class Loop:
 
     def heal(self) -> None:
         """Settle what processes that died left RUNNING: their trials FAIL, their MLflow runs FAILED."""
-        running = {t.number for t in self.engine.trials() if t.state == "RUNNING"}
+        trials = {t.number: t for t in self.engine.trials()}
+        healed = dict(self.engine.healed)
 
         def orphan(tags: dict[str, str]) -> str | None:
-            # a run of an earlier release (no owner tag) whose trial is no longer running cannot be running
             number = tags.get("automl.trial")
-            if tags.get("automl.role") == "trial" and number is not None and int(number) not in running:
+            if tags.get("automl.role") != "trial" or number is None or int(number) not in trials:
+                return None
+            if int(number) in healed:  # failed now (another host's trial whose heartbeat stopped, say)
+                return healed[int(number)]
+            # a run of an earlier release (no owner tag) whose trial is no longer running cannot be running
+            if OWNER not in tags and trials[int(number)].state != "RUNNING":
                 return f"trial {number} is no longer running in the study (its process died)"
             return None
 

@@ -133,7 +133,8 @@ class Tracker:
     def fail_dead(self, reason: str | None = None, orphan: Any = None) -> list[tuple[str, str]]:
         """End FAILED the RUNNING runs whose owner process (on this host) died; ``(run_id, reason)`` of each.
 
-        ``orphan(tags)`` may name a reason for a run without an owner tag (an earlier release's run).
+        ``orphan(tags)`` may name a reason for any other run (an earlier release's run without an owner tag, or
+        the run of a trial that another host's heartbeat check failed).
         """
         from automl.liveness import OWNER, dead
 
@@ -141,8 +142,7 @@ class Tracker:
         for run in self.running():
             tags = run.data.tags
             gone = dead(tags.get(OWNER))
-            why = (reason or gone.died()) if gone is not None else \
-                (orphan(tags) if orphan is not None and OWNER not in tags else None)
+            why = (reason or gone.died()) if gone is not None else (orphan(tags) if orphan is not None else None)
             if why:
                 self.fail(run.info.run_id, why)
                 failed.append((run.info.run_id, why))
