@@ -106,8 +106,14 @@ class Loop:
         trials = {t.number: t for t in self.engine.trials()}
         healed = dict(self.engine.healed)
 
+        # after the engine's own healing: is any trial of the study still running?
+        idle = not any(t.state == "RUNNING" for t in trials.values())
+
         def orphan(tags: dict[str, str]) -> str | None:
             number = tags.get("automl.trial")
+            if tags.get("automl.role") == "study" and OWNER not in tags and idle:
+                # an earlier release's session run (no owner tag) with no trial running: its process is gone
+                return "its session ended without closing the run (a process of an earlier release died)"
             if tags.get("automl.role") != "trial" or number is None or int(number) not in trials:
                 return None
             if int(number) in healed:  # failed now (another host's trial whose heartbeat stopped, say)
