@@ -18,6 +18,7 @@ def test_a_few_faults_heal(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(5400)
 def test_the_full_fault_schedule(tmp_path: Path) -> None:
     injections = int(os.environ.get("AUTOML_FAULT_INJECTIONS", "32"))
     assert injections >= len(POINTS)
