@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from automl._text import one_of, show
+from automl._types import Int
 from automl.builders.metrics import direction_of
 from automl.config.errors import _problems
 from automl.engines import ENGINE_PRUNERS, missing_extra
@@ -31,15 +31,6 @@ from automl.engines import ENGINE_SAMPLERS as ENGINES
 from automl.engines.options import CROSSOVERS, Options, options_model, population_for
 from automl.space.params import CategoricalParam, FixedParam, Param, Scalar, as_param_input, float_range
 
-
-def _not_bool(value: Any) -> Any:
-    # pydantic reads true as 1: `epochs: true` is a slip, not one epoch
-    if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {str(value).lower()}")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 # Upper bounds far above any sane value, so that a typo (1e20) is an error naming its key instead of a study
 # whose every trial fails or runs out of memory.

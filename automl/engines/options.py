@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from automl._types import Int
 
-def _not_bool(value: Any) -> Any:
-    # pydantic reads true as 1: `population_size: true` is a slip, not a population of one
-    if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {str(value).lower()}")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
 Count = Annotated[Int, Field(ge=0, le=1_000_000)]
 Positive = Annotated[Int, Field(gt=0, le=1_000_000)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
