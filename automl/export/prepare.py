@@ -6,7 +6,7 @@ Two rewrites, each a clone with the trained weights copied over:
   and leaving them out keeps their random ops out of the file;
 - recurrent layers (LSTM, GRU, SimpleRNN, also inside ``Bidirectional``) are unrolled: with a dynamic batch
   dimension they need TensorFlow's TensorList ops, which TFLite's builtins lack, and a fixed batch of 1
-  crashed the full-integer converter (see FACTS.md), while an unrolled loop converts in every format.
+  crashed the full-integer converter (TensorFlow 2.21), while an unrolled loop converts in every format.
 """
 
 from __future__ import annotations

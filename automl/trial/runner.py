@@ -228,7 +228,8 @@ def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray, class_names: Sequence
 
 
 def release_memory() -> None:
-    """Free what the last trial's graphs hold (not all of it: see FACTS.md on per-process growth).
+    """Free what the last trial's graphs hold (not all of it: TensorFlow keeps ~6-8 MiB of every traced model,
+    docs/benchmarks.md "Trial processes: memory"; trial processes are what keeps a study flat).
 
     ``clear_session`` runs a full ``gc.collect()`` itself; :func:`freeze_imports` keeps that cheap.
     """
