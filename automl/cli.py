@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -76,6 +77,8 @@ def run(
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     overrides = _overrides(set_, trials) + ([f"study.workers={workers}"] if workers is not None else [])
+    # the flag handlers stay until the command exits: a second Ctrl-C while the summary prints is only recorded
+    contextlib.ExitStack().enter_context(signals.handling())
     try:
         result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
                                         tracking_uri=tracking_uri, progress=progress, from_study=from_study))
