@@ -42,6 +42,22 @@ def _start_time(pid: int) -> str:
     return stat[1] if stat else ""
 
 
+def pid_alive(pid: int, start: str = "") -> bool:
+    """Whether process ``pid`` of this host runs (not a zombie), and, given ``start``, is the one that started
+    then (a reused pid is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process of that pid: alive, unless it is a reused pid
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: the pid exists, and that is all that can be told
+    state, started = stat
+    return state not in ("Z", "X") and (not start or started == start)
+
+
 @dataclass(frozen=True)
 class Owner:
     host: str
@@ -65,17 +81,7 @@ class Owner:
         """Whether the owner still runs; only meaningful for a local owner (another host's counts as alive)."""
         if not self.is_local():
             return True
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # another user's process of that pid: alive, unless it is a reused pid
-            pass
-        stat = _proc_stat(self.pid)
-        if stat is None:
-            return True  # no /proc: the pid exists, and that is all that can be told
-        state, start = stat
-        return state not in ("Z", "X") and (not self.start or start == self.start)
+        return pid_alive(self.pid, self.start)
 
     def died(self) -> str:
         return f"process {self.pid} on {self.host} died"
@@ -98,4 +104,4 @@ def dead(text: object) -> Owner | None:
     return owner if owner is not None and not owner.alive() else None
 
 
-__all__ = ["OWNER", "Owner", "dead", "this_process"]
+__all__ = ["OWNER", "Owner", "dead", "pid_alive", "this_process"]

@@ -26,12 +26,7 @@ from typing import Any
 
 from _common import answer_child, environment, publish, quiet_tensorflow, run_child, table
 
-
-def _rss(pid: int) -> float:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
+from automl.trial.process import rss_mib as _rss
 
 
 def _tree(pid: int) -> list[int]:

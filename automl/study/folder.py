@@ -22,6 +22,7 @@ from typing import Any
 from automl import faults
 from automl._text import show
 from automl.errors import ConfigError, StudyError
+from automl.liveness import pid_alive
 
 #: where every study's folder and the default stores live (relative to the working directory)
 ROOT = Path("mlruns")
@@ -68,16 +69,6 @@ def check_name(name: str, *, file: str | None = None, stores: tuple[str | None, 
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             raise ConfigError(f"{show(name)} is reserved: names ending in '{suffix}' are what automl names after "
                               f"study '{name[:-len(suffix)]}'; pick another name", file=file, path="name")
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync(path: Path) -> None:
@@ -239,7 +230,7 @@ class StudyFolder:
         """Remove the temporary files of atomic writes whose process died mid-write."""
         for tmp in self.path.glob(".*.tmp.*"):
             pid = tmp.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def clear(self) -> list[Path]:
