@@ -103,8 +103,10 @@ def export(target: str | Path | Pipeline, overrides: Overrides = None, *, data: 
     >>> result = export("model.keras", data="pipelines/quickstart.yaml", formats=["int8"])  # doctest: +SKIP
     >>> [(f.format, f.validation.size_kib, f.validation.drop) for f in result.files]  # doctest: +SKIP
     """
+    from automl.config.loader import refuse_session_keys
     from automl.export import export as _export
 
+    refuse_session_keys(overrides, "export")  # `--trials 5` on export would be silently ignored
     if not isinstance(target, Pipeline) and Path(target).suffix not in (".yaml", ".yml"):
         if data is None:
             raise ConfigError(f"exporting the model file {target} needs a pipeline for its data: pass "

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from automl.errors import AutomlError
+from automl.errors import AutomlError, ConfigError
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Keras AutoML: YAML pipeline -> tuned Keras model -> MLflow.")
@@ -28,12 +28,17 @@ StorageOpt = Annotated[str | None, typer.Option("--storage", help="Optuna storag
                                                 "sqlite:///mlruns/optuna.db).")]
 TrackingOpt = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: "
                                                  "MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db).")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Study name instead of the pipeline's `name` (its own "
+                                             "study, MLflow experiment and mlruns/NAME/); --set name=NAME.",
+                                             metavar="NAME")]
 
 
-def _overrides(sets: list[str] | None, trials: int | None) -> list[str]:
+def _overrides(sets: list[str] | None, trials: int | None, name: str | None = None) -> list[str]:
     items = list(sets or [])
     if trials is not None:
         items.append(f"study.trials={trials}")
+    if name is not None:  # quoted: `--name 2024` or `--name yes` is the string, as written
+        items.append(f"name={json.dumps(name)}")
     return items
 
 
@@ -60,6 +65,7 @@ def run(
     set_: SetOpt = None,
     trials: TrialsOpt = None,
     new: Annotated[bool, typer.Option("--new", help="Delete this study's stored state and start afresh.")] = False,
+    name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
@@ -76,7 +82,7 @@ def run(
     from automl.ui import RichProgress, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
-    overrides = _overrides(set_, trials) + ([f"study.workers={workers}"] if workers is not None else [])
+    overrides = _overrides(set_, trials, name) + ([f"study.workers={workers}"] if workers is not None else [])
     # the flag handlers stay until the command exits: a second Ctrl-C while the summary prints is only recorded
     contextlib.ExitStack().enter_context(signals.handling())
     try:
@@ -178,6 +184,7 @@ def distill(
                                                "(the student study).")] = None,
     teacher: Annotated[Path | None, typer.Option("--teacher", help="A .keras teacher instead of the best "
                                                  "model (needs distill.student).")] = None,
+    name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
@@ -187,7 +194,7 @@ def distill(
     from automl import api
     from automl.ui import RichProgress
 
-    overrides = list(set_ or []) + ([f"distill.trials={trials}"] if trials is not None else [])
+    overrides = _overrides(set_, None, name) + ([f"distill.trials={trials}"] if trials is not None else [])
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     result = _guard(lambda: api.distill(pipeline, overrides, tracking_uri=tracking_uri, storage=storage,
                                         progress=progress, teacher=teacher))
@@ -202,7 +209,8 @@ def distill(
 def export(
     target: Annotated[Path, typer.Argument(help="Pipeline YAML file, or a .keras model (with --data).")],
     set_: SetOpt = None,
-    trials: TrialsOpt = None,
+    trials: Annotated[int | None, typer.Option("--trials", "-n", hidden=True)] = None,  # refused in one line
+    name: NameOpt = None,
     format_: Annotated[list[str] | None, typer.Option("--format", "-f", help="float32 | float16 | dynamic | "
                                                       "int8 (repeatable; default: export.formats).")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="best | student | PATH.keras (default: "
@@ -217,9 +225,27 @@ def export(
     """Export to TFLite, re-validate each file in the interpreter on the test split, register in MLflow."""
     from automl import api
 
-    result = _guard(lambda: api.export(target, _overrides(set_, trials), data=data, model=model,
+    if trials is not None:  # a typo-like usage error, but one line, not typer's usage box
+        _guard(lambda: _refuse_trials("export"))
+    result = _guard(lambda: api.export(target, _overrides(set_, None, name), data=data, model=model,
                                        formats=format_, io=io, tracking_uri=tracking_uri, storage=storage))
     _print_export(result)
+
+
+def _refuse_trials(verb: str) -> None:
+    raise ConfigError(f"{verb} trains nothing, so --trials has no meaning here (it sets study.trials, the size of a "
+                      "tuning session: `automl run`)", path="--trials")
+
+
+def _is_pipeline(target: str | Path | None) -> bool:
+    return target is not None and Path(target).suffix in (".yaml", ".yml")
+
+
+def _refuse_name(target: str | None) -> None:
+    from automl._text import show
+
+    raise ConfigError(f"--name renames a pipeline's study; {show(target)} is not a pipeline file (give the study's "
+                      "name as the argument instead)", path="--name")
 
 
 @app.command()
@@ -227,6 +253,7 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Pipeline and/or space YAML files.")],
     set_: SetOpt = None,
     trials: TrialsOpt = None,
+    name: NameOpt = None,
 ) -> None:
     """Check pipeline and space files (and the data a pipeline points to) without training."""
     from automl import api
@@ -234,7 +261,7 @@ def validate(
     failed = False
     for file in files:
         try:
-            checked = api.validate(file, _overrides(set_, trials))
+            checked = api.validate(file, _overrides(set_, trials, name))
         except AutomlError as exc:
             if _state["debug"]:
                 raise
@@ -270,13 +297,38 @@ def studies(storage: StorageOpt = None,
     table = Table(title=f"studies in {where}")
     columns = ("name", "engine", "trials", "complete", "pruned", "failed", "direction", "best_value", "best_trial")
     for col in columns:
-        table.add_column(col.replace("_", " "), justify="left" if col in ("name", "engine", "direction") else "right")
-    for r in rows:
-        table.add_row(*[("-" if r.get(c) is None else f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]))
-                        for c in columns])
-    console.print(table)
+        # names are what users copy and grep: never wrapped or cut (only the headers wrap)
+        table.add_column(col.replace("_", " "), justify="left" if col in ("name", "engine", "direction") else "right",
+                         no_wrap=col == "name")
+    cells = [[("-" if r.get(c) is None else f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c])) for c in columns]
+             for r in rows]
+    for row in cells:
+        table.add_row(*row)
+    _print_uncut(table, cells)
     console.print("details: `automl report NAME` (HTML report), `automl ui NAME` (MLflow UI)", markup=False,
                   highlight=False)
+
+
+def _print_uncut(table: Any, rows: list[list[str]]) -> None:
+    """Print ``table`` (whose cells are ``rows``) so that no cell is cut: at its natural width when that fits the
+    terminal, else with each column as wide as its longest cell (headers wrap), however wide that is.
+
+    rich would otherwise shrink columns to a pipe's 80 columns or a narrow terminal and cut cells ("quick…").
+    """
+    from rich.measure import Measurement
+
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    for i, column in enumerate(table.columns):
+        column.width = max(max((len(row[i]) for row in rows), default=1),
+                           *(len(word) for word in str(column.header).split()))
+    # padding (2) and a border (1) per column, one more border at the end
+    needed = 1 + sum(3 + (column.width or 0) for column in table.columns)
+    wide = Console(width=max(needed, console.width), file=console.file, force_terminal=console.is_terminal,
+                   color_system=console.color_system, no_color=console.no_color)  # type: ignore[arg-type]
+    wide.print(table)
 
 
 @app.command()
@@ -291,6 +343,7 @@ def schema(space: Annotated[bool, typer.Option("--space", help="The space file's
 def report(
     target: Annotated[str, typer.Argument(help="A study name, or a pipeline YAML file (its study).")],
     set_: SetOpt = None,
+    name: NameOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="The HTML file (default: "
                                                 "mlruns/<name>/report.html).")] = None,
     tracking_uri: TrackingOpt = None,
@@ -300,7 +353,9 @@ def report(
     from automl import api
     from automl.report.terminal import summary
 
-    result = _guard(lambda: api.report(target, list(set_ or []), tracking_uri=tracking_uri, output=output,
+    if name is not None and not _is_pipeline(target):
+        _guard(lambda: _refuse_name(target))
+    result = _guard(lambda: api.report(target, _overrides(set_, None, name), tracking_uri=tracking_uri, output=output,
                                        log=not no_log))
     for part in summary(result):
         console.print(part, highlight=False, soft_wrap=True) if isinstance(part, str) else console.print(part)
@@ -310,6 +365,7 @@ def report(
 def ui(
     target: Annotated[str | None, typer.Argument(help="A study name or pipeline YAML file: print the link to "
                                                  "its experiment.")] = None,
+    name: NameOpt = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0: any free port).")] = 5000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind (127.0.0.1: this machine only).")] = (
         "127.0.0.1"),
@@ -323,9 +379,11 @@ def ui(
     from automl.study.folder import ROOT
     from automl.tracking.server import MlflowServer
 
-    name = target
-    if target is not None and Path(target).suffix in (".yaml", ".yml"):
-        name = _guard(lambda: load_pipeline(target)).name
+    study = target
+    if target is not None and _is_pipeline(target):
+        study = _guard(lambda: load_pipeline(target, _overrides(None, None, name))).name
+    elif name is not None:
+        _guard(lambda: _refuse_name(target))
     log = ROOT / "ui.log"
     server = _guard(lambda: MlflowServer(tracking_uri, port=port, host=host, log=log))
 
@@ -339,12 +397,12 @@ def ui(
         console.print(f"MLflow UI: {server.url}  (store {server.store}; server log {log})", markup=False,
                       highlight=False, soft_wrap=True)
         experiments = server.api("experiments/search", {"max_results": 1000}).get("experiments", [])
-        shown = [e for e in experiments if (e["name"] != "Default" if name is None else e["name"] == name)]
+        shown = [e for e in experiments if (e["name"] != "Default" if study is None else e["name"] == study)]
         for e in shown:
             console.print(f"study {e['name']}: {server.runs_url(e['experiment_id'])}", markup=False,
                           highlight=False, soft_wrap=True)
-        if name is not None and not shown:
-            err_console.print(f"no study '{name}' in the store yet: its runs appear once `automl run` starts",
+        if study is not None and not shown:
+            err_console.print(f"no study '{study}' in the store yet: its runs appear once `automl run` starts",
                               markup=False, highlight=False)
         console.print("Ctrl-C stops the server", markup=False, highlight=False)
         while server.running():

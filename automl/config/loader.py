@@ -234,6 +234,23 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+# Keys that only steer a tuning session (how many trials, how they are drawn and run): a verb that trains
+# nothing (export) refuses them rather than ignoring them.
+SESSION_ONLY = ("study.trials", "study.workers", "study.timeout", "study.trial_timeout", "study.sampler",
+                "study.pruner", "study.enqueue", "study.from_study", "distill.trials")
+
+
+def refuse_session_keys(overrides: Mapping[str, Any] | Iterable[str] | None, verb: str) -> None:
+    """Raise ConfigError (``--set study.trials: ...``) for an override of a :data:`SESSION_ONLY` key."""
+    if overrides is None:
+        return
+    keys = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    for key in keys:
+        if any(key == k or key.startswith(f"{k}.") for k in SESSION_ONLY):
+            raise ConfigError(f"{verb} trains nothing, so {clip(key, _KEY_CHARS)} has no meaning here (it steers a "
+                              "tuning session: `automl run`)", path=f"--set {clip(key, _KEY_CHARS)}")
+
+
 def _get(raw: Mapping[str, Any], dotted: str) -> Any:
     node: Any = raw
     for part in dotted.split("."):

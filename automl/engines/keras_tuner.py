@@ -133,7 +133,9 @@ class KerasTunerEngine(Engine):
         if meta is None:
             raise StudyError(f"{self.dir} holds a keras-tuner project that automl did not make: {fix}")
         if meta["fingerprint"] != s.space.fingerprint():
-            raise StudyError(f"study '{s.name}' exists with a different search space: {fix}")
+            raise StudyError(f"study '{s.name}' exists with a different search space: use --name NEW_NAME for a study "
+                             f"of its own (or another `name` in the pipeline), or --new to start '{s.name}' afresh "
+                             "(its trials are deleted)")
         if meta["direction"] != s.direction:
             raise StudyError(f"study '{s.name}' exists with direction {meta['direction']}, got {s.direction}: {fix}")
         if meta["sampler"] != s.sampler:

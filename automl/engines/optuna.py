@@ -292,8 +292,9 @@ class OptunaEngine(Engine):
                     raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
                                      f"'{self.name}': use --new to start afresh, or another `name`")
                 if attrs.get(FINGERPRINT) not in (None, fingerprint):
-                    raise StudyError(f"study '{s.name}' exists with a different search space: use --new to start "
-                                     "afresh (its trials are deleted), or another `name`")
+                    raise StudyError(f"study '{s.name}' exists with a different search space: use --name NEW_NAME "
+                                     "for a study of its own (or another `name` in the pipeline), or --new to start "
+                                     f"'{s.name}' afresh (its trials are deleted)")
                 stored_dir = stored.direction.name.lower()
                 if stored_dir != s.direction:
                     raise StudyError(f"study '{s.name}' exists with direction {stored_dir}, got {s.direction}: "
