@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import time
 from pathlib import Path
@@ -47,6 +48,25 @@ def _metrics(steps: list[tuple[int, dict[str, float]]]) -> list[Any]:
     now = int(time.time() * 1000)
     return [Metric(k, float(v), now, step) for step, values in steps for k, v in values.items()
             if v is not None and math.isfinite(float(v))]
+
+
+PARAM_DIGITS = 10
+
+
+def param_value(value: Any) -> str:
+    """A param as MLflow shows it: floats to :data:`PARAM_DIGITS` significant digits, so a sampled 0.1 + 0.2 reads
+    ``0.3``, not ``0.30000000000000004`` (a float keeps its ``.0``); ints, bools and strings as they are.
+
+    >>> param_value(0.1 + 0.2), param_value(1e-05), param_value(3.0), param_value(0.000123456789012345)
+    ('0.3', '1e-05', '3.0', '0.000123456789')
+    >>> param_value(7), param_value(True), param_value("adam")
+    ('7', 'True', 'adam')
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        # a float32 through its own shortest repr: float(np.float32(0.1)) is 0.10000000149011612
+        exact = value if isinstance(value, float) else float(str(value))
+        return repr(float(format(exact, f".{PARAM_DIGITS}g")))
+    return str(value)
 
 
 class Tracker:
@@ -101,7 +121,7 @@ class Tracker:
         self.client.log_batch(
             run_id,
             metrics=_metrics([(step, metrics or {})]),
-            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+            params=[Param(k, param_value(v)[:6000]) for k, v in (params or {}).items()],
             tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()],
         )
 
