@@ -12,7 +12,7 @@ from pathlib import Path
 from automl._text import one_of
 from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for, scored_metrics
 from automl.config.loader import Pipeline
-from automl.data import Dataset, load_dataset
+from automl.data import Dataset, TaskContradiction, load_dataset
 from automl.engines.warm import check_enqueue
 from automl.errors import ConfigError
 from automl.space.space import Space, resolve_space
@@ -47,9 +47,42 @@ class Plan:
         return self.folder.path
 
 
-def settle_metric(pipeline: Pipeline, task: str) -> tuple[str, str]:
+def default_metric(task: str) -> str:
+    return "val_accuracy" if task == "classification" else "val_loss"
+
+
+def task_contradictions(pipeline: Pipeline, task: str, rule: str) -> ConfigError | None:
+    """One error naming every key that contradicts ``task`` (which ``rule`` decided), or None.
+
+    The keys: ``task`` itself, a ``study.metric`` of the other task, and a ``study.direction`` against the
+    metric the study would then use; a metric that is no one's is left to :func:`settle_metric`'s did-you-mean.
+    """
+    cfg = pipeline.config
+    wrong: dict[str, tuple[str, str]] = {}  # key -> (what it holds, what it should hold)
+    if cfg.task is not None and cfg.task != task:
+        wrong["task"] = (cfg.task, task)
+    metric, other = cfg.study.metric, "regression" if task == "classification" else "classification"
+    usable = metric is None or base_metric(metric) in metrics_for(task)
+    if not usable and base_metric(str(metric)) in metrics_for(other):
+        others = ", ".join(f"val_{m}" for m in metrics_for(task) if m != "loss")
+        wrong["study.metric"] = (f"{metric} (a {other} metric)", f"{default_metric(task)} (or {others})")
+    implied = direction_of(default_metric(task))
+    if metric is None or "study.metric" in wrong:  # a metric that stays has its direction checked by the model
+        if cfg.study.direction is not None and cfg.study.direction != implied:
+            wrong["study.direction"] = (cfg.study.direction, f"{implied} ({default_metric(task)})")
+    if not wrong or list(wrong) == ["study.direction"]:  # the direction alone is settle_metric's plain error
+        return None
+    held, fix = (", ".join(f"{k}: {v[i]}" for k, v in wrong.items()) for i in (0, 1))
+    return ConfigError(f"the task is {task} ({rule}), which {held} contradict{'s' * (len(wrong) == 1)}: set {fix}, "
+                       "or leave them out to have them inferred", file=pipeline.file)
+
+
+def settle_metric(pipeline: Pipeline, task: str, rule: str = "") -> tuple[str, str]:
+    contradiction = task_contradictions(pipeline, task, rule or f"task: {task}")
+    if contradiction is not None:
+        raise contradiction
     study = pipeline.config.study
-    metric = study.metric or ("val_accuracy" if task == "classification" else "val_loss")
+    metric = study.metric or default_metric(task)
     known = metrics_for(task)
     if base_metric(metric) not in known:
         names = [f"val_{m}" for m in known] + list(known)
@@ -81,9 +114,12 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
     cfg = pipeline.config
     storage = storage or cfg.study.storage or DEFAULT_STORAGE
     check_name(pipeline.name, file=pipeline.file, stores=(storage, os.environ.get("MLFLOW_TRACKING_URI")))
-    data = load_dataset(cfg.data, cfg.task, seed=cfg.seed, file=pipeline.file)
+    try:
+        data = load_dataset(cfg.data, cfg.task, seed=cfg.seed, file=pipeline.file)
+    except TaskContradiction as exc:  # reported with the metric and direction that contradict the target too
+        raise task_contradictions(pipeline, exc.inferred.task, exc.inferred.rule) or exc from None
     space = resolve_space(pipeline.space, data.rank, file=pipeline.space_file, prefix=pipeline.space_prefix)
-    metric, direction = settle_metric(pipeline, data.task)
+    metric, direction = settle_metric(pipeline, data.task, data.task_rule)
     if cfg.study.sampler == "grid":
         try:
             space.grid()

@@ -1,7 +1,7 @@
 """Data sources and splits."""
 
 from automl.data.dataset import Dataset
-from automl.data.loader import infer_task, load_dataset
+from automl.data.loader import TaskContradiction, TaskRule, infer_task, load_dataset, task_rule
 from automl.data.sources import SOURCES
 
-__all__ = ["SOURCES", "Dataset", "infer_task", "load_dataset"]
+__all__ = ["SOURCES", "Dataset", "TaskContradiction", "TaskRule", "infer_task", "load_dataset", "task_rule"]

@@ -24,6 +24,7 @@ class Dataset:
     feature_names: list[str] | None = None
     encoding: dict[str, Any] | None = None
     source: str = ""
+    task_rule: str = ""  # why ``task``: the pipeline's key, or the rule the target met (automl.data.loader.task_rule)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -4,29 +4,77 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
+from automl._text import show
 from automl.config.models import DataConfig
 from automl.data.dataset import Dataset
 from automl.data.sources import SOURCES, RawData
 from automl.errors import DataError
 
 MAX_CLASSES = 100
+#: integer targets with more distinct values than this, that are also more than INTEGER_FRACTION of the rows, are
+#: counts or amounts (regression), not classes
+INTEGER_CLASSES = 20
+INTEGER_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class TaskRule:
+    """The task a target implies, the rule that decided it, and whether the other task is impossible."""
+
+    task: str
+    rule: str
+    certain: bool = False
+
+
+class TaskContradiction(DataError):
+    """The pipeline's ``task`` is one the target cannot be (text for regression, fractions for classes)."""
+
+    def __init__(self, given: str, inferred: TaskRule, *, file: str = "") -> None:
+        super().__init__(f"{given}, but the target is {inferred.task} ({inferred.rule})", file=file, path="task")
+        self.given = given
+        self.inferred = inferred
+
+
+def task_rule(raw: RawData) -> TaskRule:
+    """What the target says the task is, first rule that holds:
+
+    1. the source knows (scikit-learn sets, generated data, image folders);
+    2. text or true/false values: classification (certain: regression needs numbers);
+    3. a value that is not an integer (2.75): regression (certain: classes are not fractions);
+    4. more than MAX_CLASSES (100) distinct integers: regression (certain: no classifier has that many classes);
+    5. more than INTEGER_CLASSES (20) distinct integers that are also more than INTEGER_FRACTION (5 %) of the rows:
+       regression (a count or an amount);
+    6. otherwise (few distinct integers): classification.
+
+    A pipeline's ``task`` overrides rules 5 and 6 and contradicts 2, 3 and 4 (:class:`TaskContradiction`).
+    """
+    if raw.target_kind:
+        return TaskRule(raw.target_kind, f"the source's targets are {raw.target_kind} labels")
+    y = raw.y
+    if y.dtype == bool or not np.issubdtype(y.dtype, np.number):
+        kind = "true/false" if y.dtype == bool or set(np.unique(y.astype(str))) <= {"True", "False"} else "text"
+        return TaskRule("classification", f"{kind} values, e.g. {show(y[0] if len(y) else '')}", certain=True)
+    values = np.unique(y[~np.isnan(y)] if np.issubdtype(y.dtype, np.floating) else y)
+    fractional = values[np.mod(values, 1) != 0]
+    if len(fractional):
+        return TaskRule("regression", f"values that are not integers, e.g. {show(float(fractional[0]))}", certain=True)
+    n, rows = len(values), len(y)
+    if n > MAX_CLASSES:
+        return TaskRule("regression", f"{n} distinct integer values, more than {MAX_CLASSES} classes", certain=True)
+    if n > INTEGER_CLASSES and n > INTEGER_FRACTION * rows:
+        return TaskRule("regression", f"{n} distinct integer values: more than {INTEGER_CLASSES} and more than "
+                        f"{INTEGER_FRACTION:.0%} of the {rows} rows")
+    return TaskRule("classification", f"{n} distinct integer values (at most {INTEGER_CLASSES}, or at most "
+                    f"{INTEGER_FRACTION:.0%} of the {rows} rows)")
 
 
 def infer_task(raw: RawData) -> str:
-    """Classification for strings, booleans and small sets of integers; regression otherwise."""
-    if raw.target_kind:
-        return raw.target_kind
-    y = raw.y
-    if not np.issubdtype(y.dtype, np.number) or y.dtype == bool:
-        return "classification"
-    values = np.unique(y[~np.isnan(y)] if np.issubdtype(y.dtype, np.floating) else y)
-    integral = np.all(np.equal(np.mod(values, 1), 0))
-    if integral and len(values) <= min(MAX_CLASSES, max(2, len(y) // 5)):
-        return "classification"
-    return "regression"
+    """``classification`` or ``regression``, as :func:`task_rule` decides."""
+    return task_rule(raw).task
 
 
 def load_dataset(data: DataConfig, task: str | None = None, *, seed: int | None = 0, file: str = "") -> Dataset:
@@ -39,7 +87,11 @@ def load_dataset(data: DataConfig, task: str | None = None, *, seed: int | None 
 def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dataset:
     data = DataConfig.model_validate(json.loads(key))
     raw = SOURCES[data.source](data, file)
-    task = task or infer_task(raw)
+    inferred = task_rule(raw)
+    if task is not None and task != inferred.task and inferred.certain:
+        raise TaskContradiction(task, inferred, file=file)
+    task_why = f"task: {task} in the pipeline" if task else inferred.rule
+    task = task or inferred.task
     x, y = raw.x, raw.y
     if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         raise DataError("features contain NaN or infinite values", file=file, path="data")
@@ -65,7 +117,7 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
     return Dataset(
         x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va], x_test=x[te], y_test=y[te],
         task=task, num_classes=len(class_names), class_names=class_names,
-        feature_names=raw.feature_names, encoding=raw.encoding, source=data.source,
+        feature_names=raw.feature_names, encoding=raw.encoding, source=data.source, task_rule=task_why,
     )
 
 
