@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,8 @@ T = TypeVar("T")
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a key: dotted.key=value (YAML).")]
 TrialsOpt = Annotated[int | None, typer.Option("--trials", "-n", help="Shorthand for --set study.trials=N.")]
-StorageOpt = Annotated[str | None, typer.Option("--storage", help="Optuna storage URL (default: study.storage or "
-                                                "sqlite:///mlruns/optuna.db).")]
+StorageOpt = Annotated[str | None, typer.Option("--storage", help="Optuna storage URL (default: study.storage, "
+                                                "AUTOML_STORAGE or sqlite:///mlruns/optuna.db).")]
 TrackingOpt = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: "
                                                  "MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db).")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Study name instead of the pipeline's `name` (its own "
@@ -99,9 +100,11 @@ def run(
         tests = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
         console.print(f"best trial {result.best_trial}: {result.metric}={result.best_value:.4f}  {tests}")
         console.print(f"best model: {result.model_path}")
+    from automl.stores import redact
     from automl.tracking import tracking_uri as uri
 
-    console.print(f"MLflow: {uri(tracking_uri)}  experiment '{result.study_name}', parent run {result.parent_run_id}")
+    console.print(f"MLflow: {redact(uri(tracking_uri))}  experiment '{result.study_name}', "
+                  f"parent run {result.parent_run_id}")
     if result.interrupted:
         err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
                           markup=False, highlight=False)
@@ -284,13 +287,15 @@ def studies(storage: StorageOpt = None,
     from rich.table import Table
 
     from automl import api
-    from automl.plan import DEFAULT_STORAGE
+    from automl.plan import DEFAULT_STORAGE, STORAGE_ENV
+    from automl.stores import redact
 
+    storage = storage or os.environ.get(STORAGE_ENV) or None
     rows = _guard(lambda: api.studies(storage))
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    where = storage or DEFAULT_STORAGE
+    where = redact(storage or DEFAULT_STORAGE)
     if not rows:
         console.print(f"no studies in {where}: `automl run PIPELINE` makes one", markup=False, highlight=False)
         return
@@ -376,6 +381,7 @@ def ui(
     import time
 
     from automl.config.loader import load_pipeline
+    from automl.stores import redact
     from automl.study.folder import ROOT
     from automl.tracking.server import MlflowServer
 
@@ -394,7 +400,7 @@ def ui(
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         _guard(server.start)
-        console.print(f"MLflow UI: {server.url}  (store {server.store}; server log {log})", markup=False,
+        console.print(f"MLflow UI: {server.url}  (store {redact(server.store)}; server log {log})", markup=False,
                       highlight=False, soft_wrap=True)
         experiments = server.api("experiments/search", {"max_results": 1000}).get("experiments", [])
         shown = [e for e in experiments if (e["name"] != "Default" if study is None else e["name"] == study)]

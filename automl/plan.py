@@ -16,9 +16,13 @@ from automl.data import Dataset, TaskContradiction, load_dataset
 from automl.engines.warm import check_enqueue
 from automl.errors import ConfigError
 from automl.space.space import Space, resolve_space
+from automl.stores import driver_problem
 from automl.study.folder import StudyFolder, check_name
 
 DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
+#: the environment variable that supplies the Optuna storage when neither --storage nor study.storage does
+#: (a Kubernetes Secret keeps the database password out of the pipeline file)
+STORAGE_ENV = "AUTOML_STORAGE"
 
 
 @dataclass
@@ -109,10 +113,26 @@ def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str) -> tuple[st
     return epoch_metric_names(task, metric, extra)
 
 
+def storage_url(pipeline: Pipeline, explicit: str | None = None) -> str:
+    """The Optuna storage of ``pipeline``: ``--storage`` > ``study.storage`` > ``$AUTOML_STORAGE`` > the default.
+
+    A database whose driver is not installed is a ConfigError naming where the URL came from, with the
+    password masked.
+    """
+    for url, where in ((explicit, "--storage"), (pipeline.config.study.storage, "study.storage"),
+                       (os.environ.get(STORAGE_ENV), STORAGE_ENV)):
+        if url:
+            problem = driver_problem(url)
+            if problem:
+                raise ConfigError(problem, file=pipeline.file if where == "study.storage" else None, path=where)
+            return url
+    return DEFAULT_STORAGE
+
+
 def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
     """Load the data and resolve the space for ``pipeline``; raises ConfigError / DataError."""
     cfg = pipeline.config
-    storage = storage or cfg.study.storage or DEFAULT_STORAGE
+    storage = storage_url(pipeline, storage)
     check_name(pipeline.name, file=pipeline.file, stores=(storage, os.environ.get("MLFLOW_TRACKING_URI")))
     try:
         data = load_dataset(cfg.data, cfg.task, seed=cfg.seed, file=pipeline.file)

@@ -3,7 +3,9 @@
 Two processes that create a fresh SQLite store at the same moment both run its schema migrations and one
 of them dies (alembic: "Online migration expected to match one row"). :func:`store_lock` lets one process
 at a time create, migrate or open a store; :func:`check_writable` turns a store or folder automl cannot
-write into one line naming the path, before SQLite or MLflow fail deep inside.
+write into one line naming the path, before SQLite or MLflow fail deep inside. A server database
+(PostgreSQL) takes no lock: :func:`driver_problem` and :func:`unreachable` turn a missing driver or a refused
+connection into one line, and :func:`redact` masks the password wherever automl shows or logs a URL.
 """
 
 from __future__ import annotations
@@ -27,6 +29,99 @@ STORES_NEED_WRITING = "automl needs write access to its stores"
 LOCK_TIMEOUT = 120.0  # seconds; creating a store takes about one
 _DAMAGED = ("file is not a database", "database disk image is malformed")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# user:password@ up to the last "@" (an unencoded "@" or "/" in a password must not leak its tail), and
+# libpq's ?password=... parameter
+_USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):(?P<password>.*)@")
+_QUERY_PASSWORD = re.compile(r"(?i)(?P<key>[?&]password=)(?P<password>[^&#]*)")
+MASK = "***"
+#: what to install for a database driver that is missing, by SQLAlchemy driver name
+_DRIVER_INSTALL = {
+    "psycopg2": 'pip install "automl[postgres]"',
+    # SQLAlchemy 2.1 picks psycopg (3) for a plain postgresql:// URL; the extra brings psycopg2
+    "psycopg": 'write postgresql+psycopg2://... and pip install "automl[postgres]"',
+}
+
+
+def redact(url: str) -> str:
+    """``url`` with its password masked as ``***``: how automl shows and logs a storage or tracking URL.
+
+    >>> redact("postgresql+psycopg2://automl:s3cret@db:5432/automl")
+    'postgresql+psycopg2://automl:***@db:5432/automl'
+    >>> redact("postgresql://db/automl?user=automl&password=s3cret"), redact("sqlite:///mlruns/optuna.db")
+    ('postgresql://db/automl?user=automl&password=***', 'sqlite:///mlruns/optuna.db')
+    """
+    text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", str(url), count=1)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+
+
+def _passwords(url: str) -> list[str]:
+    """The password of ``url`` as written and percent-decoded (what a driver's message might quote)."""
+    from urllib.parse import unquote
+
+    found = [m["password"] for m in (_USERINFO.match(url), *_QUERY_PASSWORD.finditer(url)) if m and m["password"]]
+    return sorted({p for raw in found for p in (raw, unquote(raw))}, key=len, reverse=True)
+
+
+def hide_password(text: str, url: str) -> str:
+    """``text`` (an error message) with ``url`` redacted and any copy of its password masked."""
+    text = text.replace(url, redact(url))
+    for password in _passwords(url):
+        text = text.replace(password, MASK)
+    return text
+
+
+def is_server_database(url: str) -> bool:
+    """A database URL other than SQLite (PostgreSQL, MySQL): no file, no lock, a driver to import.
+
+    >>> is_server_database("postgresql+psycopg2://db/automl"), is_server_database("sqlite:///mlruns/optuna.db")
+    (True, False)
+    """
+    scheme = str(url).split("://", 1)[0].lower() if "://" in str(url) else ""
+    return bool(scheme) and not scheme.startswith("sqlite") and scheme.split("+")[0] not in (
+        "http", "https", "file", "databricks", "mlflow-artifacts")
+
+
+def driver_problem(url: str) -> str | None:
+    """Why ``url`` cannot be opened before any connection: an unknown database or a driver not installed.
+
+    None for SQLite and when the driver imports. The message starts with the redacted URL and says what to
+    install, e.g. ``postgresql+psycopg2://automl:***@db/automl: needs the database driver psycopg2, which is
+    not installed: pip install "automl[postgres]"``.
+    """
+    if not is_server_database(url):
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown_url = redact(url)
+    try:
+        dialect = make_url(url).get_dialect()
+    except NoSuchModuleError:
+        scheme = url.split("://", 1)[0]
+        return (f"{shown_url}: SQLAlchemy knows no database '{scheme}': write "
+                "postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DATABASE")
+    except (ArgumentError, ValueError) as exc:
+        return f"{shown_url}: not a database URL ({hide_password(str(exc), url)})"
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        driver = str(dialect.driver)
+        how = _DRIVER_INSTALL.get(driver, f"pip install the {driver} package (automl is tested on PostgreSQL: "
+                                          f"postgresql+psycopg2://... with {_DRIVER_INSTALL['psycopg2']})")
+        return f"{shown_url}: needs the database driver {driver}, which is not installed: {how}"
+    return None
+
+
+def unreachable(exc: BaseException, url: str) -> str | None:
+    """One line for a server database that refused or failed the connection (host, port, user, password), or
+    None when ``exc`` is something else. The URL and the driver's message are shown with the password masked.
+    """
+    if not is_server_database(url) or "OperationalError" not in {c.__name__ for c in type(exc).__mro__}:
+        return None
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    words = " ".join(str(cause).split()) or type(cause).__name__
+    words = re.sub(r"\(Background on this error at: [^)]*\)", "", words).strip()
+    return f"{redact(url)}: cannot connect ({hide_password(words, url)[:300]}): check the host, port, user and password"
 
 
 def sqlite_file(url_or_path: str | Path) -> Path | None:

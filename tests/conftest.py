@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("AUTOML_STORAGE", None)  # a developer's shared study must not receive the tests' trials
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("AUTOML_STORAGE", raising=False)
     return tmp_path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -9,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from automl.errors import StudyError
-from automl.stores import check_writable, retrying, sqlite_file, store_lock
+from automl.stores import (
+    check_writable,
+    driver_problem,
+    hide_password,
+    redact,
+    retrying,
+    sqlite_file,
+    store_lock,
+    unreachable,
+)
 
 
 def test_sqlite_file_of_urls_and_paths() -> None:
@@ -107,3 +117,43 @@ def test_check_writable_refuses_a_path_below_a_file(tmp_path: Path) -> None:
     (tmp_path / "mlruns").write_text("a file where the folder should be")
     with pytest.raises(StudyError, match=r"^mlruns: not a folder, so mlruns/optuna.db cannot be made: why$"):
         check_writable(tmp_path / "mlruns" / "optuna.db", "why")
+
+
+def test_redact_masks_the_password_and_nothing_else() -> None:
+    assert redact("postgresql+psycopg2://automl:s3cret@db:5432/automl") == "postgresql+psycopg2://automl:***@db:5432/automl"
+    # an unencoded "@" or "/" in a password: everything up to the last "@" is masked, no tail leaks
+    assert redact("postgresql://u:p@ss/w@db/automl") == "postgresql://u:***@db/automl"
+    assert redact("postgresql://db/x?user=u&password=s3cret&sslmode=require") == \
+        "postgresql://db/x?user=u&password=***&sslmode=require"
+    assert redact("https://u:tok@mlflow.example:5000") == "https://u:***@mlflow.example:5000"
+    for kept in ("sqlite:///mlruns/optuna.db", "postgresql://u@db/x", "http://127.0.0.1:5000", "mlruns/optuna.db"):
+        assert redact(kept) == kept
+
+
+def test_hide_password_masks_every_copy_in_a_message() -> None:
+    url = "postgresql://u:s3%40cret@db/x"
+    assert hide_password(f"cannot open {url}: bad s3@cret, s3%40cret", url) == \
+        "cannot open postgresql://u:***@db/x: bad ***, ***"
+
+
+def test_driver_problem_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert driver_problem("sqlite:///mlruns/optuna.db") is None and driver_problem("http://127.0.0.1:5000") is None
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # `import psycopg2` fails, as where it is not installed
+    assert driver_problem("postgresql+psycopg2://u:s3cret@db/x") == (
+        'postgresql+psycopg2://u:***@db/x: needs the database driver psycopg2, which is not installed: '
+        'pip install "automl[postgres]"')
+    assert driver_problem("postgres://u:s3cret@db/x") == (
+        "postgres://u:***@db/x: SQLAlchemy knows no database 'postgres': write "
+        "postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DATABASE")
+
+
+def test_unreachable_is_one_line_only_for_server_databases() -> None:
+    class OperationalError(Exception):
+        pass
+
+    url = "postgresql+psycopg2://u:s3cret@db/x"
+    refused = OperationalError('connection to server at "db" failed: password s3cret rejected\n\n'
+                               "(Background on this error at: https://sqlalche.me/e/21/e3q8)")
+    assert unreachable(refused, url) == ('postgresql+psycopg2://u:***@db/x: cannot connect (connection to server at '
+                                         '"db" failed: password *** rejected): check the host, port, user and password')
+    assert unreachable(refused, "sqlite:///x.db") is None and unreachable(ValueError("x"), url) is None

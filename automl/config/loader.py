@@ -18,6 +18,7 @@ from automl.config.errors import config_error
 from automl.config.models import PipelineConfig
 from automl.errors import ConfigError
 from automl.space.space import SpaceFile
+from automl.stores import redact
 
 # Keys whose string values are file paths: relative to the YAML file that wrote them, or to the working
 # directory when given on the command line.
@@ -40,9 +41,13 @@ class Pipeline:
         return self.config.name
 
     def to_yaml(self) -> str:
-        """The resolved pipeline (overrides applied, space inlined) as YAML."""
+        """The resolved pipeline (overrides applied, space inlined) as YAML, as automl logs it: the password of
+        ``study.storage`` is masked (``***``)."""
         raw = copy.deepcopy(self.raw)
         raw["space"] = self.space.model_dump(mode="json", exclude_defaults=True)
+        study = raw.get("study")
+        if isinstance(study, dict) and isinstance(study.get("storage"), str):
+            study["storage"] = redact(study["storage"])
         return yaml.safe_dump(raw, sort_keys=False)
 
 

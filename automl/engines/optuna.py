@@ -24,7 +24,7 @@ from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space
-from automl.stores import retrying, store_lock
+from automl.stores import driver_problem, redact, retrying, store_lock, unreachable
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -45,12 +45,22 @@ def prepare_storage(url: str) -> str:
 
     Two processes creating a fresh database at once both run its migrations and one dies; under
     :func:`automl.stores.store_lock` the second finds the tables made. A store automl cannot write is a
-    StudyError naming the path.
+    StudyError naming the path. A server database (PostgreSQL) takes no lock; a missing driver or a refused
+    connection is a StudyError with the password masked.
     """
     url = absolute_sqlite(url)
+    problem = driver_problem(url)
+    if problem:
+        raise StudyError(problem)
     with store_lock(url):
         faults.point("store_create")
-        retrying(lambda: optuna.storages.RDBStorage(url))
+        try:
+            retrying(lambda: optuna.storages.RDBStorage(url))
+        except Exception as exc:
+            message = unreachable(exc, url)
+            if message is None:
+                raise
+            raise StudyError(message) from None
     return url
 
 
@@ -320,7 +330,7 @@ class OptunaEngine(Engine):
         if s.from_study == s.name:
             raise StudyError(f"--from-study names this study ('{s.name}'): name another study")
         if s.from_study not in names:
-            raise StudyError(f"--from-study: {one_of(str(s.from_study), names, 'study')} in {self.storage}")
+            raise StudyError(f"--from-study: {one_of(str(s.from_study), names, 'study')} in {redact(self.storage)}")
         source = optuna.load_study(study_name=str(s.from_study), storage=self.storage)
         if len(source.directions) > 1:
             raise StudyError(f"--from-study: study '{s.from_study}' is multi-objective; seed a single-objective "

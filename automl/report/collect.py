@@ -16,6 +16,7 @@ from typing import Any
 
 from automl._text import one_of
 from automl.errors import StudyError
+from automl.stores import redact
 from automl.study.folder import StudyFolder
 from automl.tracking.mlflow import PARENT_TAG, tracking_uri
 
@@ -112,7 +113,7 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         known = [e.name for e in client.search_experiments() if e.name != "Default"]
-        raise StudyError(f"no study '{name}' in the MLflow store {uri}: "
+        raise StudyError(f"no study '{name}' in the MLflow store {redact(uri)}: "
                          + (one_of(name, known, "study") if known else "it holds no study yet (run `automl run`)"))
     runs = client.search_runs([experiment.experiment_id], max_results=50000, order_by=["attributes.start_time ASC"])
     parents = [r for r in runs if r.data.tags.get("automl.role") == "study"]

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from automl.errors import AutomlError
+from automl.stores import redact
 from automl.tracking.mlflow import tracking_uri
 
 
@@ -52,7 +53,7 @@ class MlflowServer:
                  artifacts: str | Path | None = None, log: str | Path | None = None) -> None:
         self.store = tracking_uri(store)
         if not self.store.startswith("sqlite:///") and "://" not in self.store:
-            raise ServerError(f"--tracking-uri must be a database URL (sqlite:///...), got {self.store}")
+            raise ServerError(f"--tracking-uri must be a database URL (sqlite:///...), got {redact(self.store)}")
         self.host = host
         self.port = port or free_port(host)
         default_artifacts = (Path(self.store[len("sqlite:///"):]).parent / "artifacts"
