@@ -256,6 +256,29 @@ def refuse_session_keys(overrides: Mapping[str, Any] | Iterable[str] | None, ver
                               "tuning session: `automl run`)", path=f"--set {clip(key, _KEY_CHARS)}")
 
 
+#: overrides applied after the file and ``--set``, whitespace-separated ``key=value`` items (shell quoting):
+#: the docs test runs every documented command at tiny budgets with ``study.trials=1 train.epochs=1 ...``
+SET_ENV = "AUTOML_SET"
+# sections that make `automl run` run a stage: AUTOML_SET tunes them where a pipeline has them, never adds them
+_STAGES = ("distill", "export")
+
+
+def env_overrides(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides of :data:`SET_ENV` that apply to ``raw`` (a key under a stage it lacks is left out)."""
+    import shlex
+
+    text = os.environ.get(SET_ENV, "")
+    try:
+        items = shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"expected key=value items, got {show(text)} ({exc})", path=SET_ENV) from None
+    try:
+        parsed = parse_overrides(items)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, path=(exc.path or "").replace("--set", SET_ENV, 1)) from None
+    return {k: v for k, v in parsed.items() if k.split(".")[0] not in _STAGES or k.split(".")[0] in raw}
+
+
 def _get(raw: Mapping[str, Any], dotted: str) -> Any:
     node: Any = raw
     for part in dotted.split("."):
@@ -316,7 +339,7 @@ def load_pipeline(
             _set(raw, key, _absolute(value, base), file)
     if overrides is not None and not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
-    for key, value in (overrides or {}).items():
+    for key, value in {**(overrides or {}), **env_overrides(raw)}.items():
         _set(raw, key, _absolute(value, Path.cwd()) if key in PATH_KEYS else value, file)
     for key in PATH_KEYS:
         value = _get(raw, key)
