@@ -174,6 +174,10 @@ def _print_export(result: Any) -> None:
     keras_value = files[0].validation.keras_value
     console.print(f"keras {metric}={keras_value:.4f}; drop above export.max_drop={files[0].validation.max_drop:g} is "
                   f"flagged; registered as '{result.name}-tflite' (alias per format)", markup=False, highlight=False)
+    for f in files:  # int8: what the recovery ladder took, or how far it got
+        if getattr(f, "recovery", None) is not None and f.recovery.needed:
+            (console if f.recovery.met else err_console).print(f.recovery.summary(metric), markup=False,
+                                                               highlight=False)
     for f in result.flagged:
         err_console.print(f"flagged: {f.path} loses {f.validation.drop:.4f} {metric} vs Keras "
                           f"(max_drop {f.validation.max_drop:g})", markup=False, highlight=False)

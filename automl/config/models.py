@@ -406,6 +406,10 @@ class ExportConfig(_Model):
         100, description="Batch-1 interpreter calls timed per file.")
     per_channel: bool = Field(True, description="int8/dynamic: one scale per output channel (more accurate; "
                               "false: one per tensor, ~12 bytes less per channel).")
+    int8_recovery: bool = Field(
+        True, description="int8: when the drop on the validation split exceeds max_drop, try more and stratified "
+        "calibration samples, the other per_channel setting, then 16-bit activations or float layers; the first "
+        "that meets max_drop ships as <model>_int8.tflite (plain int8 kept as <model>_int8_plain.tflite).")
 
     @field_validator("formats", mode="before")
     @classmethod

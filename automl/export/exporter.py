@@ -35,6 +35,7 @@ class ExportedFile:
     json_path: str
     validation: Validation
     registered_version: str | None = None
+    recovery: Any = None  # int8: the recovery ladder's outcome (automl.export.recovery.Recovery), None when off
 
 
 @dataclass
@@ -174,6 +175,15 @@ class _Export:
         plan, cfg, data = self.plan, self.cfg, self.plan.data
         io = cfg.io if fmt == "int8" else "float32"
         content = convert(prepared, fmt, options)
+        recovery = None
+        if fmt == "int8" and cfg.int8_recovery:  # plain int8 over max_drop on validation: the ladder's file ships
+            from automl.export.recovery import recover_int8
+
+            recovery = recover_int8(prepared, content, options, data=data, max_drop=cfg.max_drop,
+                                    configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
+                                    or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
+                                    latency_runs=cfg.latency_runs)
+            content = recovery.content
         tflite = self.folder / f"{self.label}_{fmt}.tflite"
         write_bytes(tflite, content)
         check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
@@ -183,7 +193,17 @@ class _Export:
             check.size_ratio = len(content) / reference.stat().st_size
         check.usage = _usage(data, check)
         report = self.folder / f"{self.label}_{fmt}.json"
-        write_json(report, {"model": str(self.path), **check.to_dict()})
+        extra: dict[str, Any] = {}
+        if fmt == "int8":
+            from automl.export.recovery import finish, mlflow_fields
+
+            extra = finish(recovery, check, content)
+            metrics, tags = mlflow_fields(recovery, extra["integer_only"])
+            self.tracker.log(parent, metrics=metrics, tags=tags)
+            if recovery is not None and recovery.plain_file:
+                self.tracker.log_artifact(parent, recovery.plain_file, "export")
+                self.tracker.log_artifact(parent, recovery.plain_file.replace(".tflite", ".json"), "export")
+        write_json(report, {"model": str(self.path), **check.to_dict(), **extra})
         m = check.metric
         self.tracker.log(parent, metrics={
             f"{fmt}_size_kib": check.size_kib, f"{fmt}_{m}": check.tflite_value, f"{fmt}_drop": check.drop,
@@ -199,10 +219,12 @@ class _Export:
                   "size_kib": round(check.size_kib, 2),
                   m: check.tflite_value, f"keras_{m}": check.keras_value, "drop": check.drop,
                   "flagged": check.flagged, "agreement": check.agreement,
-                  "latency_ms_median": check.latency_ms_median, "latency_ms_p90": check.latency_ms_p90},
+                  "latency_ms_median": check.latency_ms_median, "latency_ms_p90": check.latency_ms_p90,
+                  **({"integer_only": extra["integer_only"], "recovery": extra["recovery"].get("took", "off")}
+                     if extra else {})},
             description=f"TFLite exports of {plan.name} (tags: format, validation on the test split)")
         return ExportedFile(format=fmt, path=str(tflite), json_path=str(report), validation=check,
-                            registered_version=version)
+                            registered_version=version, recovery=recovery)
 
 
 def _usage(data: Any, check: Validation) -> dict[str, Any]:

@@ -73,17 +73,23 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
 
 
 def _interpreter(content: bytes, batch: int | None) -> Any:
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from automl.export.convert import quiet
 
     with quiet():  # the runtime announces its CPU delegate on stderr
-        interp = Interpreter(model_content=content, num_threads=1)
-        if batch is not None:
-            inp = interp.get_input_details()[0]
-            if int(inp["shape_signature"][0]) == -1:
-                interp.resize_tensor_input(inp["index"], [batch, *[int(d) for d in inp["shape"][1:]]])
-        interp.allocate_tensors()
+        for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
+            interp = Interpreter(model_content=content, num_threads=1, experimental_op_resolver_type=resolver)
+            if batch is not None:
+                inp = interp.get_input_details()[0]
+                if int(inp["shape_signature"][0]) == -1:
+                    interp.resize_tensor_input(inp["index"], [batch, *[int(d) for d in inp["shape"][1:]]])
+            try:
+                interp.allocate_tensors()
+                break
+            except RuntimeError as exc:  # XNNPACK refuses some int8 requantization scales: builtin kernels run it
+                if resolver != OpResolverType.AUTO or "XNNPACK" not in str(exc):
+                    raise
     return interp
 
 

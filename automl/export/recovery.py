@@ -1,0 +1,449 @@
+"""The int8 recovery ladder: when plain full-integer quantization loses more than ``export.max_drop`` on the
+validation split, try cheaper fixes first and ship the first file that meets it (see docs/export.md).
+
+Rungs, in order, each tried only while the target is still missed:
+
+1. ``calibration``: more calibration samples (``max(1000, 4 x representative_samples)``, at most the training
+   split), stratified by class (regression: by target decile), so that no class's ranges are missed;
+2. ``per_channel`` / ``per_tensor``: the other weight-scale granularity than ``export.per_channel``;
+3. selective quantization, two steps:
+   ``int16_activations``: 16-bit activations with int8 weights (TFLite's 16x8 op set; still integer-only,
+   float I/O only), then ``float_layers``: for every activation tensor, the accuracy with that tensor kept
+   float (its producer and its consumers not quantized) is measured; tensors are then kept float in that
+   order, one more per step, until the target is met. A file with float layers is no longer integer-only.
+
+The decision uses the validation split only; the shipped file is reported on the test split like every
+other format. Each step (what was tried, its validation drop, size, whether it met the target) is recorded.
+Quantization-aware fine-tuning (a fourth rung) is not part of the ladder yet.
+
+Selective quantization calibrates once (``_experimental_calibrate_only``) and quantizes the calibrated model
+with ``denylisted_nodes``: the same path as ``tf.lite.experimental.QuantizationDebugger``. ai-edge-quantizer
+would apply such recipes to a float .tflite, but it is not among automl's dependencies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automl.export.convert import FORMATS, ConvertOptions, quiet
+from automl.export.validate import run_tflite, score
+
+CALIBRATION_FLOOR = 1000  # rung 1 takes at least this many samples (when the training split has them)
+MAX_CANDIDATES = 64  # float_layers: activation tensors measured one by one
+MAX_FLOAT_STEPS = 6  # float_layers: at most this many tensors kept float, one more per step
+
+
+@dataclass
+class Step:
+    """One rung tried: what, its validation drop and file size, whether it met max_drop."""
+
+    rung: int
+    name: str  # calibration | per_channel | per_tensor | int16_activations | float_layers
+    what: str  # in words, for the CLI and the JSON
+    val_drop: float | None  # None: the step could not be built (see error)
+    size_bytes: int | None
+    met: bool
+    integer_only: bool
+    seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Recovery:
+    """The ladder's outcome for one int8 export (JSON-ready with :meth:`to_dict`)."""
+
+    max_drop: float
+    val_samples: int
+    keras_val_value: float
+    plain_val_drop: float
+    plain_size_bytes: int
+    steps: list[Step] = field(default_factory=list)
+    used: Step | None = None  # the step whose file ships: the first that met the target, else the best one
+    met: bool = False
+    per_layer: list[dict[str, Any]] = field(default_factory=list)  # float_layers: drop with one tensor float
+    plain_file: str | None = None
+    plain_test: dict[str, Any] = field(default_factory=dict)  # plain int8 on the test split
+    cost: dict[str, Any] = field(default_factory=dict)  # shipped vs plain int8 on the test split
+    content: bytes = b""
+
+    @property
+    def needed(self) -> bool:
+        return self.plain_val_drop > self.max_drop + 1e-6
+
+    @property
+    def took(self) -> str:
+        if not self.needed:
+            return "none (plain int8 within max_drop)"
+        if self.used is None:
+            return "nothing (no rung improved on plain int8)"
+        return f"rung {self.used.rung} {self.used.name}: {self.used.what}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "needed": self.needed, "met": self.met if self.needed else True, "took": self.took,
+            "max_drop": self.max_drop, "decided_on": "validation", "val_samples": self.val_samples,
+            "keras_val_value": self.keras_val_value, "plain_val_drop": self.plain_val_drop,
+            "plain_size_bytes": self.plain_size_bytes,
+            "val_drop": self.used.val_drop if self.used else self.plain_val_drop,
+            "steps": [{k: v for k, v in asdict(s).items() if k != "error" or v} for s in self.steps],
+            "per_layer": self.per_layer[:10], "plain_file": self.plain_file, "plain_test": self.plain_test,
+            "cost": self.cost,
+        }
+
+    def summary(self, metric: str = "accuracy") -> str:
+        """One line for the CLI: what it took and whether the target was met, or how far it got."""
+        def pts(d: float | None) -> str:
+            if d is None:
+                return "-"
+            return f"{d * 100:.2f} pt" if metric == "accuracy" else f"{d * 100:.2f} %"
+
+        if not self.needed:
+            return f"int8 recovery: not needed (validation drop {pts(self.plain_val_drop)} <= max_drop)"
+        cost = ""
+        if self.cost:
+            cost = (f"; size {self.cost['size_ratio']:.2f}x, latency {self.cost['latency_ratio']:.2f}x of plain "
+                    f"int8 ({self.plain_file} kept)")
+        tried = ", ".join(f"{s.rung}:{s.name} {pts(s.val_drop)}" for s in self.steps)
+        if self.met and self.used is not None:
+            return (f"int8 recovery: max_drop met by {self.took}; validation drop {pts(self.plain_val_drop)} -> "
+                    f"{pts(self.used.val_drop)}{cost}")
+        best = (f"best {self.took}, validation drop {pts(self.plain_val_drop)} -> {pts(self.used.val_drop)}"
+                if self.used is not None else f"validation drop stays {pts(self.plain_val_drop)}")
+        return (f"int8 recovery: max_drop {pts(self.max_drop)} NOT met after every rung ({tried}); {best}"
+                f"{cost}")
+
+
+def stratified(x: np.ndarray, y: np.ndarray, n: int, task: str, seed: int = 0) -> np.ndarray:
+    """``n`` rows of ``x`` taken round-robin over classes (regression: target deciles), so every stratum is
+    present even when it is rare."""
+    rng = np.random.default_rng(seed)
+    if task == "classification":
+        groups = np.asarray(y).astype(np.int64).reshape(len(y))
+    else:
+        edges = np.quantile(np.asarray(y, dtype=np.float64), np.linspace(0, 1, 11)[1:-1])
+        groups = np.digitize(np.asarray(y, dtype=np.float64), edges)
+    buckets = [list(rng.permutation(np.flatnonzero(groups == g))) for g in np.unique(groups)]
+    picked: list[int] = []
+    n = min(n, len(x))
+    while len(picked) < n:
+        for bucket in buckets:
+            if bucket and len(picked) < n:
+                picked.append(int(bucket.pop()))
+    return np.asarray(x[np.sort(picked)], dtype=np.float32)
+
+
+def integer_only(content: bytes) -> bool:
+    """Whether every op but the float I/O's QUANTIZE / DEQUANTIZE computes on integer tensors."""
+    interp = _graph(content)
+    for op in interp._get_ops_details():
+        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        for t in [*op["inputs"], *op["outputs"]]:
+            if t >= 0 and np.dtype(interp._get_tensor_details(t, 0)["dtype"]).kind == "f":
+                return False
+    return True
+
+
+def _graph(content: bytes) -> Any:
+    """An interpreter to read the graph from: no delegate (XNNPACK would fold ops into DELEGATE nodes)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    with quiet():
+        interp = Interpreter(model_content=content,
+                             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interp.allocate_tensors()
+    return interp
+
+
+class Ladder:
+    """Tries the rungs for one prepared Keras model; ``run`` returns the :class:`Recovery`."""
+
+    def __init__(self, prepared: Any, options: ConvertOptions, *, x_train: np.ndarray, y_train: np.ndarray,
+                 x_val: np.ndarray, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
+                 seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None) -> None:
+        from automl.export.convert import convert as default_convert
+
+        self.prepared, self.options, self.task, self.max_drop = prepared, options, task, max_drop
+        self.x_train, self.y_train = x_train, y_train
+        self.x_val, self.y_val = np.asarray(x_val, dtype=np.float32), np.asarray(y_val)
+        self.configured_samples, self.seed = configured_samples, seed
+        self.convert = convert or default_convert
+        ref = np.asarray(prepared.predict(self.x_val, verbose=0, batch_size=256), dtype=np.float32)
+        self.ref_shape = ref.shape
+        self.keras_val = score(ref, self.y_val, task)
+
+    def val_drop(self, content: bytes) -> float:
+        outputs = run_tflite(content, self.x_val).reshape(self.ref_shape)
+        value = score(outputs, self.y_val, self.task)
+        if self.task == "classification":
+            return float(self.keras_val - value)
+        return float((value - self.keras_val) / max(self.keras_val, 1e-12))
+
+    def met(self, drop: float | None) -> bool:
+        return drop is not None and drop <= self.max_drop + 1e-6
+
+    def run(self, plain: bytes) -> Recovery:
+        out = Recovery(max_drop=self.max_drop, val_samples=len(self.x_val), keras_val_value=self.keras_val,
+                       plain_val_drop=self.val_drop(plain), plain_size_bytes=len(plain), content=plain)
+        if not out.needed:
+            return out
+        best_options = self.options
+        best_drop = out.plain_val_drop
+        for rung in self._rungs(out):
+            step, content, options = rung()
+            out.steps.append(step)
+            if step.val_drop is None:
+                continue
+            if step.val_drop < best_drop - 1e-9 and content is not None:
+                out.used, out.content, best_drop = step, content, step.val_drop
+                if options is not None:
+                    best_options = options
+                self.options = best_options  # later rungs build on the best settings so far
+            if step.met:
+                out.met = True
+                break
+        return out
+
+    def _rungs(self, out: Recovery) -> Iterator[Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]]:
+        yield self._calibration
+        yield self._granularity
+        yield self._int16
+        yield from self._float_layers(out)
+
+    def _timed(self, rung: int, name: str, what: str, settings: dict[str, Any],
+               build: Callable[[], bytes]) -> tuple[Step, bytes | None]:
+        start = time.perf_counter()
+        try:
+            content = build()
+            drop = self.val_drop(content)
+        except Exception as exc:  # a rung that cannot be built is recorded, the ladder goes on
+            return Step(rung, name, what, None, None, False, False, time.perf_counter() - start, settings,
+                        error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
+                        ), None
+        return Step(rung, name, what, round(drop, 6), len(content), self.met(drop), integer_only(content),
+                    round(time.perf_counter() - start, 3), settings), content
+
+    def _calibration(self) -> tuple[Step, bytes | None, ConvertOptions | None]:
+        n = min(len(self.x_train), max(CALIBRATION_FLOOR, 4 * self.configured_samples))
+        options = ConvertOptions(representative=stratified(self.x_train, self.y_train, n, self.task, self.seed),
+                                 io=self.options.io, per_channel=self.options.per_channel)
+        what = f"{n} stratified calibration samples (was {self.configured_samples})"
+        step, content = self._timed(1, "calibration", what, {"samples": n, "stratified": True},
+                                    lambda: self.convert(self.prepared, "int8", options))
+        return step, content, options
+
+    def _granularity(self) -> tuple[Step, bytes | None, ConvertOptions | None]:
+        per_channel = not self.options.per_channel
+        options = ConvertOptions(representative=self.options.representative, io=self.options.io,
+                                 per_channel=per_channel)
+        name = "per_channel" if per_channel else "per_tensor"
+        what = f"{name.replace('_', '-')} weight scales (export.per_channel was {str(not per_channel).lower()})"
+        step, content = self._timed(2, name, what, {"per_channel": per_channel},
+                                    lambda: self.convert(self.prepared, "int8", options))
+        return step, content, options
+
+    def _converter(self, options: ConvertOptions) -> Any:
+        import tensorflow as tf
+
+        converter = tf.lite.TFLiteConverter.from_keras_model(self.prepared)
+        FORMATS.factory("int8")(converter, options)
+        return converter
+
+    def _int16(self) -> tuple[Step, bytes | None, ConvertOptions | None]:
+        import tensorflow as tf
+
+        what = "16-bit activations, int8 weights (16x8)"
+        if self.options.io != "float32":
+            return (Step(3, "int16_activations", what, None, None, False, True, 0.0, {},
+                         error=f"skipped: io {self.options.io} (16x8 files take float32 or int16 inputs)"),
+                    None, None)
+
+        def build() -> bytes:
+            converter = self._converter(self.options)
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            with quiet():
+                return bytes(converter.convert())
+
+        step, content = self._timed(3, "int16_activations", what, {"activations": "int16", "weights": "int8"},
+                                    build)
+        return step, content, None
+
+    def _calibrated(self) -> bytes:
+        converter = self._converter(self.options)
+        converter.experimental_mlir_quantizer = True
+        converter._experimental_calibrate_only = True
+        with quiet():
+            return bytes(converter.convert())
+
+    def _quantize(self, calibrated: bytes, nodes: list[str]) -> bytes:
+        import tensorflow as tf
+        from tensorflow.lite.python import convert as tf_convert
+
+        io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[self.options.io]
+        with quiet():
+            return bytes(tf_convert.mlir_quantize(
+                calibrated, disable_per_channel=not self.options.per_channel, fully_quantize=False,
+                input_data_type=io, output_data_type=io, denylisted_nodes=nodes or None))
+
+    def _float_layers(self, out: Recovery
+                      ) -> Iterator[Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]]:
+        start = time.perf_counter()
+        try:
+            calibrated = self._calibrated()
+            groups = tensor_groups(calibrated)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
+            yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False,
+                                time.perf_counter() - start, {}, error=error), None, None)
+            return
+        measured = []
+        for tensor, nodes in groups[:MAX_CANDIDATES]:
+            try:
+                drop = self.val_drop(self._quantize(calibrated, nodes))
+            except Exception:  # noqa: S112 - a denylist the quantizer refuses is not a candidate
+                continue
+            measured.append((drop, tensor, nodes))
+        measured.sort(key=lambda m: m[0])
+        out.per_layer = [{"tensor": t, "layers": layer_names(self.prepared, n), "val_drop": round(d, 6)}
+                         for d, t, n in measured]
+        seconds = time.perf_counter() - start
+        kept: list[str] = []
+        tensors: list[str] = []
+        for k, (_, tensor, nodes) in enumerate(measured[:MAX_FLOAT_STEPS]):
+            kept = list(dict.fromkeys([*kept, *nodes]))
+            tensors.append(tensor)
+            layers = layer_names(self.prepared, kept)
+            what = f"{len(layers)} layer(s) kept float: {', '.join(layers)}"
+            settings = {"float_layers": layers, "float_tensors": list(tensors), "denylisted_nodes": list(kept),
+                        "measured_tensors": len(measured), "candidate_tensors": len(groups),
+                        "measure_seconds": round(seconds, 3) if k == 0 else 0.0}
+            yield self._float_step(calibrated, what, settings, list(kept))
+
+    def _float_step(self, calibrated: bytes, what: str, settings: dict[str, Any], nodes: list[str]
+                    ) -> Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]:
+        def step() -> tuple[Step, bytes | None, ConvertOptions | None]:
+            done, content = self._timed(3, "float_layers", what, settings, lambda: self._quantize(calibrated, nodes))
+            return done, content, None
+
+        return step
+
+
+def tensor_groups(calibrated: bytes) -> list[tuple[str, list[str]]]:
+    """For every activation tensor of a calibrated (float) model: its name and the output tensor names of the
+    ops that must stay float for it to stay float (its producer and its consumers), in graph order."""
+    interp = _graph(calibrated)
+    ops = interp._get_ops_details()
+
+    def name(t: int) -> str:
+        return str(interp._get_tensor_details(t, 0)["name"])
+
+    producer = {t: op for op in ops for t in op["outputs"]}
+    consumers: dict[int, list[Any]] = {}
+    for op in ops:
+        for t in op["inputs"]:
+            consumers.setdefault(t, []).append(op)
+    inputs = [d["index"] for d in interp.get_input_details()]
+    groups = []
+    for t in [*inputs, *[t for op in ops for t in op["outputs"]]]:
+        if t not in consumers or np.dtype(interp._get_tensor_details(t, 0)["dtype"]).kind != "f":
+            continue
+        members = ([producer[t]] if t in producer else []) + consumers[t]
+        nodes = list(dict.fromkeys(name(o) for op in members for o in op["outputs"]))
+        groups.append((name(t), nodes))
+    return groups
+
+
+def layer_names(model: Any, nodes: list[str]) -> list[str]:
+    """The Keras layers behind TFLite tensor names (``model/hidden_1/MatMul;...`` -> ``hidden``)."""
+    import re
+
+    from automl.export.prepare import all_layers
+
+    names = sorted({layer.name for layer in all_layers(model)}, key=len, reverse=True)
+    found: list[str] = []
+    for node in nodes:
+        hit = None
+        for part in re.split(r"[/;:]", node):
+            for layer in names:
+                if part == layer or re.fullmatch(re.escape(layer) + r"_\d+", part):
+                    hit = layer
+                    break
+            if hit and hit != model.name:
+                break
+            hit = None
+        found.append(hit or node)
+    return list(dict.fromkeys(found))
+
+
+def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: Any, max_drop: float,
+                 configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: np.ndarray,
+                 latency_runs: int) -> Recovery:
+    """Run the ladder for the plain int8 file ``plain``; when another file ships, keep the plain one beside it
+    as ``<label>_int8_plain.tflite`` (+ .json, validated on the test split)."""
+    from automl.export.validate import validate
+    from automl.study.folder import write_bytes, write_json
+
+    ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
+                    x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,
+                    configured_samples=configured_samples, seed=seed)
+    result = ladder.run(plain)
+    if result.content is plain:  # plain int8 ships: a plain file of an earlier export is stale
+        for suffix in (".tflite", ".json"):
+            (folder / f"{label}_int8_plain{suffix}").unlink(missing_ok=True)
+    else:
+        path = folder / f"{label}_int8_plain.tflite"
+        write_bytes(path, plain)
+        check = validate(plain, "int8", ref, x_test, data.y_test, task=data.task, max_drop=max_drop,
+                         latency_runs=latency_runs, file=path, io=options.io)
+        result.plain_file = str(path)
+        result.plain_test = {k: check.to_dict()[k] for k in (
+            "tflite_value", "drop", "size_bytes", "latency_ms_median", "latency_ms_p90")}
+        write_json(folder / f"{label}_int8_plain.json", {
+            **check.to_dict(), "integer_only": integer_only(plain),
+            "note": f"plain int8, kept beside the recovered {label}_int8.tflite"})
+    return result
+
+
+def finish(result: Recovery | None, check: Any, content: bytes) -> dict[str, Any]:
+    """What the int8 JSON adds once the shipped file is validated on the test split: ``integer_only`` and the
+    ``recovery`` record (with the size and latency it costs against plain int8)."""
+    if result is None:
+        return {"integer_only": integer_only(content), "recovery": {"enabled": False}}
+    if result.plain_test:
+        result.cost = {
+            "size_ratio": round(check.size_bytes / max(1, result.plain_test["size_bytes"]), 4),
+            "latency_ratio": round(check.latency_ms_median / max(1e-9, result.plain_test["latency_ms_median"]), 4),
+            "test_drop": check.drop, "plain_test_drop": result.plain_test["drop"]}
+    return {"integer_only": integer_only(content), "recovery": {"enabled": True, **result.to_dict()}}
+
+
+def mlflow_fields(result: Recovery | None, integer: bool) -> tuple[dict[str, float], dict[str, Any]]:
+    """Metrics and tags for the export's run: the plain and recovered validation drops, one metric pair per
+    step (``int8_recovery_step<i>_val_drop`` / ``_size_kib``), and tags naming what it took."""
+    tags: dict[str, Any] = {"automl.int8.integer_only": integer}
+    if result is None:
+        return {}, {**tags, "automl.int8.recovery": "off"}
+    metrics: dict[str, float] = {"int8_recovery_plain_val_drop": result.plain_val_drop,
+                                 "int8_recovery_met": float(result.met or not result.needed),
+                                 "int8_recovery_steps": float(len(result.steps))}
+    if result.used is not None and result.used.val_drop is not None:
+        metrics["int8_recovery_val_drop"] = result.used.val_drop
+    for i, step in enumerate(result.steps, 1):
+        if step.val_drop is not None:
+            metrics[f"int8_recovery_step{i}_val_drop"] = step.val_drop
+        if step.size_bytes is not None:
+            metrics[f"int8_recovery_step{i}_size_kib"] = step.size_bytes / 1024
+        tags[f"automl.int8.recovery.step{i}"] = f"rung {step.rung} {step.name}: {step.what}; met={step.met}"[:500]
+    for key in ("size_ratio", "latency_ratio"):
+        if key in result.cost:
+            metrics[f"int8_recovery_{key}"] = result.cost[key]
+    state = "not needed" if not result.needed else ("met" if result.met else "not met")
+    tags["automl.int8.recovery"] = f"{state}: {result.took}"[:500]
+    return metrics, tags

@@ -1,0 +1,197 @@
+"""The int8 recovery ladder: for each rung a tiny model that the earlier rungs do not fix, with the real
+converter and interpreter; recovery off; a model already within max_drop tries no rung."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+import automl
+from automl.cli import app
+from automl.export.recovery import stratified
+from automl.tracking import tracking_uri
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras  # noqa: E402
+
+FEATURES = 6
+
+
+def _data(n: int = 600, duplicate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Three Gaussian classes; ``duplicate``: the last feature repeated as a 7th column."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=n)
+    x = rng.normal(size=(3, FEATURES))[y] + rng.normal(scale=0.7, size=(n, FEATURES))
+    if duplicate:
+        x = np.concatenate([x, x[:, -1:]], axis=1)
+    return x.astype(np.float32), y
+
+
+def _trained(x: np.ndarray, y: np.ndarray) -> Any:
+    """input -> Dense(16, relu) 'hidden' -> Dense(3) 'logits' -> softmax (plain int8 of it loses < 1 pt)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=x.shape[1:], name="input")
+    logits = keras.layers.Dense(3, name="logits")(keras.layers.Dense(16, activation="relu", name="hidden")(inputs))
+    model = keras.Model(inputs, keras.layers.Activation("softmax", name="probs")(logits), name="tiny")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    return model
+
+
+def _outlier_unit(model: Any, value: float, shrink: float = 1.0) -> Any:
+    """Hidden unit 0 outputs ``value`` whatever the input and the logits ignore it: Keras is unchanged, but
+    the hidden activations' one per-tensor int8 scale is set by it. ``shrink`` scales the other hidden units
+    down and their logits weights up by as much (ReLU commutes with it: the same function again)."""
+    kernel, bias = model.get_layer("hidden").get_weights()
+    kernel[:, 1:], bias[1:] = kernel[:, 1:] * shrink, bias[1:] * shrink
+    kernel[:, 0], bias[0] = 0.0, value
+    model.get_layer("hidden").set_weights([kernel, bias])
+    kernel, bias = model.get_layer("logits").get_weights()
+    kernel[1:, :] /= shrink
+    kernel[0, :] = 0.0
+    model.get_layer("logits").set_weights([kernel, bias])
+    return model
+
+
+def _cancelling_weights(model: Any) -> Any:
+    """Weights +300 / -300 on two identical inputs of hidden unit 0: outputs unchanged, but one per-tensor
+    weight scale for the whole kernel rounds every other weight to a few levels."""
+    kernel, bias = model.get_layer("hidden").get_weights()
+    kernel[:, 0], bias[0] = 0.0, 0.0  # unit 0 then outputs 0 in every format (the logits may read it)
+    kernel[-2, 0], kernel[-1, 0] = 300.0, -300.0
+    model.get_layer("hidden").set_weights([kernel, bias])
+    return model
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """name -> (.keras file, .npz data) for each case."""
+    folder = tmp_path_factory.mktemp("recovery")
+    x, y = _data()
+    xd, yd = _data(duplicate=True)
+    np.savez(folder / "data.npz", x=x, y=y)
+    np.savez(folder / "dup.npz", x=xd, y=yd)
+    built = {
+        "plain": (_trained(x, y), "data.npz"),
+        "outlier": (_outlier_unit(_trained(x, y), 1e6), "data.npz"),
+        "outlier16": (_outlier_unit(_trained(x, y), 3e3), "data.npz"),
+        "cancelling": (_cancelling_weights(_trained(xd, yd)), "dup.npz"),
+    }
+    out = {}
+    for name, (model, data) in built.items():
+        model.save(folder / f"{name}.keras")
+        out[name] = (folder / f"{name}.keras", folder / data)
+    return out
+
+
+def _export(tmp_path: Path, model: Path, data: Path, **export: Any) -> Any:
+    pipeline = tmp_path / "rec.yaml"
+    pipeline.write_text(yaml.safe_dump({
+        "name": "rec", "seed": 0, "data": {"source": "npz", "path": str(data)},
+        "space": {"block": "mlp", "params": {"layers": 1, "units": 8}},
+        "export": {"formats": ["int8"], "latency_runs": 5, "representative_samples": 200, **export}}))
+    result = automl.export(pipeline, model=model)
+    (f,) = result.files
+    return result, f, json.loads(Path(f.json_path).read_text())
+
+
+def _rungs(report: dict[str, Any]) -> list[tuple[int, str, bool]]:
+    return [(s["rung"], s["name"], s["met"]) for s in report["recovery"]["steps"]]
+
+
+def test_within_max_drop_no_rung_is_tried(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    _, f, report = _export(tmp_path, *models["plain"])
+    rec = report["recovery"]
+    assert rec["enabled"] and not rec["needed"] and rec["steps"] == [] and rec["plain_val_drop"] <= 0.01
+    assert report["integer_only"] is True and not report["flagged"]
+    assert not Path("mlruns/rec/export/plain_int8_plain.tflite").exists()
+
+
+def test_rung1_more_stratified_calibration_samples(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    # three calibration samples set every range: other samples clip
+    result, f, report = _export(tmp_path, *models["plain"], representative_samples=3)
+    rec = report["recovery"]
+    assert rec["needed"] and rec["met"] and rec["plain_val_drop"] > 0.01
+    assert _rungs(report) == [(1, "calibration", True)]
+    assert rec["steps"][0]["settings"] == {"samples": 360, "stratified": True}
+    assert report["integer_only"] is True and not report["flagged"]
+    # the plain file is kept beside the recovered one, validated on the test split too
+    plain = json.loads(Path("mlruns/rec/export/plain_int8_plain.json").read_text())
+    assert Path(rec["plain_file"]).name == "plain_int8_plain.tflite" and plain["drop"] == rec["plain_test"]["drop"]
+    assert set(rec["cost"]) >= {"size_ratio", "latency_ratio"}
+
+    run = MlflowClient(tracking_uri()).get_run(result.parent_run_id)
+    assert run.data.tags["automl.int8.recovery"].startswith("met: rung 1 calibration")
+    assert run.data.metrics["int8_recovery_met"] == 1.0
+    assert run.data.metrics["int8_recovery_step1_val_drop"] <= 0.01 < run.data.metrics[
+        "int8_recovery_plain_val_drop"]
+    alias = MlflowClient(tracking_uri()).get_model_version_by_alias("rec-tflite", "int8")
+    assert alias.tags["recovery"].startswith("rung 1 calibration") and alias.tags["integer_only"] == "True"
+
+
+def test_rung2_per_channel_scales(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    _, f, report = _export(tmp_path, *models["cancelling"], per_channel=False)
+    assert _rungs(report) == [(1, "calibration", False), (2, "per_channel", True)]
+    assert report["recovery"]["steps"][0]["val_drop"] > 0.01  # more samples do not help per-tensor weights
+    assert report["integer_only"] is True and not report["flagged"]
+
+
+def test_rung3_layers_kept_float(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    result, f, report = _export(tmp_path, *models["outlier"])
+    steps = _rungs(report)
+    assert steps[:3] == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", False)]
+    assert steps[-1] == (3, "float_layers", True)
+    last = report["recovery"]["steps"][-1]
+    assert set(last["settings"]["float_layers"]) == {"hidden", "logits"}  # the outlier tensor's two ends
+    assert last["integer_only"] is False and report["integer_only"] is False
+    assert report["recovery"]["per_layer"][0]["val_drop"] <= 0.01
+    assert not report["flagged"] and f.recovery.met
+
+
+def test_rung3_16bit_activations_keep_the_file_integer(tmp_path: Path,
+                                                       models: dict[str, tuple[Path, Path]]) -> None:
+    _, f, report = _export(tmp_path, *models["outlier16"])
+    assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", True)]
+    assert report["integer_only"] is True and not report["flagged"]
+
+
+def test_off_ships_plain_int8_and_says_so(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    result, f, report = _export(tmp_path, *models["outlier"], int8_recovery=False)
+    assert report["recovery"] == {"enabled": False} and report["flagged"] and f.recovery is None
+    run = MlflowClient(tracking_uri()).get_run(result.parent_run_id)
+    assert run.data.tags["automl.int8.recovery"] == "off"
+    assert not any(k.startswith("int8_recovery") for k in run.data.metrics)
+
+
+def test_cli_says_how_far_it_got(tmp_path: Path, models: dict[str, tuple[Path, Path]],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    recovery = importlib.import_module("automl.export.recovery")
+    monkeypatch.setattr(recovery, "MAX_FLOAT_STEPS", 0)  # no float layers: nothing meets it
+    model, data = models["outlier"]
+    pipeline = tmp_path / "far.yaml"
+    pipeline.write_text(yaml.safe_dump({"name": "far", "data": {"source": "npz", "path": str(data)},
+                                        "space": {"block": "mlp", "params": {"layers": 1, "units": 8}}}))
+    out = CliRunner().invoke(app, ["export", str(model), "--data", str(pipeline), "--format", "int8",
+                                   "--set", "export.latency_runs=5"])
+    assert out.exit_code == 0, out.output
+    assert "int8 recovery: max_drop 1.00 pt NOT met after every rung (1:calibration" in out.output
+    report = json.loads(Path("mlruns/far/export/outlier_int8.json").read_text())
+    assert report["recovery"]["needed"] and not report["recovery"]["met"] and report["flagged"]
+
+
+def test_stratified_samples_take_every_class() -> None:
+    y = np.array([0] * 95 + [1] * 4 + [2])
+    x = np.arange(100, dtype=np.float32)[:, None]
+    picked = stratified(x, y, 6, "classification")
+    assert len(picked) == 6 and 99.0 in picked[:, 0] and sum(v in picked[:, 0] for v in range(95, 99)) >= 2
+    reg = stratified(x, np.linspace(0, 1, 100), 10, "regression")
+    assert len(np.unique(reg // 10)) == 10  # one sample per target decile
