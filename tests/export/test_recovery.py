@@ -73,6 +73,19 @@ def _cancelling_weights(model: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("recovery_runs")
+
+
+@pytest.fixture(autouse=True)
+def _workdir(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One working directory (one MLflow store) for the module: a new store per test costs seconds."""
+    monkeypatch.chdir(shared_dir)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return shared_dir
+
+
+@pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
     """name -> (.keras file, .npz data) for each case."""
     folder = tmp_path_factory.mktemp("recovery")
@@ -94,9 +107,10 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
 
 
 def _export(tmp_path: Path, model: Path, data: Path, **export: Any) -> Any:
-    pipeline = tmp_path / "rec.yaml"
+    name = f"rec{len(list(Path('mlruns').glob('rec*')))}" if Path("mlruns").exists() else "rec0"
+    pipeline = tmp_path / f"{name}.yaml"
     pipeline.write_text(yaml.safe_dump({
-        "name": "rec", "seed": 0, "data": {"source": "npz", "path": str(data)},
+        "name": name, "seed": 0, "data": {"source": "npz", "path": str(data)},
         "space": {"block": "mlp", "params": {"layers": 1, "units": 8}},
         "export": {"formats": ["int8"], "latency_runs": 5, "representative_samples": 200, **export}}))
     result = automl.export(pipeline, model=model)
@@ -113,7 +127,7 @@ def test_within_max_drop_no_rung_is_tried(tmp_path: Path, models: dict[str, tupl
     rec = report["recovery"]
     assert rec["enabled"] and not rec["needed"] and rec["steps"] == [] and rec["plain_val_drop"] <= 0.01
     assert report["integer_only"] is True and not report["flagged"]
-    assert not Path("mlruns/rec/export/plain_int8_plain.tflite").exists()
+    assert not Path(f.path.replace("_int8.tflite", "_int8_plain.tflite")).exists()
 
 
 def test_rung1_more_stratified_calibration_samples(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
@@ -125,7 +139,7 @@ def test_rung1_more_stratified_calibration_samples(tmp_path: Path, models: dict[
     assert rec["steps"][0]["settings"] == {"samples": 360, "stratified": True}
     assert report["integer_only"] is True and not report["flagged"]
     # the plain file is kept beside the recovered one, validated on the test split too
-    plain = json.loads(Path("mlruns/rec/export/plain_int8_plain.json").read_text())
+    plain = json.loads(Path(f.path.replace("_int8.tflite", "_int8_plain.json")).read_text())
     assert Path(rec["plain_file"]).name == "plain_int8_plain.tflite" and plain["drop"] == rec["plain_test"]["drop"]
     assert set(rec["cost"]) >= {"size_ratio", "latency_ratio"}
 
@@ -134,7 +148,7 @@ def test_rung1_more_stratified_calibration_samples(tmp_path: Path, models: dict[
     assert run.data.metrics["int8_recovery_met"] == 1.0
     assert run.data.metrics["int8_recovery_step1_val_drop"] <= 0.01 < run.data.metrics[
         "int8_recovery_plain_val_drop"]
-    alias = MlflowClient(tracking_uri()).get_model_version_by_alias("rec-tflite", "int8")
+    alias = MlflowClient(tracking_uri()).get_model_version_by_alias(f"{result.name}-tflite", "int8")
     assert alias.tags["recovery"].startswith("rung 1 calibration") and alias.tags["integer_only"] == "True"
 
 
