@@ -9,6 +9,12 @@ from typing import Any
 from automl.space.space import Space
 
 
+def rename_or_new(name: str) -> str:
+    """The way out when a stored study does not fit the pipeline: another name, or start this one afresh."""
+    return (f"use --name NEW_NAME for a study of its own (or another `name` in the pipeline), or --new to start "
+            f"'{name}' afresh (its trials are deleted)")
+
+
 @dataclass
 class TrialRecord:
     """A finished (or running) trial as any engine describes it."""

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
 from automl.engines._kt_space import Codec, to_hyperparameters
-from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new
 from automl.engines.registry import check_other_engines
 from automl.errors import ConfigError, StudyError
 
@@ -129,13 +129,11 @@ class KerasTunerEngine(Engine):
 
     def _check_stored(self, meta: dict[str, Any] | None) -> None:
         s = self.settings
-        fix = "use --new to start afresh (its trials are deleted), or another `name`"
+        fix = rename_or_new(s.name)
         if meta is None:
             raise StudyError(f"{self.dir} holds a keras-tuner project that automl did not make: {fix}")
         if meta["fingerprint"] != s.space.fingerprint():
-            raise StudyError(f"study '{s.name}' exists with a different search space: use --name NEW_NAME for a study "
-                             f"of its own (or another `name` in the pipeline), or --new to start '{s.name}' afresh "
-                             "(its trials are deleted)")
+            raise StudyError(f"study '{s.name}' exists with a different search space: {fix}")
         if meta["direction"] != s.direction:
             raise StudyError(f"study '{s.name}' exists with direction {meta['direction']}, got {s.direction}: {fix}")
         if meta["sampler"] != s.sampler:
@@ -170,7 +168,7 @@ class KerasTunerEngine(Engine):
         s = self.settings
         if self.state.foreign():  # never deleted, not even with --new: automl did not make it
             raise StudyError(f"{self.dir} holds files automl did not make (no {store.STUDY_FILE}): move them, "
-                             "or use another `name`")
+                             "or use --name NEW_NAME")
         if new:
             self.delete()
         check_other_engines(self, new=new)

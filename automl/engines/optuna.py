@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from automl import faults
 from automl._text import one_of
-from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord
+from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new
 from automl.engines.options import CROSSOVERS, population_for, resolve
 from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
@@ -300,15 +300,13 @@ class OptunaEngine(Engine):
                 attrs = stored.user_attrs
                 if attrs.get(ENGINE_ATTR, self.name) != self.name:
                     raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
-                                     f"'{self.name}': use --new to start afresh, or another `name`")
+                                     f"'{self.name}': {rename_or_new(s.name)}")
                 if attrs.get(FINGERPRINT) not in (None, fingerprint):
-                    raise StudyError(f"study '{s.name}' exists with a different search space: use --name NEW_NAME "
-                                     "for a study of its own (or another `name` in the pipeline), or --new to start "
-                                     f"'{s.name}' afresh (its trials are deleted)")
+                    raise StudyError(f"study '{s.name}' exists with a different search space: {rename_or_new(s.name)}")
                 stored_dir = stored.direction.name.lower()
                 if stored_dir != s.direction:
                     raise StudyError(f"study '{s.name}' exists with direction {stored_dir}, got {s.direction}: "
-                                     "use --new, or another `name`")
+                                     f"{rename_or_new(s.name)}")
                 offset = len(stored.trials)
             else:
                 offset = 0

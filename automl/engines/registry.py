@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from automl.engines.base import Engine, StudySettings
+from automl.engines.base import Engine, StudySettings, rename_or_new
 from automl.errors import StudyError
 
 # engine -> the samplers it offers (kept here, without importing the engines, for validation)
@@ -65,4 +65,4 @@ def check_other_engines(engine: Engine, *, new: bool) -> None:
             other.delete()
         else:
             raise StudyError(f"study '{engine.settings.name}' was made by engine '{name}', not '{engine.name}': "
-                             "use --new to start afresh, or another `name`")
+                             f"{rename_or_new(engine.settings.name)}")

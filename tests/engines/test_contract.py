@@ -91,7 +91,7 @@ def test_a_study_name_belongs_to_one_engine(engine: str, sampler: str) -> None:
         rival.open()
         drive(rival, 1)
         mine = make_engine(engine, sampler, name=f"taken-{other}")
-        with pytest.raises(StudyError, match=f"made by engine '{other}'.*use --new"):
+        with pytest.raises(StudyError, match=f"made by engine '{other}'.*--name NEW_NAME .* or --new"):
             mine.open()
         mine.open(new=True)  # --new: the name changes hands
         assert not make_engine(other, rival_sampler, name=f"taken-{other}").exists()
