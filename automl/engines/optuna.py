@@ -70,18 +70,24 @@ class _Heartbeat:
 
     def __init__(self, storage: Any, trial_id: int, interval: int) -> None:
         self.stop_event = threading.Event()
+        # the first beat before ask() returns: Optuna never judges a RUNNING trial without one, so a process
+        # killed before its thread's first beat would leave the trial RUNNING for good (on a server storage,
+        # where no owner check can judge it)
+        self._record(storage, trial_id)
         self.thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True,
                                        name=f"automl-heartbeat-{trial_id}")
         self.thread.start()
 
+    @staticmethod
+    def _record(storage: Any, trial_id: int) -> None:
+        try:
+            storage.record_heartbeat(trial_id)
+        except Exception:  # a storage hiccup: the next beat tries again
+            pass
+
     def _beat(self, storage: Any, trial_id: int, interval: int) -> None:
-        while True:
-            try:
-                storage.record_heartbeat(trial_id)
-            except Exception:  # a storage hiccup: the next beat tries again
-                pass
-            if self.stop_event.wait(interval):
-                return
+        while not self.stop_event.wait(interval):
+            self._record(storage, trial_id)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -1,15 +1,24 @@
 """pytest fixtures shared by test folders: a conftest imports them, so each folder keeps its own copy.
 
     from automl.testing.fixtures import in_study, tiny_study  # noqa: F401
+
+``postgres_url`` and ``mlflow_url`` give a test a real PostgreSQL database and a real ``mlflow server``
+(:mod:`automl.testing.servers`).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from automl.testing.servers import Postgres, Unavailable, mlflow_server, postgres
 from automl.testing.studies import StudyDir, make_study
+
+_databases = itertools.count()
 
 
 @pytest.fixture(scope="package")
@@ -23,3 +32,28 @@ def in_study(tiny_study: StudyDir, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Work inside the study's folder (its relative mlruns/ paths then resolve)."""
     monkeypatch.chdir(tiny_study.folder)
     return tiny_study.folder
+
+
+@pytest.fixture(scope="package")
+def postgres_cluster() -> Iterator[Postgres]:
+    """A real PostgreSQL cluster for the importing folder (skipped, with the reason, where none can run)."""
+    try:
+        with postgres() as cluster:
+            yield cluster
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL here: {exc}")
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Postgres, request: pytest.FixtureRequest) -> str:
+    """A fresh database of :func:`postgres_cluster` for this test: ``postgresql+psycopg2://automl:PASSWORD@...``."""
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{next(_databases)}"
+    return postgres_cluster.create_database(name)
+
+
+@pytest.fixture(scope="package")
+def mlflow_url() -> Iterator[str]:
+    """A real ``mlflow server`` for the importing folder (artifacts served through it): ``http://127.0.0.1:PORT``.
+    Tests share it: each names its own study (an experiment)."""
+    with mlflow_server() as server:
+        yield server.url
