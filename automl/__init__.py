@@ -7,13 +7,9 @@
 
 from __future__ import annotations
 
-import os
+from automl.runtime import environment_defaults
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF logs CUDA probing at ERROR on CPU hosts
-# GPU memory as trials need it, not all of it up front (TensorFlow; JAX when KERAS_BACKEND=jax)
-os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+environment_defaults()  # the backend, quiet logs, GPU memory as needed: before anything imports TensorFlow
 
 # The subpackages automl.distill / automl.export share their names with the API functions: import them
 # first, so that the functions bound below are what `automl.distill` / `automl.export` stay.

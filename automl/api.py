@@ -65,12 +65,17 @@ def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bo
         result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
         if result.interrupted or result.model_path is None:
             return result
+        # one plan for every stage, and each stage's result handed to the next
         if loaded.config.distill is not None:
             signals.check()
-            result.distill = distill(loaded, tracking_uri=tracking_uri, storage=storage, progress=progress)
+            from automl.distill import distill as _distill
+
+            result.distill = _distill(loaded, tracking_uri=tracking_uri, progress=progress, plan=result.plan)
         if loaded.config.export is not None:
             signals.check()
-            result.export = export(loaded, tracking_uri=tracking_uri, storage=storage)
+            from automl.export import export as _export
+
+            result.export = _export(loaded, tracking_uri=tracking_uri, plan=result.plan, distilled=result.distill)
     return result
 
 

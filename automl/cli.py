@@ -80,7 +80,7 @@ def run(
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
     from automl import api, signals
-    from automl.ui import RichProgress, summary_table
+    from automl.console import RichProgress, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     overrides = _overrides(set_, trials, name) + ([f"study.workers={workers}"] if workers is not None else [])
@@ -199,7 +199,7 @@ def distill(
 ) -> None:
     """Distill the study's best model into a smaller student; also train it from scratch to compare."""
     from automl import api
-    from automl.ui import RichProgress
+    from automl.console import RichProgress
 
     overrides = _overrides(set_, None, name) + ([f"distill.trials={trials}"] if trials is not None else [])
     progress = RichProgress(console, quiet=quiet, verbose=verbose)

@@ -36,10 +36,21 @@ class Plan:
     epoch_metrics: tuple[str, ...] | None = None  # compiled into trial models; None: all
     #: things a person should know before the study runs (valid, but probably not what was meant)
     notes: list[str] = field(default_factory=list)
+    _precision: str | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.pipeline.name
+
+    @property
+    def precision(self) -> str:
+        """``train.precision`` resolved (``auto``: mixed_float16 on a GPU, else float32); every model of the study
+        trains in it. Resolved when first asked, since ``auto`` needs the backend to count GPUs."""
+        if self._precision is None:
+            from automl.runtime import resolve_precision
+
+            self._precision = resolve_precision(self.pipeline.config.train.precision)
+        return self._precision
 
     @property
     def folder(self) -> StudyFolder:

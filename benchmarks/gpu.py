@@ -89,8 +89,8 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     os.chdir(job["workdir"])
     import automl
-    from automl._keras import gpu_count, import_keras
     from automl.progress import Progress
+    from automl.runtime import gpu_count, import_keras
 
     keras = import_keras()
     pipeline = {

@@ -86,33 +86,26 @@ def extra_seeds(pipeline: Path, seeds: int) -> tuple[list[float], list[float]]:
     """Test accuracy of the best student configuration, distilled and from scratch, for seeds 1..seeds-1."""
     import json
 
-    import keras
-
-    from automl.builders.metrics import keras_metrics
-    from automl.builders.model import ModelSpec, build_model
+    from automl.builders.model import ModelSpec
     from automl.config import load_pipeline
-    from automl.distill.loss import Distiller
-    from automl.distill.study import fit_student
     from automl.plan import make_plan
+    from automl.trial.runner import Teacher, TrialRequest, run_trial
 
     plan = make_plan(load_pipeline(pipeline))
     data = plan.data
     info = json.loads(Path("mlruns/mobile/student.json").read_text())
     spec = ModelSpec.from_arrays(data.x_train, data.y_train, data.task, data.num_classes)
-    teacher = keras.models.load_model("mlruns/mobile/best.keras")
     epochs = int(yaml.safe_load(pipeline.read_text())["distill"]["epochs"])
+    teacher = Teacher(path="mlruns/mobile/best.keras", alpha=float(info["params"]["alpha"]),
+                      temperature=float(info["params"]["temperature"]))
     distilled, scratch = [], []
     for seed in range(1, seeds):
         for kd in (True, False):
-            keras.utils.set_random_seed(1000 + seed)
-            student = build_model(info["block"], info["hp"], spec, batch_size=64, epochs=epochs)
-            model = student
-            if kd:
-                model = Distiller(student, teacher, alpha=info["params"]["alpha"],
-                                  temperature=info["params"]["temperature"])
-                model.compile(optimizer=student.optimizer, metrics=keras_metrics("classification", 10))
-            fit_student(model, student, data, epochs=epochs, batch_size=64, metric=plan.metric,
-                        direction=plan.direction)
+            # the study's own trial: best epoch kept (val_loss breaks ties), seeded by seed + number
+            request = TrialRequest(number=0, block=info["block"], hp=info["hp"], spec=spec, metric=plan.metric,
+                                   direction=plan.direction, epochs=epochs, batch_size=64, seed=1000 + seed,
+                                   teacher=teacher if kd else None)
+            student = run_trial(request, data).model
             acc = float(student.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"])
             (distilled if kd else scratch).append(acc)
             print(f"seed {seed} {'distilled' if kd else 'scratch'}: {acc:.4f}", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """automl's own Keras objects, registered so that a saved ``.keras`` model reloads.
 
-Importing this module registers them (``automl._keras.import_keras`` does); a script that loads a
+Importing this module registers them (``automl.runtime.import_keras`` does); a script that loads a
 model outside automl needs ``import automl.builders.custom`` first. Everything here imports Keras at
 module level, which is why the rest of :mod:`automl.builders` imports it only when a model is built.
 """

@@ -143,7 +143,10 @@ class StudyConfig(_Model):
     timeout: Seconds | None = Field(None, description="Seconds; stop adding trials after.")
     trial_timeout: Seconds | None = Field(None, description="Seconds one trial may take; a trial past it is "
                                           "stopped and FAILs (\"exceeded trial_timeout 600 s\"); null: no limit.")
-    storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///mlruns/optuna.db.")
+    storage: str | None = Field(None, description="Optuna storage URL; default: the environment's AUTOML_STORAGE, "
+                                "else sqlite:///mlruns/optuna.db. PostgreSQL: postgresql+psycopg2://USER:PASSWORD@"
+                                "HOST:PORT/DATABASE (`pip install \"automl[postgres]\"`, docs/scale.md); automl "
+                                "shows and logs the URL with its password masked (`***`).")
     heartbeat_interval: Annotated[Int, Field(gt=0, le=86400)] | None = Field(
         60, description="optuna engine: seconds between a running trial's heartbeats in the storage. A trial "
         "whose heartbeat stops for `grace_period` seconds (its process or its host died) is failed by the next "
@@ -395,7 +398,8 @@ class ExportConfig(_Model):
 
     formats: list[str] = Field(default_factory=lambda: list(EXPORT_FORMATS),
                                description="float32 | float16 | dynamic (int8 weights) | int8 (full int).")
-    model: str = Field("auto", description="auto (the student if there is one, else best) | best | student.")
+    model: str = Field("auto", description="auto (the student distilled from the current best model, else best)"
+                                           " | best | student.")
     io: str = Field("float32", description="Input/output type of the int8 format: float32 | int8 | uint8.")
     representative_samples: Samples = Field(
         200, description="int8: training samples used to calibrate the quantization ranges.")

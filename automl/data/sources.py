@@ -130,7 +130,7 @@ def _image_folder(cfg: DataConfig, file: str) -> RawData:
     if not path.is_dir():
         raise DataError(f"{path} is not a folder (image_folder needs one sub-folder per class)", file=file,
                         path="data.path")
-    from automl._keras import import_keras
+    from automl.runtime import import_keras
 
     keras = import_keras()
     try:

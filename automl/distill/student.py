@@ -23,31 +23,16 @@ DEPTH_HPS = ("layers", "conv_blocks", "num_blocks", "blocks", "stages", "depth",
 DISTILL_PARAMS = ("alpha", "temperature", "size")
 
 
-class _Replay:
-    """A suggester that answers with a finished trial's recorded values (to rebuild its model)."""
-
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
-
-    def _get(self, name: str) -> Any:
-        if name not in self.params:
-            raise KeyError(f"the best trial has no value for `{name}` (was the space changed since?)")
-        return self.params[name]
-
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        return int(self._get(name))
-
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float:
-        return float(self._get(name))
-
-    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
-        return self._get(name)
-
-
 def replay(space: Space, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The block and hyperparameters of the trial that sampled ``params`` from ``space``."""
-    return space.decode(space.sample(_Replay(params)))
+    """The block and hyperparameters of the trial that sampled ``params`` from ``space``.
+
+    A KeyError names a parameter the trial has no value for (the space was changed since).
+    """
+    try:
+        values = space.replay(params)
+    except KeyError as exc:
+        raise KeyError(f"the best trial has no value for `{exc.args[0]}` (was the space changed since?)") from None
+    return space.decode(values)
 
 
 def scale(hp: dict[str, Any], width: float, depth: float = 1.0) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from automl._keras import import_keras
 from automl.config.loader import Pipeline
 from automl.config.models import ExportConfig
 from automl.errors import ExportError
@@ -23,7 +22,8 @@ from automl.export.convert import ConvertOptions, convert
 from automl.export.prepare import inference_model
 from automl.export.validate import Validation, keras_reference, validate
 from automl.plan import Plan, make_plan
-from automl.study.folder import write_bytes, write_json
+from automl.runtime import import_keras
+from automl.study.folder import file_digest, read_json, write_bytes, write_json
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 
@@ -54,10 +54,13 @@ class ExportResult:
 
 
 def export(pipeline: Pipeline, *, model: str | Path | None = None, formats: list[str] | None = None,
-           io: str | None = None, tracking_uri: str | None = None, storage: str | None = None) -> ExportResult:
+           io: str | None = None, tracking_uri: str | None = None, storage: str | None = None,
+           plan: Plan | None = None, distilled: Any = None) -> ExportResult:
     """Export ``model`` (best | student | auto | a .keras path; default ``export.model``) of ``pipeline``.
 
     ``formats`` and ``io`` override the pipeline's ``export`` section (whose defaults apply when it has none).
+    ``plan`` and ``distilled`` (an :class:`automl.distill.DistillResult`) are what ``automl run`` hands on from
+    its earlier stages: the plan is not made again, and ``auto`` takes this run's student when it has one.
 
     >>> from automl.config import load_pipeline
     >>> result = export(load_pipeline("pipelines/quickstart.yaml"), formats=["int8"])  # doctest: +SKIP
@@ -79,17 +82,18 @@ def export(pipeline: Pipeline, *, model: str | Path | None = None, formats: list
             cfg = ExportConfig.model_validate({**cfg.model_dump(), **updates})
         except ValidationError as exc:
             raise config_error(exc, ExportConfig, file=pipeline.file, prefix="export.") from None
-    plan = make_plan(pipeline, storage=storage)
-    label, path = _pick_model(plan, model if model is not None else cfg.model)
+    plan = plan or make_plan(pipeline, storage=storage)
+    label, path = _pick_model(plan, model if model is not None else cfg.model, distilled)
     return _Export(plan, cfg, label, path, tracking_uri).run()
 
 
-def _pick_model(plan: Plan, choice: str | Path) -> tuple[str, Path]:
+def _pick_model(plan: Plan, choice: str | Path, distilled: Any = None) -> tuple[str, Path]:
     best, student = plan.folder.best_model, plan.folder.student_model
     file = plan.pipeline.file
     if choice == "auto":
-        # a student distilled from an earlier best model is stale once the study has found a newer one
-        if student.exists() and (not best.exists() or student.stat().st_mtime >= best.stat().st_mtime):
+        if distilled is not None and distilled.student_path:  # this run's own student
+            return "student", Path(distilled.student_path)
+        if distilled is None and student.exists() and _student_is_current(plan):
             return "student", student
         return ("best", best) if best.exists() else _missing(best, f"run `automl run {file}` first")
     if choice == "best":
@@ -101,6 +105,21 @@ def _pick_model(plan: Plan, choice: str | Path) -> tuple[str, Path]:
     if not path.exists():
         _missing(path, "expected best, student or a .keras file")
     return path.stem, path
+
+
+def _student_is_current(plan: Plan) -> bool:
+    """Whether student.keras was distilled from today's best.keras: student.json records the teacher's SHA-256
+    (a student of an earlier best model is stale once the study has found a newer one). A student of another
+    teacher (``--teacher``), or of a release that recorded no digest, is current when it is newer."""
+    folder = plan.folder
+    best, student = folder.best_model, folder.student_model
+    if not best.exists():
+        return True
+    info = read_json(folder.student_info) or {}
+    teacher = Path(str(info.get("teacher", "")))
+    if info.get("teacher_sha256") and teacher.resolve() == best.resolve():
+        return bool(info["teacher_sha256"] == file_digest(best))
+    return student.stat().st_mtime >= best.stat().st_mtime
 
 
 def _missing(path: Path, hint: str) -> Any:

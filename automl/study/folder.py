@@ -119,6 +119,17 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file (which teacher a student learned from)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_model(model: Any, path: Path, fault: str | None = None) -> None:
     """``model.save(path)`` atomically (Keras wants the ``.keras`` suffix, which the temporary file keeps)."""
     with atomic_path(path, fault) as tmp:

@@ -11,15 +11,15 @@ import time
 from typing import Any
 
 from automl import faults, signals
-from automl._keras import resolve_precision
 from automl.builders.model import ModelSpec
-from automl.builders.training import fit_values
 from automl.engines import get_engine
 from automl.engines.base import Engine, EngineTrial, StudySettings
 from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
-from automl.study.folder import StudyFolder, write_json
+from automl.runtime import freeze_imports
+from automl.study.folder import StudyFolder
+from automl.study.objective import Objective, TuneObjective
 from automl.tracking.mlflow import Tracker
 from automl.trial.process import (
     ChildSetup,
@@ -30,7 +30,7 @@ from automl.trial.process import (
     drop_spare,
     write_splits,
 )
-from automl.trial.runner import TrialRequest, TrialResult, freeze_imports
+from automl.trial.runner import TrialResult
 
 
 class EpochRelay:
@@ -76,27 +76,28 @@ class Loop:
     """Trials of one study in one process: where they train, how each is recorded, which model is kept."""
 
     def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress, *, worker: int | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, objective: Objective | None = None) -> None:
         self.plan, self.progress = plan, progress
         self.threads = threads  # intra-op threads of this process's trials (a worker's share of the cores)
         self.worker = worker  # None: the study's own process; i: worker i of study.workers (automl.study.workers)
         self.tracking_uri = tracking_uri
         cfg = plan.pipeline.config
         self.cfg = cfg
-        settings = StudySettings(name=plan.name, space=plan.space, sampler=cfg.study.sampler,
+        self.objective: Objective = objective or TuneObjective(plan)
+        obj = self.objective
+        settings = StudySettings(name=obj.name, space=obj.space, sampler=obj.sampler,
                                  pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
-                                 storage=plan.storage, epochs=cfg.train.epochs, worker=worker or 0,
+                                 storage=plan.storage, epochs=obj.epochs, worker=worker or 0,
                                  heartbeat_interval=cfg.study.heartbeat_interval, grace_period=cfg.study.grace_period,
-                                 **cfg.study.engine_options())
+                                 **obj.engine_options)
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
-                                          metrics=plan.epoch_metrics,
-                                          precision=resolve_precision(cfg.train.precision))
+                                          metrics=plan.epoch_metrics, precision=plan.precision)
         self.runner: InlineRunner | ProcessRunner | None = None
         self.folder: StudyFolder = plan.folder
-        self.best_path = self.folder.best_model
+        self.best_path = obj.best_path
 
     _parent_id: str = ""
     _registered: str | None = None
@@ -141,23 +142,24 @@ class Loop:
             faults.point("between_trials")
 
     def _run_one(self, trial: EngineTrial) -> None:
-        plan, cfg = self.plan, self.cfg
-        # Hyperband's budget (trial.epochs) stands in for train.epochs, so the logged `epochs` is what it trains
-        values = fit_values(plan.space.sample(trial), trial.epochs or cfg.train.epochs, cfg.train.batch_size)
-        block, hp = plan.space.decode(values)
-        run_id = self.tracker.start_run(f"trial-{trial.number}", parent=self._parent_id, tags={
-            "automl.study": plan.name, "automl.trial": trial.number, "automl.role": "trial",
-            "automl.engine": cfg.study.engine, **trial.tags(),
+        plan, obj = self.plan, self.objective
+        values = obj.sample(trial)
+        run_id = self.tracker.start_run(f"{obj.prefix}-{trial.number}", parent=self._parent_id, tags={
+            "automl.study": plan.name, "automl.trial": trial.number, "automl.role": obj.role,
+            "automl.engine": self.cfg.study.engine, **trial.tags(),
             **({"automl.worker": self.worker} if self.worker is not None else {})})
         # known while it runs, so whoever heals a trial left by a dead process can fail its run too
         self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id})
         self._session_trials.append(trial.number)
-        self.tracker.log(run_id, params=values)
         self.progress.trial_started(trial.number, values)
-        epochs = trial.epochs or hp["epochs"]  # Hyperband gives each trial its budget
-        request = TrialRequest(number=trial.number, block=block, hp=hp, spec=self.spec, metric=plan.metric,
-                               direction=plan.direction, epochs=epochs,
-                               batch_size=hp["batch_size"], seed=cfg.seed, timeout=cfg.study.trial_timeout)
+        try:
+            request, logged = obj.request(trial, values, self.spec)
+        except Exception as exc:  # a configuration that cannot be set up (a student no width fits): this trial's
+            self.tracker.log(run_id, params=values)
+            self._record(trial, run_id, TrialResult(state="FAIL", reason=reason(exc)), 0.0)
+            return
+        self.tracker.log(run_id, params=logged)
+        epochs = request.epochs
         reporter = EpochRelay(trial, self.tracker, run_id, self.progress, epochs)
         started = time.monotonic()
         assert self.runner is not None
@@ -212,13 +214,6 @@ class Loop:
             self.runner = None
         drop_spare()
 
-    def _write_best_json(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None:
-        plan = self.plan
-        self.folder.write_best_info({"trial": number, "value": value, "metric": plan.metric, "params": params,
-                                     **extra})
-        if plan.data.encoding:  # how raw CSV columns become the model's input tensor
-            write_json(self.folder.encoding, plan.data.encoding)
-
     def _record(self, trial: EngineTrial, run_id: str, result: TrialResult, seconds: float) -> None:
         plan = self.plan
         attrs: dict[str, Any] = {"n_params": result.n_params, "fit_seconds": round(result.fit_seconds, 3),
@@ -237,6 +232,7 @@ class Loop:
             metrics[f"best_{plan.metric}"] = result.value
             metrics["best_epoch"] = result.best_epoch or 0
         metrics.update({f"fold{i}_{plan.metric}": v for i, v in enumerate(result.fold_values)})
+        metrics.update(self.objective.metrics(result))
         tags = {"automl.state": result.state}
         if result.reason:
             tags["automl.fail_reason" if result.state == "FAIL" else "automl.reason"] = result.reason
@@ -250,7 +246,7 @@ class Loop:
             try:
                 if self.worker is None:
                     self.runner.keep(self.best_path, fault="save_best")
-                    self._write_best_json(trial.number, float(result.value or 0.0), best.params)
+                    self.objective.kept(trial.number, float(result.value or 0.0), best.params)
                 else:  # other workers may be saving theirs: the parent adopts the best one at the end
                     self.runner.keep(self.folder.candidate(trial.number))
             except TrialProcessDied as exc:  # best.json still names the model on disk: the end rebuilds it

@@ -4,35 +4,27 @@ the final stage (the best model checked or rebuilt, refit, tested, logged and re
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from automl import faults, signals
-from automl._keras import import_keras
 from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
 from automl.config.loader import Pipeline
 from automl.engines.base import TrialRecord
 from automl.errors import StudyError
-from automl.plan import make_plan
+from automl.plan import Plan, make_plan
 from automl.progress import Progress
+from automl.runtime import freeze_imports, import_keras, release_memory
 from automl.study.folder import load_model
-from automl.study.loop import Loop, reason
-from automl.study.workers import WorkerJob, interrupt, shares, visible_gpus, worker_main
+from automl.study.loop import reason
+from automl.study.session import Session
 from automl.tracking.registry import register_file
 from automl.trial.process import drop_spare, prestart
-from automl.trial.runner import (
-    TrialRequest,
-    freeze_imports,
-    refit,
-    release_memory,
-    run_trial,
-)
+from automl.trial.runner import TrialRequest, refit, run_trial
 
 
 @dataclass
@@ -55,6 +47,7 @@ class TuneResult:
     session_trials: list[TrialRecord] = field(default_factory=list)  # the trials this session ran
     distill: Any = None  # automl.distill.DistillResult, when `automl run` distilled
     export: Any = None  # automl.export.ExportResult, when `automl run` exported
+    plan: Any = field(default=None, repr=False)  # the automl.plan.Plan it ran (handed on to distill and export)
 
 
 def _seed_everything(seed: int | None) -> None:
@@ -68,7 +61,7 @@ def _seed_everything(seed: int | None) -> None:
 
 
 def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = None, storage: str | None = None,
-         progress: Progress | None = None) -> TuneResult:
+         progress: Progress | None = None, plan: Plan | None = None) -> TuneResult:
     """Run (or resume) the study of ``pipeline`` and return its best trial and model.
 
     >>> from automl.config import load_pipeline
@@ -79,14 +72,14 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
         prestart()  # its Keras import overlaps this process's own (and the plan's data loading)
     import_keras()
     try:
-        plan = make_plan(pipeline, storage=storage)
+        plan = plan or make_plan(pipeline, storage=storage)
         with signals.handling():
             return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
     finally:
         drop_spare()  # a trial process started ahead that the study did not take (it stopped before)
 
 
-class _Study(Loop):
+class _Study(Session):
     """A session of the study: its MLflow parent run around the loop (or the workers), then the final stage."""
 
     def run(self, *, new: bool) -> TuneResult:
@@ -117,11 +110,7 @@ class _Study(Loop):
         interrupted = False
         freeze_imports()
         try:
-            if cfg.study.workers > 1:
-                self._run_workers(parent)
-            else:
-                self._open_runner()
-                self._loop(cfg.study.trials, cfg.study.timeout)
+            self._trials(parent, cfg.study.trials, cfg.study.timeout)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException as exc:
@@ -143,73 +132,6 @@ class _Study(Loop):
                 self.tracker.fail(parent, reason(exc))
             raise
 
-    def _run_workers(self, parent: str) -> None:
-        import multiprocessing
-
-
-        cfg = self.cfg
-        ctx = multiprocessing.get_context("spawn")
-        queue = ctx.Queue()
-        gpus = visible_gpus()
-        counts = [n for n in shares(cfg.study.trials, cfg.study.workers) if n]
-        procs = [ctx.Process(target=worker_main, name=f"automl-worker-{i}", daemon=False, args=(WorkerJob(
-            index=i, pipeline=self.plan.pipeline, storage=self.plan.storage, tracking_uri=self.tracking_uri,
-            parent_run_id=parent, trials=n, timeout=cfg.study.timeout, gpu=gpus[i % len(gpus)] if gpus else None,
-            threads=None if gpus else max(1, (os.cpu_count() or 1) // len(counts))),
-            queue, os.getpid())) for i, n in enumerate(counts)]
-        failures: list[str] = []
-        for proc in procs:
-            proc.start()
-        try:
-            self._relay(queue, procs, failures)
-        except KeyboardInterrupt:
-            with signals.deferred():
-                interrupt(procs, signals.signal_number())
-                for proc in procs:
-                    proc.join(60)
-                self._relay(queue, [], failures)
-                self._fail_leftovers(signals.reason())
-                self._adopt_candidate()
-            raise
-        crashed = [f"worker {i} exited with code {p.exitcode}" for i, p in enumerate(procs) if p.exitcode]
-        if crashed or failures:
-            self._fail_leftovers("; ".join(failures or crashed))
-        self._adopt_candidate()
-        if failures and not any(t.state == "COMPLETE" for t in self.engine.trials()):
-            raise StudyError(f"every worker failed: {failures[0]}")
-
-    def _relay(self, queue: Any, procs: list[Any], failures: list[str]) -> None:
-        """Show the workers' events until every worker has ended (then what is left in the queue)."""
-        import queue as queues
-
-        while True:
-            if procs:
-                signals.check()
-            try:
-                kind, args = queue.get(timeout=0.2)
-            except queues.Empty:
-                if not any(p.is_alive() for p in procs):
-                    return
-                continue
-            if kind == "worker_failed":
-                failures.append(f"worker {args[0]}: {args[1]}")
-            else:
-                getattr(self.progress, kind)(*args)
-
-    def _fail_leftovers(self, reason: str) -> None:
-        """Trials and MLflow runs a dead worker left RUNNING are marked FAIL / FAILED."""
-        for number, _ in self.engine.fail_dead(reason):
-            self.progress.trial_ended(number, "FAIL", None, self._best_value(), reason, 0.0)
-        self.tracker.fail_dead(reason)
-
-    def _adopt_candidate(self) -> None:
-        """The best trial's candidate model (if a worker of this session saved it) becomes best.keras."""
-        best = self.engine.best()
-        if best is not None and self.folder.candidate(best.number).exists():
-            os.replace(self.folder.candidate(best.number), self.best_path)
-            self._write_best_json(best.number, float(best.value or 0.0), best.params)
-        shutil.rmtree(self.folder.candidates, ignore_errors=True)
-
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""
         data = self.plan.data
@@ -227,7 +149,7 @@ class _Study(Loop):
         y = np.concatenate([data.y_train, data.y_val])
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
         self.folder.save_best(refit(self._request(best, x, y, epochs), x, y, data.class_names))
-        self._write_best_json(best.number, float(best.value or 0.0), best.params, refit_of=best.number,
+        self.objective.kept(best.number, float(best.value or 0.0), best.params, refit_of=best.number,
                               refit_epochs=epochs)
         release_memory()
 
@@ -241,7 +163,7 @@ class _Study(Loop):
         if result.model is None:
             raise StudyError(f"cannot rebuild the best model from trial {best.number}: {result.reason}")
         self.folder.save_best(result.model)
-        self._write_best_json(best.number, float(best.value or 0.0), best.params)
+        self.objective.kept(best.number, float(best.value or 0.0), best.params)
         release_memory()
 
     def _best_model(self, best: TrialRecord, *, rebuild: bool = True) -> Any:
@@ -311,4 +233,4 @@ class _Study(Loop):
             best_trial=best.number if best else None, model_path=model_path, parent_run_id=parent,
             test_metrics=test, trials=trials, interrupted=interrupted,
             study=getattr(self.engine, "study", None), registered_version=self._registered,
-            session_trials=[t for t in trials if t.number in set(self._session_trials)])
+            session_trials=[t for t in trials if t.number in set(self._session_trials)], plan=plan)

@@ -30,6 +30,7 @@ class WorkerJob:
     timeout: float | None
     gpu: str | None  # the CUDA device this worker may see; None: leave CUDA_VISIBLE_DEVICES alone
     threads: int | None = None  # CPU threads per op for this worker (its share of the cores), None: all
+    teacher: str | None = None  # the student study of distillation: its teacher (StudentObjective); None: tuning
 
 
 class QueueProgress(Progress):
@@ -52,17 +53,6 @@ class QueueProgress(Progress):
         self.queue.put(("note", (text,)))
 
 
-def visible_gpus() -> list[str]:
-    """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` entries."""
-    from automl._keras import gpu_count
-
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        ids = [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
-        return ids[:gpu_count()] if ids else []
-    return [str(i) for i in range(gpu_count())]
-
-
 def shares(total: int, workers: int) -> list[int]:
     """``total`` trials split as evenly as possible over ``workers`` (the first ones take the remainder)."""
     return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
@@ -73,21 +63,22 @@ def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
     from automl.trial.process import die_with
 
     die_with(parent)  # no worker trains on after its study's process died
-    if job.gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
+    from automl.runtime import use_gpu
+
+    use_gpu(job.gpu)
     try:
         from automl import signals
-        from automl._keras import import_keras
         from automl.plan import make_plan
+        from automl.runtime import import_keras, set_threads
         from automl.study.loop import Loop
+        from automl.study.objective import StudentObjective, TuneObjective
 
-        keras = import_keras()
-        if job.threads and keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.threading.set_intra_op_parallelism_threads(job.threads)
+        import_keras()
+        set_threads(job.threads)
         plan = make_plan(job.pipeline, storage=job.storage)
-        study = Loop(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads)
+        objective = TuneObjective(plan) if job.teacher is None else StudentObjective(plan, job.teacher)
+        study = Loop(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads,
+                     objective=objective)
         # Ctrl-C and SIGTERM as a stop at the next safe point, even when this process started with SIGINT
         # ignored (a parent in the background of a non-interactive shell): the parent passes its signal on
         with signals.handling():

@@ -305,22 +305,17 @@ def child_main(conn: Any, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with(parent)
     faults.scope = "child_"
-    from automl._keras import import_keras
+    from automl.runtime import freeze_imports, import_keras, set_threads
 
-    keras = import_keras()
+    import_keras()
     try:
         kind, setup = conn.recv()
     except (EOFError, OSError):  # a spare never used
         os._exit(0)
-    if setup.threads and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(setup.threads)
+    set_threads(setup.threads)
     data = map_splits(Path(setup.data_dir), setup.meta)
     folds = data.folds(setup.cv_folds, setup.seed) if setup.cv_folds else []
     runner = InlineRunner(data, folds)
-    from automl.trial.runner import freeze_imports
-
     freeze_imports()
     while True:
         try:

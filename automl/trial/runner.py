@@ -6,8 +6,8 @@ talks to the engine only through a :class:`Reporter`, so it can run in a child p
 
 from __future__ import annotations
 
-import gc
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +19,7 @@ from automl import faults, signals
 from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
 from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
+from automl.runtime import release_memory
 
 
 class Reporter(Protocol):
@@ -37,6 +38,16 @@ class NullReporter:
         return False
 
 
+@dataclass(frozen=True)
+class Teacher:
+    """Distillation (the student study of ``automl distill``): the frozen model whose outputs the trial's model
+    learns from, and the weights of the distillation loss (:mod:`automl.builders.distiller`)."""
+
+    path: str  # a .keras file (loaded once per process)
+    alpha: float
+    temperature: float
+
+
 @dataclass
 class TrialRequest:
     number: int
@@ -49,6 +60,7 @@ class TrialRequest:
     batch_size: int = 64
     seed: int | None = None
     timeout: float | None = None  # seconds the trial may take (study.trial_timeout), checked every epoch
+    teacher: Teacher | None = None  # distill the model from this teacher instead of training it on labels only
 
 
 @dataclass
@@ -74,7 +86,8 @@ def _current_lr(model: Any) -> float:
         return float("nan")
 
 
-def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) -> Any:
+def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult, model: Any) -> Any:
+    """The callback of a trial's fit; ``model`` is the trained model (the student when a Distiller fits it)."""
     import keras
 
     better = (lambda a, b: a > b) if req.direction == "maximize" else (lambda a, b: a < b)
@@ -96,7 +109,7 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             metrics = {k: float(v) for k, v in (logs or {}).items()}
-            metrics["lr"] = _current_lr(self.model)
+            metrics["lr"] = _current_lr(model)
             # training + validation of this epoch (the first one includes tracing / compiling the step)
             metrics["epoch_seconds"] = time.perf_counter() - self.epoch_started
             result.history.append(metrics)
@@ -116,7 +129,7 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult) 
             tie = value == result.value and req.metric != "val_loss" and val_loss < self.best_val_loss
             if math.isfinite(value) and (result.value is None or better(value, result.value) or tie):
                 result.value, result.best_epoch = value, epoch
-                self.best_weights = self.model.get_weights()
+                self.best_weights = model.get_weights()
                 self.best_val_loss = val_loss
             reporter.report(epoch, value, metrics)
             faults.point("epoch_end")
@@ -146,13 +159,15 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     try:
         model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.n_params = int(model.count_params())
-        callback = _trial_callback(req, reporter, result)
-        callbacks = [callback, *training_callbacks(model, req.hp, monitor=req.metric, direction=req.direction)]
+        fitted = model if req.teacher is None else _distiller(model, req)
+        callback = _trial_callback(req, reporter, result, model)
+        callbacks = [callback, *training_callbacks(fitted, req.hp, monitor=req.metric, direction=req.direction)]
+        # the distillation loss weighs no samples (a class-weighted student would change what it learns from)
         weights = class_weights(req.hp, data.y_train, req.spec.num_classes, data.class_names) \
-            if req.spec.task == "classification" else None
+            if req.spec.task == "classification" and req.teacher is None else None
         start = time.perf_counter()
-        model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), class_weight=weights,
-                  epochs=req.epochs, batch_size=req.batch_size, callbacks=callbacks, verbose=0)
+        fitted.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), class_weight=weights,
+                   epochs=req.epochs, batch_size=req.batch_size, callbacks=callbacks, verbose=0)
         result.fit_seconds = time.perf_counter() - start
     except Exception as exc:  # any failure of one configuration is that trial's outcome
         result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -171,6 +186,39 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     if result.value is None:
         result.state, result.reason = "FAIL", f"metric '{req.metric}' was never finite"
     return result
+
+
+_teachers: dict[tuple[str, int, int], Any] = {}  # (path, mtime, size) -> the loaded teacher of this process
+
+
+def load_teacher(path: str) -> Any:
+    """The teacher model at ``path``, loaded once per process (a student study's trials share it)."""
+    import warnings
+
+    import keras
+
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _teachers:
+        _teachers.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
+            _teachers[key] = keras.models.load_model(path)
+    return _teachers[key]
+
+
+def _distiller(student: Any, req: TrialRequest) -> Any:
+    """``student`` wrapped for distillation from ``req.teacher``, compiled with the student's own optimizer
+    (and learning-rate schedule) and metrics."""
+    from automl.builders.distiller import Distiller
+    from automl.builders.metrics import keras_metrics
+
+    assert req.teacher is not None
+    distiller = Distiller(student, load_teacher(req.teacher.path), alpha=req.teacher.alpha,
+                          temperature=req.teacher.temperature, task=req.spec.task, target_scale=req.spec.y_std)
+    distiller.compile(optimizer=student.optimizer,
+                      metrics=keras_metrics(req.spec.task, req.spec.num_classes, req.spec.metrics))
+    return distiller
 
 
 def _uncompiled_scores(model: Any, spec: ModelSpec, data: Any) -> dict[str, float]:
@@ -227,31 +275,10 @@ def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray, class_names: Sequence
     return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
 
 
-def release_memory() -> None:
-    """Free what the last trial's graphs hold (not all of it: TensorFlow keeps ~6-8 MiB of every traced model,
-    docs/benchmarks.md "Trial processes: memory"; trial processes are what keeps a study flat).
-
-    ``clear_session`` runs a full ``gc.collect()`` itself; :func:`freeze_imports` keeps that cheap.
-    """
-    import keras
-
-    keras.backend.clear_session()
-
-
-def freeze_imports() -> None:
-    """Move every object alive now (TensorFlow, Keras, MLflow, Optuna modules) out of the GC's sight.
-
-    A full collection after each trial otherwise walks those hundreds of thousands of long-lived objects:
-    measured at ~0.7 s a trial on 2 cores, 3x less with them frozen.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else repr(exc))[:300]
 
 
-__all__ = ["NullReporter", "Reporter", "TrialRequest", "TrialResult", "direction_of", "release_memory",
+__all__ = ["NullReporter", "Reporter", "Teacher", "TrialRequest", "TrialResult", "direction_of", "release_memory",
            "run_cv_trial", "run_trial"]

@@ -81,7 +81,7 @@ def test_a_model_with_every_custom_object_reloads_in_a_fresh_process(data, tmp_p
     np.save(tmp_path / "p.npy", np.asarray(result.model(data.x_test[:5], training=False)))
     script = (
         "import sys, numpy as np, automl\n"
-        "from automl._keras import import_keras\n"
+        "from automl.runtime import import_keras\n"
         "keras = import_keras()\n"
         f"m = keras.models.load_model({str(path)!r})\n"
         f"p = np.asarray(m(np.load({str(tmp_path / 'x.npy')!r}), training=False))\n"

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from automl._keras import import_keras
+from automl.runtime import import_keras
 
 keras = import_keras()
 
-from automl.distill.loss import Distiller, distillation_loss, task_loss  # noqa: E402
+from automl.builders.distiller import Distiller, distillation_loss, task_loss  # noqa: E402
 
 Y = np.array([0, 2, 1])
 STUDENT = np.array([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 0.3, 0.4], [-1.0, 3.0, 0.5, 1.0]], dtype=np.float32)

@@ -13,6 +13,7 @@ import automl
 from automl.engines import ENGINE_SAMPLERS
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
+from automl.tracking.mlflow import param_value
 from tests.engines.contract import ENGINES
 
 PARENT = "mlflow.parentRunId"
@@ -65,7 +66,7 @@ def test_mlflow_runs_look_the_same_under_every_engine_and_a_rerun_resumes(tmp_pa
             # every active value and nothing else: an inactive parameter never reaches MLflow
             assert ("momentum" in child.data.params) == (record.params["optimizer"] == "sgd")
             for name, value in record.params.items():
-                assert child.data.params[name] == str(value)
+                assert child.data.params[name] == param_value(value)  # the one formatting Tracker.log uses
         best = max(parents, key=lambda r: r.data.tags["automl.trials_before"])
         assert {k.removeprefix("best.") for k in best.data.params if k.startswith("best.")} == set(
             result.trials[result.best_trial].params)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from automl._keras import import_keras
+from automl.runtime import import_keras
 
 SHAPES = {2: (8,), 3: (12, 3), 4: (8, 8, 1)}
 CLASSES = 3

@@ -11,10 +11,10 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 import automl
-from automl._keras import import_keras
 from automl.cli import app
 from automl.config import load_pipeline
 from automl.errors import ExportError
+from automl.runtime import import_keras
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
 
@@ -179,3 +179,33 @@ def test_auto_exports_the_student_unless_the_best_model_is_newer(tmp_path: Path)
     os.utime(out / "student.keras", (0, 0))  # distilled from an older best model
     assert _pick_model(plan, "auto")[0] == "best"  # type: ignore[arg-type]
     assert _pick_model(plan, "student")[0] == "student"  # type: ignore[arg-type]
+
+
+def test_auto_takes_the_student_of_todays_best_model_by_its_recorded_digest(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """student.json records the SHA-256 of the teacher it learned from: a student of an earlier best.keras is
+    stale whatever the files' times say; a DistillResult handed on by `automl run` decides outright."""
+    import os
+    from types import SimpleNamespace
+
+    from automl.export.exporter import _pick_model
+    from automl.study.folder import StudyFolder, file_digest, write_json
+
+    monkeypatch.chdir(tmp_path)
+    folder = StudyFolder("x")
+    folder.path.mkdir(parents=True)
+    plan = SimpleNamespace(folder=folder, pipeline=SimpleNamespace(file="x.yaml"))
+    folder.best_model.write_bytes(b"teacher 1")
+    folder.student_model.write_bytes(b"student")
+    write_json(folder.student_info, {"teacher": str(folder.best_model),
+                                     "teacher_sha256": file_digest(folder.best_model)})
+    os.utime(folder.student_model, (0, 0))  # older than best.keras, yet distilled from it
+    assert _pick_model(plan, "auto")[0] == "student"  # type: ignore[arg-type]
+    folder.best_model.write_bytes(b"teacher 2")  # a newer best model
+    os.utime(folder.best_model, (0, 0))
+    os.utime(folder.student_model, (10, 10))  # newer, yet distilled from the old one
+    assert _pick_model(plan, "auto")[0] == "best"  # type: ignore[arg-type]
+    # handed on by `automl run`: this run's student (or none: the best model)
+    ran = SimpleNamespace(student_path=str(folder.student_model))
+    assert _pick_model(plan, "auto", ran)[0] == "student"  # type: ignore[arg-type]
+    assert _pick_model(plan, "auto", SimpleNamespace(student_path=None))[0] == "best"  # type: ignore[arg-type]

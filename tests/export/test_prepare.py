@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from automl._keras import import_keras
 from automl.errors import ExportError
 from automl.export import ConvertOptions, convert, inference_model
 from automl.export.prepare import all_layers
+from automl.runtime import import_keras
 from tests.export.conftest import Family, make_data
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -14,12 +15,18 @@ from automl.tracking import tracking_uri
 runner = CliRunner()
 
 
-def test_run_tunes_distills_exports_and_registers(tmp_path: Path) -> None:
+def test_run_tunes_distills_exports_and_registers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import automl.plan
+
+    loads: list[object] = []  # the plan is made once and handed to distill and export: the data loads once
+    real = automl.plan.load_dataset
+    monkeypatch.setattr(automl.plan, "load_dataset", lambda *a, **k: loads.append(a) or real(*a, **k))
     pipeline = write_pipeline(tmp_path, name="ship", train={"epochs": 2},
                               distill={"trials": 1, "epochs": 2},
                               export={"latency_runs": 5, "representative_samples": 40})
     out = runner.invoke(app, ["run", str(pipeline), "--trials", "1"])
     assert out.exit_code == 0, out.output
+    assert len(loads) == 1
 
     lines = out.output.splitlines()
     scratch = next(i for i, line in enumerate(lines) if "student (from scratch)" in line)

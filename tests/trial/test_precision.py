@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from automl._keras import resolve_precision
 from automl.builders.model import ModelSpec, build_model
 from automl.config.models import DataConfig
 from automl.data import load_dataset
+from automl.runtime import resolve_precision
 from automl.trial import TrialRequest, run_trial
 
 HP = {"layers": 2, "units": 16, "activation": "relu", "dropout": 0.0, "optimizer": "adam", "lr": 0.01}

@@ -1,4 +1,4 @@
-"""Terminal rendering of a study: rich bars on a terminal, one line per trial otherwise (logs, CI).
+"""The terminal view of a study (the MLflow UI of ``automl ui`` is another thing: :mod:`automl.tracking`).
 
 On a terminal: a study bar (trials done/total, elapsed, ETA, best so far) and beneath it the running
 trial's epoch bar with its live metrics; a line is printed above the bars for each new best and each failed

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 import automl
 from automl.cli import app
+from automl.console import RichProgress, _clock
 from automl.progress import Events, Fanout, Progress
 from automl.testing.studies import StudyDir
-from automl.ui import RichProgress, _clock
 
 EPOCH = {"loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.55, "lr": 0.01}
 

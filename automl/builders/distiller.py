@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from automl._keras import import_keras
+from automl.runtime import import_keras
 
 import_keras()
 
