@@ -22,7 +22,7 @@ from automl.stores import redact
 
 # Keys whose string values are file paths: relative to the YAML file that wrote them, or to the working
 # directory when given on the command line.
-PATH_KEYS = ("data.path", "space", "distill.student")
+PATH_KEYS = ("data.path", "data.validation_path", "data.test_path", "space", "distill.student")
 
 
 @dataclass
@@ -355,9 +355,11 @@ def load_pipeline(
     else:
         space_file, prefix, space_raw = file, "space.", config.space
     space = load_space(space_raw, file=space_file, prefix=prefix)
-    if config.data.path is not None and not _exists(config.data.path):
-        raise ConfigError(f"file not found: {clip(_shown(str(config.data.path)), _FILE_CHARS)}", file=file,
-                          path="data.path")
+    for key in ("path", "validation_path", "test_path"):
+        given = getattr(config.data, key)
+        if given is not None and not _exists(given):
+            raise ConfigError(f"file not found: {clip(_shown(str(given)), _FILE_CHARS)}", file=file,
+                              path=f"data.{key}")
     student = config.distill.student if config.distill is not None else None
     if isinstance(student, str):  # read when the study ends: check it now, not after hours of trials
         shown = clip(_shown(student), _FILE_CHARS)

@@ -55,7 +55,7 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "wine": (),
     "iris": (),
     "synthetic": ("samples", "features", "classes", "shape", "noise"),
-    "csv": ("path", "target", "categorical"),
+    "csv": ("path", "target", "categorical", "split_column", "validation_path", "test_path"),
     "npz": ("path",),
     "image_folder": ("path", "image_size", "color_mode"),
 }
@@ -73,11 +73,22 @@ class DataConfig(_Model):
     path: Path | None = Field(None, description="csv / npz: the file; image_folder: the folder with one sub-folder "
                               "of images per class (relative to the pipeline file).")
     target: str | None = Field(None, description="csv: the target column.")
+    split_column: str | None = Field(
+        None, description="csv: a column whose value in each row is train, val (or validation) or test: the "
+        "user's own split, used as given (the column is not a feature).")
+    validation_path: Path | None = Field(
+        None, description="csv: a second file with the same columns holding the validation rows (`path` then "
+        "holds the training rows).")
+    test_path: Path | None = Field(
+        None, description="csv: a file with the same columns holding the test rows; the parent run's test "
+        "metrics are computed on exactly these rows.")
     categorical: Literal["onehot", "embedding"] = Field(
         "onehot", description="csv: a text column becomes one-hot columns, or one integer code column that the "
         "model embeds (a learned vector per category: better for many categories).")
-    validation_split: Fraction = Field(0.2, description="Fraction of the data used for validation.")
-    test_split: Fraction = Field(0.2, description="Fraction of the data held out for the final test.")
+    validation_split: Fraction = Field(0.2, description="Fraction of the data used for validation (with a fixed "
+                                       "split that has no validation rows: this fraction of the training rows).")
+    test_split: Fraction = Field(0.2, description="Fraction of the data held out for the final test (with a fixed "
+                                 "split that has no test rows: this fraction of the training rows).")
     stratify: bool = Field(True, description="Stratified splits for classification.")
     samples: Samples = Field(600, description="synthetic: number of samples.")
     features: Features = Field(20, description="synthetic: number of features (tabular shape).")
@@ -109,6 +120,9 @@ class DataConfig(_Model):
             raise ValueError(f"[path] source '{self.source}' needs a `path`")
         if self.source == "csv" and not self.target:
             raise ValueError("[target] source 'csv' needs a `target` column")
+        if self.split_column and (self.validation_path or self.test_path):
+            raise ValueError("[split_column] give the split as a column or as separate files "
+                             "(validation_path, test_path), not both")
         per_sample = math.prod(self.shape) if self.shape else self.features
         if self.source == "synthetic" and self.samples * per_sample > MAX_VALUES:
             raise ValueError(f"[samples] `samples x values per sample <= {MAX_VALUES}` must hold, got "

@@ -25,6 +25,7 @@ class Dataset:
     encoding: dict[str, Any] | None = None
     source: str = ""
     task_rule: str = ""  # why ``task``: the pipeline's key, or the rule the target met (automl.data.loader.task_rule)
+    fixed_split: bool = False  # the user's own train / val / test rows (data.split_column, separate files, NPZ)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -64,5 +65,6 @@ class Dataset:
             "train": len(self.x_train),
             "val": len(self.x_val),
             "test": len(self.x_test),
+            "split": "fixed" if self.fixed_split else "random",
             "encoding": self.encoding,
         }

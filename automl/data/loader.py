@@ -11,7 +11,7 @@ import numpy as np
 from automl._text import show
 from automl.config.models import DataConfig
 from automl.data.dataset import Dataset
-from automl.data.sources import SOURCES, RawData
+from automl.data.sources import SOURCES, RawData, apply_encoding, fit_encoding
 from automl.errors import DataError
 
 MAX_CLASSES = 100
@@ -92,9 +92,7 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
         raise TaskContradiction(task, inferred, file=file)
     task_why = f"task: {task} in the pipeline" if task else inferred.rule
     task = task or inferred.task
-    x, y = raw.x, raw.y
-    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
-        raise DataError("features contain NaN or infinite values", file=file, path="data")
+    y = raw.y
     class_names: list[str] = []
     if task == "classification":
         classes, y = np.unique(y.astype(str) if y.dtype == object else y, return_inverse=True)
@@ -111,14 +109,53 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
             raise DataError(f"regression needs a numeric target, got values like {raw.y[:3].tolist()}", file=file,
                             path="data.target" if data.source == "csv" else "task")
         y = y.astype(np.float32)
-    parts = _split(len(x), y if task == "classification" and data.stratify else None,
-                   data.validation_split, data.test_split, seed)
-    (tr, va, te) = parts
+    strata = y if task == "classification" and data.stratify else None
+    if raw.split is None:
+        tr, va, te = _split(len(y), strata, data.validation_split, data.test_split, seed)
+    else:
+        tr, va, te = _fixed_split(raw.split, strata, data.validation_split, data.test_split, seed, file)
+    x, encoding, names = raw.x, raw.encoding, raw.feature_names
+    if raw.frame is not None:  # every statistic of the encoding from the training rows only
+        encoding = fit_encoding(raw.frame.iloc[tr], file, raw.categorical)
+        x, names = apply_encoding(raw.frame, encoding), list(encoding["features"])
+    assert x is not None
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        raise DataError("features contain NaN or infinite values", file=file, path="data")
     return Dataset(
         x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va], x_test=x[te], y_test=y[te],
         task=task, num_classes=len(class_names), class_names=class_names,
-        feature_names=raw.feature_names, encoding=raw.encoding, source=data.source, task_rule=task_why,
+        feature_names=names, encoding=encoding, source=data.source, task_rule=task_why,
+        fixed_split=raw.split is not None,
     )
+
+
+def _fixed_split(split: np.ndarray, strata: np.ndarray | None, val: float, test: float, seed: int | None,
+                 file: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The user's own rows per split; a split the user did not give is taken off the training rows (the
+    same fraction of them as ``validation_split`` / ``test_split`` of all rows)."""
+    from sklearn.model_selection import train_test_split
+
+    rows = {name: np.flatnonzero(split == name) for name in ("train", "val", "test")}
+    if len(rows["train"]) < 2:
+        raise DataError(f"the fixed split has {len(rows['train'])} training row(s)", file=file, path="data")
+    state = 0 if seed is None else seed
+    for name, frac in (("test", test), ("val", val)):
+        if len(rows[name]):
+            continue
+        train = rows["train"]
+        labels = strata[train] if strata is not None else None
+        keep, taken = train_test_split(train, test_size=frac, random_state=state,
+                                       stratify=_stratifiable(labels, frac))
+        rows["train"], rows[name] = np.sort(keep), np.sort(taken)
+    return rows["train"], rows["val"], rows["test"]
+
+
+def _stratifiable(labels: np.ndarray | None, frac: float) -> np.ndarray | None:
+    if labels is None:
+        return None
+    counts = np.bincount(labels)
+    counts = counts[counts > 0]
+    return labels if counts.min() >= 2 and frac * len(labels) >= len(counts) else None
 
 
 def _split(n: int, strata: np.ndarray | None, val: float, test: float, seed: int | None
@@ -128,13 +165,7 @@ def _split(n: int, strata: np.ndarray | None, val: float, test: float, seed: int
     idx = np.arange(n)
     state = 0 if seed is None else seed
 
-    def can_stratify(labels: np.ndarray | None, frac: float) -> np.ndarray | None:
-        if labels is None:
-            return None
-        counts = np.bincount(labels)
-        counts = counts[counts > 0]
-        return labels if counts.min() >= 2 and frac * len(labels) >= len(counts) else None
-
+    can_stratify = _stratifiable
     rest, te = train_test_split(idx, test_size=test, random_state=state, stratify=can_stratify(strata, test))
     sub = strata[rest] if strata is not None else None
     tr, va = train_test_split(rest, test_size=val / (1 - test), random_state=state,

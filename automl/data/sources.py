@@ -18,14 +18,23 @@ import numpy as np
 from automl.config.models import DataConfig
 from automl.errors import DataError
 
+#: the values of a split column (``data.split_column``) and of :attr:`RawData.split`
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+               "test": "test"}
+
 
 @dataclass
 class RawData:
-    x: np.ndarray
+    x: np.ndarray | None  # None while ``frame`` waits to be encoded (CSV: on the training rows only)
     y: np.ndarray
     feature_names: list[str] | None = None
     encoding: dict[str, Any] | None = None
     target_kind: str | None = None  # "classification" / "regression" when the source knows
+    #: the user's own split, one of "train" / "val" / "test" per row (fixed splits); None: automl splits
+    split: np.ndarray | None = None
+    #: CSV: the raw feature columns; encoded by :func:`fit_encoding` on the training rows, then :func:`apply_encoding`
+    frame: Any = None
+    categorical: str = "onehot"
 
 
 SOURCES: dict[str, Callable[[DataConfig, str], RawData]] = {}
@@ -95,28 +104,57 @@ def _synthetic(cfg: DataConfig, file: str) -> RawData:
 
 @source("npz")
 def _npz(cfg: DataConfig, file: str) -> RawData:
+    """``x`` and ``y`` (automl splits them), or fixed splits: ``x_train, y_train`` with ``x_val, y_val`` and
+    ``x_test, y_test`` where the user has them (a missing one is split off the training rows)."""
     path = Path(str(cfg.path))
+    parts: list[tuple[str, np.ndarray, np.ndarray]] = []
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
-            if "x" not in keys or "y" not in keys:
-                raise DataError(f"{path.name} must hold arrays `x` and `y`, got {keys}", file=file, path="data.path")
-            x, y = npz["x"], npz["y"]
+            if "x_train" in keys or "y_train" in keys:
+                for name, suffix in (("train", "train"), ("val", "val"), ("test", "test")):
+                    pair = [k in keys for k in (f"x_{suffix}", f"y_{suffix}")]
+                    if pair == [True, True]:
+                        parts.append((name, npz[f"x_{suffix}"], npz[f"y_{suffix}"]))
+                    elif any(pair) or name == "train":
+                        raise DataError(f"{path.name} must hold both `x_{suffix}` and `y_{suffix}`, got {keys}",
+                                        file=file, path="data.path")
+            elif "x" in keys and "y" in keys:
+                parts.append(("all", npz["x"], npz["y"]))
+            else:
+                raise DataError(f"{path.name} must hold arrays `x` and `y` (or `x_train`, `y_train` and optionally "
+                                f"`x_val`, `y_val`, `x_test`, `y_test`), got {keys}", file=file, path="data.path")
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path.name} as .npz: {exc}", file=file, path="data.path") from None
-    if len(x) != len(y):
-        raise DataError(f"x and y must have the same length, got {len(x)} and {len(y)}", file=file, path="data.path")
-    if x.ndim < 2 or x.ndim > 4:
-        raise DataError(f"x must have rank 2, 3 or 4 (N, ...), got shape {x.shape}", file=file, path="data.path")
-    if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
-        raise DataError(f"x must be numeric, got dtype {x.dtype}", file=file, path="data.path")
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    elif y.ndim == 2 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
-        y = y.argmax(axis=1)  # one-hot labels
-    if y.ndim != 1:
-        raise DataError(f"y must have shape (N,) (or one-hot (N, C)), got {y.shape}", file=file, path="data.path")
-    return RawData(x=x.astype(np.float32), y=y)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for name, x, y in parts:
+        which = "" if name == "all" else f"_{name}"
+        if len(x) != len(y):
+            raise DataError(f"x{which} and y{which} must have the same length, got {len(x)} and {len(y)}", file=file,
+                            path="data.path")
+        if x.ndim < 2 or x.ndim > 4:
+            raise DataError(f"x{which} must have rank 2, 3 or 4 (N, ...), got shape {x.shape}", file=file,
+                            path="data.path")
+        if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
+            raise DataError(f"x{which} must be numeric, got dtype {x.dtype}", file=file, path="data.path")
+        if xs and x.shape[1:] != xs[0].shape[1:]:
+            raise DataError(f"x{which} has samples of shape {x.shape[1:]}, x_train {xs[0].shape[1:]}", file=file,
+                            path="data.path")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        elif y.ndim == 2 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+            y = y.argmax(axis=1)  # one-hot labels
+        if y.ndim != 1:
+            raise DataError(f"y{which} must have shape (N,) (or one-hot (N, C)), got {y.shape}", file=file,
+                            path="data.path")
+        xs.append(x.astype(np.float32))
+        ys.append(y)
+        labels.append(np.asarray([name] * len(x), dtype=object))
+    if len(parts) == 1 and parts[0][0] == "all":
+        return RawData(x=xs[0], y=ys[0])
+    return RawData(x=np.concatenate(xs), y=np.concatenate(ys), split=np.concatenate(labels))
 
 
 @source("image_folder")
@@ -181,18 +219,25 @@ def _undecodable_image(paths: list[str], channels: int) -> tuple[str | None, str
     return None, None
 
 
-@source("csv")
-def _csv(cfg: DataConfig, file: str) -> RawData:
+def _read_csv(path: Path, file: str, key: str) -> Any:
     import pandas as pd
 
-    path = Path(str(cfg.path))
     try:
         frame = pd.read_csv(path)
         if frame.shape[1] == 1:  # maybe not comma-separated: let the sniffer find the delimiter
             frame = pd.read_csv(path, sep=None, engine="python")
     except Exception as exc:  # pandas raises many types for a bad file
         raise DataError(f"cannot read {path.name} as CSV: {str(exc).splitlines()[0]}", file=file,
-                        path="data.path") from None
+                        path=key) from None
+    return frame
+
+
+@source("csv")
+def _csv(cfg: DataConfig, file: str) -> RawData:
+    import pandas as pd
+
+    path = Path(str(cfg.path))
+    frame = _read_csv(path, file, "data.path")
     target = str(cfg.target)
     if target not in frame.columns:
         from automl._text import did_you_mean
@@ -200,15 +245,54 @@ def _csv(cfg: DataConfig, file: str) -> RawData:
         cols = [str(c) for c in frame.columns]
         raise DataError(f"column '{target}' not in {path.name}{did_you_mean(target, cols)} "
                         f"(columns: {', '.join(cols[:20])})", file=file, path="data.target")
-    frame = frame.dropna(subset=[target])
+    split: np.ndarray | None = None
+    extra = {"val": cfg.validation_path, "test": cfg.test_path}
+    if any(extra.values()):  # separate files: the main file is the training split
+        parts, labels = [frame], [np.asarray(["train"] * len(frame), dtype=object)]
+        for name, other in extra.items():
+            if other is None:
+                continue
+            key = "data.validation_path" if name == "val" else "data.test_path"
+            part = _read_csv(Path(str(other)), file, key)
+            missing = [str(c) for c in frame.columns if c not in part.columns]
+            if missing:
+                raise DataError(f"{Path(str(other)).name} lacks column(s) of {path.name}: {', '.join(missing[:10])}",
+                                file=file, path=key)
+            parts.append(part[frame.columns])
+            labels.append(np.asarray([name] * len(part), dtype=object))
+        frame = pd.concat(parts, ignore_index=True)
+        split = np.concatenate(labels)
+    elif cfg.split_column:
+        split = _split_column(frame, str(cfg.split_column), target, path, file)
+        frame = frame.drop(columns=[cfg.split_column])
+    keep = frame[target].notna().to_numpy()
+    frame = frame[keep]
+    split = split[keep] if split is not None else None
     if len(frame) < 10:
         raise DataError(f"{path.name} needs at least 10 rows with a target, got {len(frame)}", file=file,
                         path="data.path")
     y = frame.pop(target).to_numpy()
     if frame.shape[1] == 0:
         raise DataError(f"{path.name} has no feature columns besides '{target}'", file=file, path="data.target")
-    x, names, encoding = encode_frame(frame, file, categorical=cfg.categorical)
-    return RawData(x=x, y=y, feature_names=names, encoding=encoding)
+    return RawData(x=None, y=y, frame=frame.reset_index(drop=True), split=split, categorical=cfg.categorical)
+
+
+def _split_column(frame: Any, column: str, target: str, path: Path, file: str) -> np.ndarray:
+    """``data.split_column``'s values as train / val / test (one-line errors for anything else)."""
+    if column not in frame.columns:
+        from automl._text import did_you_mean
+
+        cols = [str(c) for c in frame.columns]
+        raise DataError(f"column '{column}' not in {path.name}{did_you_mean(column, cols)}", file=file,
+                        path="data.split_column")
+    if column == target:
+        raise DataError(f"the split column '{column}' is the target", file=file, path="data.split_column")
+    values = frame[column].astype("string").str.strip().str.lower().fillna("<missing>")
+    bad = sorted(set(values.unique().tolist()) - set(SPLIT_NAMES))
+    if bad:
+        raise DataError(f"column '{column}' has value(s) {', '.join(repr(b) for b in bad[:5])}: each row must be "
+                        "train, val (or validation) or test", file=file, path="data.split_column")
+    return np.asarray([SPLIT_NAMES[v] for v in values], dtype=object)
 
 
 MAX_CATEGORIES = 50
@@ -216,18 +300,26 @@ MAX_CATEGORIES = 50
 
 def encode_frame(frame: Any, file: str = "", categorical: str = "onehot"
                  ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """Numeric columns as they are (NaN -> the column median), others one-hot; returns the encoding.
+    """:func:`fit_encoding` and :func:`apply_encoding` on the same rows."""
+    encoding = fit_encoding(frame, file, categorical)
+    return apply_encoding(frame, encoding), list(encoding["features"]), encoding
 
-    With ``categorical="embedding"`` a text column becomes one column of codes (1 + the category's index
-    in ``categories``; 0 for a category not seen here) that the model embeds; ``embeddings`` in the encoding
-    lists ``[feature index, number of codes]`` for each.
+
+def fit_encoding(frame: Any, file: str = "", categorical: str = "onehot") -> dict[str, Any]:
+    """How raw columns become numbers, learnt from ``frame`` (the training rows: nothing of the validation or
+    test rows leaks into the statistics).
+
+    Numeric columns stay as they are, a missing value becoming the column's training median; text columns
+    become one-hot columns over the categories seen in training (a category seen only later is all zeros),
+    or, with ``categorical="embedding"``, one column of codes (1 + the category's index in ``categories``; 0
+    for a category not seen in training) that the model embeds; ``embeddings`` in the encoding lists
+    ``[feature index, number of codes]`` for each. A missing text value is the category ``<missing>``.
 
     A text column with more than MAX_CATEGORIES distinct values where most values are unique (an id, a
     free-text field) carries no learnable category and is dropped; the encoding records it.
     """
     import pandas as pd
 
-    columns: list[np.ndarray] = []
     names: list[str] = []
     spec: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
@@ -238,31 +330,50 @@ def encode_frame(frame: Any, file: str = "", categorical: str = "onehot"
             series = series.astype(float)
         if pd.api.types.is_numeric_dtype(series):
             fill = float(series.median()) if series.notna().any() else 0.0
-            columns.append(series.fillna(fill).to_numpy(dtype=np.float32)[:, None])
             names.append(str(col))
             spec.append({"column": str(col), "kind": "numeric", "fill": fill})
-        else:
-            values = series.astype("string").fillna("<missing>")
-            cats = sorted(values.unique().tolist())
-            if len(cats) > MAX_CATEGORIES and len(cats) > 0.5 * len(values):
-                dropped.append({"column": str(col), "reason": f"{len(cats)} distinct text values"})
-                continue
-            if categorical == "embedding":
-                codes = values.map({c: i + 1 for i, c in enumerate(cats)}).to_numpy(dtype=np.float32)
-                embeddings.append([len(names), len(cats) + 1])
-                columns.append(codes[:, None])
-                names.append(f"{col}#code")
-                spec.append({"column": str(col), "kind": "embedding", "categories": cats})
-                continue
-            onehot = (values.to_numpy()[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float32)
-            columns.append(onehot)
-            names += [f"{col}={c}" for c in cats]
-            spec.append({"column": str(col), "kind": "onehot", "categories": cats})
-    if not columns:
+            continue
+        values = series.astype("string").fillna("<missing>")
+        cats = sorted(values.unique().tolist())
+        if len(cats) > MAX_CATEGORIES and len(cats) > 0.5 * len(values):
+            dropped.append({"column": str(col), "reason": f"{len(cats)} distinct text values"})
+            continue
+        if categorical == "embedding":
+            embeddings.append([len(names), len(cats) + 1])
+            names.append(f"{col}#code")
+            spec.append({"column": str(col), "kind": "embedding", "categories": cats})
+            continue
+        names += [f"{col}={c}" for c in cats]
+        spec.append({"column": str(col), "kind": "onehot", "categories": cats})
+    if not spec:
         raise DataError(f"no usable feature column (dropped: {', '.join(d['column'] for d in dropped)})",
                         file=file, path="data.path")
-    x = np.concatenate(columns, axis=1)
-    encoding: dict[str, Any] = {"columns": spec, "features": names, "dropped": dropped}
+    encoding: dict[str, Any] = {"columns": spec, "features": names, "dropped": dropped,
+                                "fitted_on": "training rows", "unseen_category": "all zeros (one-hot) or code 0"}
     if embeddings:
         encoding["embeddings"] = embeddings
-    return x, names, encoding
+    return encoding
+
+
+def apply_encoding(frame: Any, encoding: dict[str, Any]) -> np.ndarray:
+    """``frame``'s rows as the model's input, by an encoding of :func:`fit_encoding` (any rows: training,
+    validation, test, or new raw rows to predict)."""
+    import pandas as pd
+
+    columns: list[np.ndarray] = []
+    for col in encoding["columns"]:
+        series = frame[col["column"]]
+        if col["kind"] == "numeric":
+            if pd.api.types.is_bool_dtype(series):
+                series = series.astype(float)
+            numbers = pd.to_numeric(series, errors="coerce")  # text in a numeric column: missing
+            columns.append(numbers.fillna(col["fill"]).to_numpy(dtype=np.float32)[:, None])
+            continue
+        values = series.astype("string").fillna("<missing>").to_numpy()
+        cats = col["categories"]
+        if col["kind"] == "embedding":
+            codes = {c: i + 1 for i, c in enumerate(cats)}
+            columns.append(np.asarray([codes.get(v, 0) for v in values], dtype=np.float32)[:, None])
+        else:
+            columns.append((values[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float32))
+    return np.concatenate(columns, axis=1)
