@@ -55,8 +55,14 @@ def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bo
     with every run closed: the result says ``interrupted``, or :class:`automl.signals.Interrupted` is raised
     when the stop came after the trials. A second signal stops at once.
 
+    It prints nothing: ``progress`` observes the study. To see what the command line shows (bars in a terminal,
+    one line per trial elsewhere), pass ``automl.console.RichProgress(rich.console.Console())``; to collect
+    the events, :class:`automl.progress.Events`. Everything is also in MLflow as it happens.
+
     >>> result = run("pipelines/quickstart.yaml", overrides={"study.trials": 5})  # doctest: +SKIP
     >>> result.best_params, result.best_value, result.model_path, result.parent_run_id  # doctest: +SKIP
+    >>> from rich.console import Console; from automl.console import RichProgress  # doctest: +SKIP
+    >>> run("pipelines/quickstart.yaml", progress=RichProgress(Console()))  # doctest: +SKIP
     """
     from automl import signals
 

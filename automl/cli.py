@@ -93,7 +93,11 @@ def run(
         err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
                           markup=False, highlight=False)
         raise typer.Exit(signals.exit_code()) from None
-    console.print(summary_table(result))
+    table = summary_table(result)
+    if table.row_count:
+        console.print(table)
+    elif result.trials:  # stopped before any trial completed: no empty table, only the count
+        console.print(str(table.caption), markup=False, highlight=False)
     if result.best_value is None:
         console.print("[yellow]no trial completed[/]")
     else:

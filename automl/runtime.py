@@ -145,6 +145,12 @@ def import_keras() -> ModuleType:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    if keras.backend.backend() == "tensorflow":
+        import logging
+
+        # tf.function's "triggered tf.function retracing" warnings (a model called on batches of several shapes,
+        # as CSV studies do) are advice to whoever wrote the graph code, not to a study's user
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     _gpu_memory_growth()
     import automl.builders.custom  # noqa: F401  (registers automl's Keras objects for load_model)
 
