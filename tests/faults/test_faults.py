@@ -11,6 +11,7 @@ import pytest
 from tests.faults.schedule import POINTS, run_schedule
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_a_few_faults_heal(tmp_path: Path) -> None:
     outcome = run_schedule(tmp_path, injections=2, seed=1, random_share=0.0)
     assert outcome.resume_failures == [], outcome.log

@@ -139,6 +139,7 @@ def test_an_mlruns_folder_that_is_not_writable(folder: Path, unprivileged: Unpri
     assert line.endswith(": automl needs write access to its stores"), line
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_a_read_only_optuna_database(folder: Path, unprivileged: Unprivileged) -> None:
     _make_stores(folder, unprivileged)
     (folder / "mlruns" / "optuna.db").chmod(0o444)
@@ -153,6 +154,7 @@ def test_a_read_only_mlflow_database(folder: Path, unprivileged: Unprivileged) -
     assert line == "mlruns/mlflow.db: not writable (permission denied): automl needs write access to its stores"
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_databases_in_a_folder_sqlite_cannot_write_its_journal_in(folder: Path, unprivileged: Unprivileged) -> None:
     _make_stores(folder, unprivileged)
     (folder / "mlruns").chmod(0o555)  # the files in it stay writable
@@ -160,6 +162,7 @@ def test_databases_in_a_folder_sqlite_cannot_write_its_journal_in(folder: Path, 
     assert line.startswith("mlruns: folder not writable (permission denied, needed to write "), line
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_an_artifacts_folder_that_is_not_writable(folder: Path, unprivileged: Unprivileged) -> None:
     _make_stores(folder, unprivileged)
     (folder / "mlruns" / "artifacts").chmod(0o555)

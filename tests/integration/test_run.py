@@ -110,6 +110,7 @@ def test_nan_trial_is_recorded_failed_and_the_study_goes_on(tmp_path: Path) -> N
     assert result.best_value is not None and result.metric == "val_loss"
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_seed_makes_a_study_reproducible(tmp_path: Path) -> None:
     first = automl.run(write_pipeline(tmp_path, name="a", study={"sampler": "tpe"}))
     second = automl.run(write_pipeline(tmp_path, name="b", study={"sampler": "tpe"}))
@@ -139,6 +140,7 @@ def test_csv_pipeline_works_unchanged(tmp_path: Path, repo: Path) -> None:
     assert _runs("mycsv")[0][0].data.metrics["test_accuracy"] > 0.5
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_grid_sampler_stops_when_the_grid_is_used_up(tmp_path: Path) -> None:
     space = {"block": "mlp", "params": {"layers": 1, "activation": "relu", "dropout": 0.0, "lr": 0.01,
                                         "units": {"type": "categorical", "choices": [4, 8]}}}
@@ -146,6 +148,7 @@ def test_grid_sampler_stops_when_the_grid_is_used_up(tmp_path: Path) -> None:
     assert sorted(t.params["units"] for t in result.trials) == [4, 8]
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_refit_retrains_the_best_trial_on_train_and_validation(tmp_path: Path) -> None:
     result = automl.run(write_pipeline(tmp_path, study={"trials": 2}, train={"refit": True}))
     best = json.loads((tmp_path / "mlruns/tiny/best.json").read_text())

@@ -54,7 +54,7 @@ def _runs(folder: Path, experiment: str, role: str | None = None) -> int:
     return len(client.search_runs([exp.experiment_id], where))
 
 
-@pytest.mark.parametrize("attempt", range(3))
+@pytest.mark.parametrize("attempt", [0, *(pytest.param(i, marks=pytest.mark.slow) for i in (1, 2))])
 def test_three_processes_create_the_stores_at_once(tmp_path: Path, attempt: int) -> None:
     names = ["a", "a", "b"]  # two on one study and experiment, one on another, in one fresh mlruns/
     procs = [subprocess.Popen([sys.executable, "-c", _OPEN_STORES, name], cwd=tmp_path, stdin=subprocess.PIPE,
@@ -76,7 +76,7 @@ def test_three_processes_create_the_stores_at_once(tmp_path: Path, attempt: int)
     assert (_runs(tmp_path, "a"), _runs(tmp_path, "b")) == (2, 1)
 
 
-@pytest.mark.parametrize("same", [True, False], ids=["same-study", "two-studies"])
+@pytest.mark.parametrize("same", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["same-study", "two-studies"])
 def test_two_automl_runs_started_together_on_a_fresh_folder(tmp_path: Path, same: bool) -> None:
     # one round each (~20 s): the store-level test above repeats the race
     for round_ in range(1):

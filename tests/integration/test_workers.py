@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keras
 import optuna
+import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -29,6 +30,7 @@ runner = CliRunner()
 STORAGE = "sqlite:///mlruns/optuna.db"
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
     path = write_pipeline(tmp_path, study={"trials": 4}, train={"epochs": 2})
     result = runner.invoke(app, ["run", str(path), "--workers", "2", "--quiet"])

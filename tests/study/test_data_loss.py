@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
 from automl.testing import write_pipeline
@@ -45,6 +46,7 @@ def test_a_name_the_store_owns_is_refused_and_deletes_nothing(tmp_path: Path) ->
     assert _hashes(tmp_path / "mlruns", skip=("mlflow.db", "optuna.db")) == before
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_new_keeps_a_keras_tuner_folder_automl_did_not_make(tmp_path: Path) -> None:
     theirs = tmp_path / "elsewhere" / "keras_tuner" / "tiny"
     theirs.mkdir(parents=True)
