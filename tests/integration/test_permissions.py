@@ -170,6 +170,7 @@ def test_an_artifacts_folder_that_is_not_writable(folder: Path, unprivileged: Un
     assert line == "mlruns/artifacts: not writable (permission denied): automl needs write access to its stores"
 
 
+@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_a_study_folder_that_is_not_writable(folder: Path, unprivileged: Unprivileged) -> None:
     _make_stores(folder, unprivileged)
     (folder / "mlruns" / "tiny").mkdir(mode=0o555)

@@ -54,7 +54,6 @@ class _KillFirstTrialProcess(Events):
                     os.kill(int(pid), signal.SIGKILL)
 
 
-@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_a_trial_process_killed_from_outside_fails_its_trial(tmp_path: Path) -> None:
     result = automl.run(write_pipeline(tmp_path, study={"trials": 2}, train={**PROCESS, "epochs": 4}),
                         progress=_KillFirstTrialProcess())
@@ -77,7 +76,6 @@ def test_a_trial_past_trial_timeout_fails_in_both_modes(tmp_path: Path) -> None:
         assert _reasons(result) == ["exceeded trial_timeout 0.5 s"]
 
 
-@pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_the_trial_process_is_recycled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from automl.trial import process
 
