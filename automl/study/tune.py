@@ -103,7 +103,11 @@ class _Study(Session):
             "trials": cfg.study.trials, "metric": plan.metric, "direction": plan.direction,
             "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit, "seed": cfg.seed,
             "data.source": cfg.data.source, "task": plan.data.task,
-            "input_shape": list(plan.data.input_shape), "blocks": ",".join(plan.space.blocks)})
+            "input_shape": list(plan.data.input_shape), "blocks": ",".join(plan.space.blocks),
+            **({"objectives": ", ".join(f"{m}:{d}" for m, d in plan.objectives)} if plan.objectives else {}),
+            **({"constraints": ", ".join(map(str, plan.constraints))} if plan.constraints else {}),
+            **({"measure.format": cfg.study.measure.format, "measure.threads": cfg.study.measure.threads}
+               if cfg.study.measured else {})})
         self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")
         self.tracker.log_text(parent, json.dumps(plan.data.summary(), indent=2, default=str), "data.json")
         self.progress.study_started(plan.name, cfg.study.trials, before, plan.metric, plan.direction)
