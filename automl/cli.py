@@ -80,7 +80,7 @@ def run(
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
     from automl import api, signals
-    from automl.console import RichProgress, summary_table
+    from automl.console import RichProgress, pareto_table, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     overrides = _overrides(set_, trials, name) + ([f"study.workers={workers}"] if workers is not None else [])
@@ -94,6 +94,8 @@ def run(
                           markup=False, highlight=False)
         raise typer.Exit(signals.exit_code()) from None
     console.print(summary_table(result))
+    if result.pareto:
+        console.print(pareto_table(result))
     if result.best_value is None:
         console.print("[yellow]no trial completed[/]")
     else:

@@ -136,6 +136,12 @@ def save_model(model: Any, path: Path, fault: str | None = None) -> None:
         model.save(tmp)
 
 
+def copy_file(source: Path, path: Path) -> None:
+    """Copy ``source`` to ``path`` atomically (a kept Pareto model becoming ``best.keras``)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def load_model(path: Path) -> Any:
     """Load a ``.keras`` file; raises StudyError naming the file (and Keras's first line) when it cannot."""
     import warnings
@@ -307,5 +313,5 @@ class StudyFolder:
         return None
 
 
-__all__ = ["MARKER", "ROOT", "StudyFolder", "atomic_path", "check_name", "load_model", "read_json",
+__all__ = ["MARKER", "ROOT", "StudyFolder", "atomic_path", "check_name", "copy_file", "load_model", "read_json",
            "save_model", "write_bytes", "write_json"]

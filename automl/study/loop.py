@@ -19,8 +19,9 @@ from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports
-from automl.study.folder import StudyFolder
+from automl.study.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
+from automl.study.pareto import front
 from automl.tracking.mlflow import Tracker
 from automl.trial.process import (
     ChildSetup,
@@ -272,7 +273,15 @@ class Loop:
         self.tracker.end(run_id, result.state)
         best = self.engine.best()
         assert self.runner is not None
-        if result.state == "COMPLETE" and best is not None and best.number == trial.number:
+        if self._on_front(trial.number, result.state):  # multi-objective: every Pareto member's model is kept
+            try:
+                self.runner.keep(self.folder.trial_model(trial.number))
+                if self.worker is None and best is not None and best.number == trial.number:
+                    copy_file(self.folder.trial_model(trial.number), self.best_path)
+                    self.objective.kept(trial.number, float(best.value or 0.0), best.params)
+            except TrialProcessDied as exc:
+                self.progress.note(f"the model of trial {trial.number} was not saved: {exc}")
+        elif result.state == "COMPLETE" and best is not None and best.number == trial.number:
             try:
                 if self.worker is None:
                     self.runner.keep(self.best_path, fault="save_best")
@@ -285,6 +294,13 @@ class Loop:
             self.runner.discard()
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
+
+    def _on_front(self, number: int, state: str) -> bool:
+        """Whether trial ``number`` of a multi-objective study is on the Pareto front now."""
+        if len(self.objective.objectives) < 2 or state != "COMPLETE":
+            return False
+        directions = [d for _, d in self.objective.objectives]
+        return any(t.number == number for t in front(self.engine.trials(), directions))
 
     def _best_value(self) -> float | None:
         best = self.engine.best()

@@ -4,6 +4,7 @@ interpreter."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,50 @@ def test_tflite_objective_measured_in_the_trial_process(tmp_path: Path) -> None:
         assert {"params_count", "tflite_kib", "tflite_latency_ms", "tflite_latency_cv"} <= set(metrics)
         assert metrics["tflite_latency_ms"] > 0 and metrics["tflite_latency_cv"] >= 0
     assert StudyFolder("phone").measure_lock.exists()
+
+
+def _artifacts(run_id: str) -> set[str]:
+    client = MlflowClient(f"sqlite:///{Path.cwd() / 'mlruns' / 'mlflow.db'}")
+    return {a.path for a in client.list_artifacts(run_id)}
+
+
+def test_the_front_is_settled_at_the_end_of_each_session(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from automl.cli import app
+
+    study = {"objectives": [{"val_accuracy": "maximize"}, {"params_count": "minimize"}], "trials": 3,
+             "sampler": "random"}
+    path = write_pipeline(tmp_path, name="front", study=study)
+    out = CliRunner().invoke(app, ["run", str(path)])
+    assert out.exit_code == 0, out.output
+    stored = _study("front")
+    expected = sorted(t.number for t in stored.best_trials)
+    folder = StudyFolder("front")
+    pareto = json.loads(folder.pareto.read_text())
+    assert sorted(m["trial"] for m in pareto) == expected
+    for member in pareto:
+        trial = stored.trials[member["trial"]]
+        assert member["values"] == {"val_accuracy": trial.values[0], "params_count": trial.values[1]}
+        assert member["params"] == trial.params
+    assert "Pareto front" in out.output
+    # only the Pareto trials' models are kept; best.keras is the one with the best first objective
+    assert sorted(int(p.stem) for p in folder.trials_dir.glob("*.keras")) == expected
+    runs = _children("front")
+    assert {n: r.data.tags["automl.pareto"] for n, r in runs.items()} == {
+        t.number: str(t.number in expected).lower() for t in stored.trials}
+    parent = next(iter(runs.values())).data.tags["mlflow.parentRunId"]
+    assert {"pareto.json", "pareto.png"} <= _artifacts(parent)
+    info = read_json(folder.best_info)
+    best = max(stored.best_trials, key=lambda t: (t.values[0], -t.values[1]))
+    assert info is not None and info["trial"] == best.number
+
+    # a second session: the front is settled again over every trial, dominated models go
+    more = CliRunner().invoke(app, ["run", str(path), "--trials", "2"])
+    assert more.exit_code == 0, more.output
+    stored = _study("front")
+    expected = sorted(t.number for t in stored.best_trials)
+    assert sorted(m["trial"] for m in json.loads(folder.pareto.read_text())) == expected
+    assert sorted(int(p.stem) for p in folder.trials_dir.glob("*.keras")) == expected
+    assert {n: r.data.tags["automl.pareto"] for n, r in _children("front").items()} == {
+        t.number: str(t.number in expected).lower() for t in stored.trials}
