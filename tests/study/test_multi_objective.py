@@ -100,6 +100,7 @@ def _artifacts(run_id: str) -> set[str]:
     return {a.path for a in client.list_artifacts(run_id)}
 
 
+@pytest.mark.slow  # two sessions, ~40 s
 def test_the_front_is_settled_at_the_end_of_each_session(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -140,3 +141,9 @@ def test_the_front_is_settled_at_the_end_of_each_session(tmp_path: Path) -> None
     assert sorted(int(p.stem) for p in folder.trials_dir.glob("*.keras")) == expected
     assert {n: r.data.tags["automl.pareto"] for n, r in _children("front").items()} == {
         t.number: str(t.number in expected).lower() for t in stored.trials}
+    # `automl report` shows the front, in the terminal and on the page
+    report = CliRunner().invoke(app, ["report", str(path), "--no-log"])
+    assert report.exit_code == 0, report.output
+    assert "Pareto front" in report.output and "params_count" in report.output
+    page = folder.report.read_text()
+    assert "<h2>Pareto front</h2>" in page
