@@ -230,15 +230,32 @@ def export(
                                            "uint8.")] = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
+    pareto: Annotated[bool, typer.Option("--pareto", help="Every kept Pareto model of a multi-objective study, "
+                                         "to export/pareto/trial_<n>_<format>.tflite.")] = False,
+    pick: Annotated[str | None, typer.Option("--pick", help="Only the Pareto trial with the best validation "
+                                             "value meeting a budget, e.g. \"tflite_latency_ms <= 1.0\".")] = None,
 ) -> None:
     """Export to TFLite, re-validate each file in the interpreter on the test split, register in MLflow."""
     from automl import api
 
     if trials is not None:  # a typo-like usage error, but one line, not typer's usage box
         _guard(lambda: _refuse_trials("export"))
+    if pareto or pick is not None:
+        if model is not None or data is not None:
+            _guard(lambda: _refuse_model_with_pareto())
+        results = _guard(lambda: api.export_pareto(target, _overrides(set_, None, name), pick=pick, formats=format_,
+                                                   io=io, tracking_uri=tracking_uri, storage=storage))
+        for one in results:
+            _print_export(one)
+        return
     result = _guard(lambda: api.export(target, _overrides(set_, None, name), data=data, model=model,
                                        formats=format_, io=io, tracking_uri=tracking_uri, storage=storage))
     _print_export(result)
+
+
+def _refuse_model_with_pareto() -> None:
+    raise ConfigError("--pareto and --pick export the Pareto trials' kept models; --model and --data pick another "
+                      "model: give one or the other", path="--pareto")
 
 
 def _refuse_trials(verb: str) -> None:

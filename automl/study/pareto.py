@@ -36,10 +36,18 @@ def front(trials: Sequence[TrialRecord], directions: Sequence[str]) -> list[Tria
 
 
 def describe(trials: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """``pareto.json``: each Pareto trial's number, parameters and objective values (validation split)."""
+    """``pareto.json``: each Pareto trial's number, parameters, objective values (validation split) and measured
+    size, latency and parameter count."""
     return [{"trial": t.number, "params": dict(t.params),
-             "values": dict(zip([m for m, _ in objectives], t.values or [float(t.value or 0.0)], strict=True))}
+             "values": dict(zip([m for m, _ in objectives], t.values or [float(t.value or 0.0)], strict=True)),
+             # what --pick budgets may name besides the objectives
+             "measured": {k: v for k, v in (("params_count", t.attrs.get("n_params")),
+                                             *((m, t.attrs.get(m)) for m in MEASURED_ATTRS)) if v is not None}}
             for t in trials]
+
+
+#: the trial attributes of a measured model (automl.export.measure)
+MEASURED_ATTRS = ("tflite_kib", "tflite_latency_ms", "tflite_latency_cv")
 
 
 def plot(trials: Sequence[TrialRecord], members: Sequence[TrialRecord],
