@@ -135,6 +135,8 @@ class ObjectiveConfig(_Model):
     """One objective of a multi-objective study: ``{metric: val_accuracy, direction: maximize}``, or the
     shorthand ``{val_accuracy: maximize}``."""
 
+    model_config = ConfigDict(json_schema_extra=lambda s: _objective_forms(s))
+
     metric: str = Field(description="val_<metric> of the task, or params_count | tflite_kib | tflite_latency_ms "
                         "(measured; minimized).")
     direction: Literal["maximize", "minimize"] | None = Field(
@@ -166,6 +168,13 @@ class ObjectiveConfig(_Model):
         elif implied is not None and implied != self.direction:
             raise ValueError(f"[direction] {self.metric} must be {implied}d, got direction={self.direction}")
         return self
+
+
+def _objective_forms(schema: dict[str, Any]) -> None:
+    """JSON Schema of an objective: the mapping, the shorthand ``{val_accuracy: maximize}`` or a metric's name."""
+    full = {k: schema.pop(k) for k in ("type", "properties", "required", "additionalProperties") if k in schema}
+    schema["anyOf"] = [full, {"type": "object", "minProperties": 1, "maxProperties": 1,
+                              "additionalProperties": {"enum": ["maximize", "minimize"]}}, {"type": "string"}]
 
 
 class MeasureConfig(_Model):
