@@ -174,8 +174,9 @@ def _print_export(result: Any) -> None:
     console.print(f"files: {Path(files[0].path).parent}/{result.model}_<format>.tflite (+ .json: validation and "
                   "input/output spec)", markup=False, highlight=False)
     keras_value = files[0].validation.keras_value
+    alias = f"alias {result.model}_<format>" if result.model.startswith("trial_") else "alias per format"
     console.print(f"keras {metric}={keras_value:.4f}; drop above export.max_drop={files[0].validation.max_drop:g} is "
-                  f"flagged; registered as '{result.name}-tflite' (alias per format)", markup=False, highlight=False)
+                  f"flagged; registered as '{result.name}-tflite' ({alias})", markup=False, highlight=False)
     for f in files:  # int8: what the recovery ladder took, or how far it got
         if getattr(f, "recovery", None) is not None and f.recovery.needed:
             (console if f.recovery.met else err_console).print(f.recovery.summary(metric), markup=False,
