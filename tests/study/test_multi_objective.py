@@ -147,3 +147,14 @@ def test_the_front_is_settled_at_the_end_of_each_session(tmp_path: Path) -> None
     assert "Pareto front" in report.output and "params_count" in report.output
     page = folder.report.read_text()
     assert "<h2>Pareto front</h2>" in page
+
+
+def test_automl_studies_lists_a_multi_objective_study() -> None:
+    from automl.engines.optuna import list_studies
+
+    stored = optuna.create_study(study_name="two", storage=f"sqlite:///{Path.cwd() / 'two.db'}",
+                                 directions=["maximize", "minimize"])
+    stored.add_trial(optuna.trial.create_trial(values=[0.9, 2.0], params={}, distributions={}))
+    (row,) = list_studies(f"sqlite:///{Path.cwd() / 'two.db'}")
+    assert row["direction"] == "maximize, minimize" and row["complete"] == 1
+    assert row["best_value"] is None and row["best_trial"] is None  # a front has no one best value
