@@ -158,3 +158,17 @@ def test_automl_studies_lists_a_multi_objective_study() -> None:
     (row,) = list_studies(f"sqlite:///{Path.cwd() / 'two.db'}")
     assert row["direction"] == "maximize, minimize" and row["complete"] == 1
     assert row["best_value"] is None and row["best_trial"] is None  # a front has no one best value
+
+
+@pytest.mark.slow  # two worker processes (~60 s)
+def test_workers_keep_the_pareto_models_and_the_parent_adopts_the_best(tmp_path: Path) -> None:
+    study = {"objectives": ["val_accuracy", "params_count"], "trials": 4, "sampler": "random", "workers": 2}
+    result = automl.run(write_pipeline(tmp_path, name="crew", study=study))
+    stored = _study("crew")
+    expected = sorted(t.number for t in stored.best_trials)
+    folder = StudyFolder("crew")
+    assert sorted(int(p.stem) for p in folder.trials_dir.glob("*.keras")) == expected
+    best = max(stored.best_trials, key=lambda t: (t.values[0], -t.values[1]))
+    info = read_json(folder.best_info)
+    assert result.best_trial == best.number and info is not None and info["trial"] == best.number
+    assert folder.best_model.exists() and not folder.candidates.exists()
