@@ -138,6 +138,23 @@ def export(target: str | Path | Pipeline, overrides: Overrides = None, *, data: 
                    tracking_uri=tracking_uri, storage=storage)
 
 
+def export_pareto(target: str | Path | Pipeline, overrides: Overrides = None, *, pick: str | None = None,
+                  formats: list[str] | None = None, io: str | None = None, tracking_uri: str | None = None,
+                  storage: str | None = None) -> list[ExportResult]:
+    """Export every kept Pareto model of a multi-objective study (``pick``: the most accurate one meeting a
+    budget such as ``"tflite_latency_ms <= 1.0"``, chosen on validation values) to
+    ``mlruns/<name>/export/pareto/trial_<n>_<format>.tflite``, re-validated and registered.
+
+    >>> results = export_pareto("pipelines/mobile_pareto.yaml", pick="tflite_kib <= 64")  # doctest: +SKIP
+    """
+    from automl.config.loader import refuse_session_keys
+    from automl.export.exporter import export_pareto as _export_pareto
+
+    refuse_session_keys(overrides, "export")
+    return _export_pareto(_pipeline(target, overrides), pick=pick, formats=formats, io=io,
+                          tracking_uri=tracking_uri, storage=storage)
+
+
 @dataclass
 class Validated:
     file: str

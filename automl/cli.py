@@ -80,7 +80,7 @@ def run(
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
     from automl import api, signals
-    from automl.console import RichProgress, summary_table
+    from automl.console import RichProgress, pareto_table, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     overrides = _overrides(set_, trials, name) + ([f"study.workers={workers}"] if workers is not None else [])
@@ -98,6 +98,8 @@ def run(
         console.print(table)
     elif result.trials:  # stopped before any trial completed: no empty table, only the count
         console.print(str(table.caption), markup=False, highlight=False)
+    if result.pareto:
+        console.print(pareto_table(result))
     if result.best_value is None:
         console.print("[yellow]no trial completed[/]")
     else:
@@ -176,8 +178,9 @@ def _print_export(result: Any) -> None:
     console.print(f"files: {Path(files[0].path).parent}/{result.model}_<format>.tflite (+ .json: validation and "
                   "input/output spec)", markup=False, highlight=False)
     keras_value = files[0].validation.keras_value
+    alias = f"alias {result.model}_<format>" if result.model.startswith("trial_") else "alias per format"
     console.print(f"keras {metric}={keras_value:.4f}; drop above export.max_drop={files[0].validation.max_drop:g} is "
-                  f"flagged; registered as '{result.name}-tflite' (alias per format)", markup=False, highlight=False)
+                  f"flagged; registered as '{result.name}-tflite' ({alias})", markup=False, highlight=False)
     for f in files:  # int8: what the recovery ladder took, or how far it got
         if getattr(f, "recovery", None) is not None and f.recovery.needed:
             (console if f.recovery.met else err_console).print(f.recovery.summary(metric), markup=False,
@@ -232,15 +235,32 @@ def export(
                                            "uint8.")] = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
+    pareto: Annotated[bool, typer.Option("--pareto", help="Every kept Pareto model of a multi-objective study, "
+                                         "to export/pareto/trial_<n>_<format>.tflite.")] = False,
+    pick: Annotated[str | None, typer.Option("--pick", help="Only the Pareto trial with the best validation "
+                                             "value meeting a budget, e.g. \"tflite_latency_ms <= 1.0\".")] = None,
 ) -> None:
     """Export to TFLite, re-validate each file in the interpreter on the test split, register in MLflow."""
     from automl import api
 
     if trials is not None:  # a typo-like usage error, but one line, not typer's usage box
         _guard(lambda: _refuse_trials("export"))
+    if pareto or pick is not None:
+        if model is not None or data is not None:
+            _guard(lambda: _refuse_model_with_pareto())
+        results = _guard(lambda: api.export_pareto(target, _overrides(set_, None, name), pick=pick, formats=format_,
+                                                   io=io, tracking_uri=tracking_uri, storage=storage))
+        for one in results:
+            _print_export(one)
+        return
     result = _guard(lambda: api.export(target, _overrides(set_, None, name), data=data, model=model,
                                        formats=format_, io=io, tracking_uri=tracking_uri, storage=storage))
     _print_export(result)
+
+
+def _refuse_model_with_pareto() -> None:
+    raise ConfigError("--pareto and --pick export the Pareto trials' kept models; --model and --data pick another "
+                      "model: give one or the other", path="--pareto")
 
 
 def _refuse_trials(verb: str) -> None:

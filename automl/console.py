@@ -182,5 +182,21 @@ def summary_table(result: Any, top: int = 5) -> Table:
     return table
 
 
+def pareto_table(result: Any) -> Table:
+    """The Pareto front of a multi-objective study (validation values), best first objective first."""
+    metrics = [m for m, _ in result.objectives]
+    first = result.objectives[0][1] == "maximize"
+    table = Table(title=f"{result.study_name}: Pareto front ({len(result.pareto)} trials)")
+    table.add_column("trial", justify="right")
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    table.add_column("params")
+    for member in sorted(result.pareto, key=lambda m: m["values"][metrics[0]], reverse=first):
+        table.add_row(str(member["trial"]), *(f"{member['values'][m]:.4g}" for m in metrics),
+                      _params(member["params"]))
+    table.caption = "models kept in mlruns/<name>/trials/<trial>.keras; pareto.json on the parent run"
+    return table
+
+
 def stderr_console() -> Console:
     return Console(file=sys.stderr)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from automl._text import one_of
 from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for, scored_metrics
+from automl.config.constraints import Constraint, parse_constraint
 from automl.config.loader import Pipeline
+from automl.config.models import MEASURED
 from automl.data import Dataset, TaskContradiction, load_dataset
 from automl.engines.warm import check_enqueue
 from automl.errors import ConfigError
@@ -34,6 +36,10 @@ class Plan:
     direction: str
     storage: str
     epoch_metrics: tuple[str, ...] | None = None  # compiled into trial models; None: all
+    #: (metric, direction) of each objective; one: a single-objective study (``metric`` and ``direction``)
+    objectives: tuple[tuple[str, str], ...] = ()
+    #: ``study.constraints`` parsed (each on a metric known before training)
+    constraints: tuple[Constraint, ...] = ()
     #: things a person should know before the study runs (valid, but probably not what was meant)
     notes: list[str] = field(default_factory=list)
     _precision: str | None = field(default=None, repr=False)
@@ -51,6 +57,15 @@ class Plan:
 
             self._precision = resolve_precision(self.pipeline.config.train.precision)
         return self._precision
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def directions(self) -> list[str]:
+        """The engine's directions: one per objective (single-objective: ``[direction]``)."""
+        return [d for _, d in self.objectives] or [self.direction]
 
     @property
     def folder(self) -> StudyFolder:
@@ -113,7 +128,34 @@ def settle_metric(pipeline: Pipeline, task: str, rule: str = "") -> tuple[str, s
     return metric, direction
 
 
-def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str) -> tuple[str, ...]:
+def settle_objectives(pipeline: Pipeline, task: str, metric: str, direction: str
+                      ) -> tuple[tuple[tuple[str, str], ...], str, str]:
+    """``study.objectives`` checked against the task: ``(objectives, metric, direction)``, where ``metric`` is
+    what a trial's best epoch is chosen on: the first val_ objective (else the task's default metric).
+    Without ``study.objectives``: ``(((metric, direction),), metric, direction)``."""
+    objectives = pipeline.config.study.objectives
+    if objectives is None:
+        return ((metric, direction),), metric, direction
+    known = metrics_for(task)
+    out = []
+    for i, objective in enumerate(objectives):
+        name = objective.metric
+        if name not in MEASURED and base_metric(name) not in known:
+            names = [f"val_{m}" for m in known] + list(MEASURED)
+            raise ConfigError(one_of(name, names, f"objective metric for {task}"), file=pipeline.file,
+                              path=f"study.objectives.{i}.metric")
+        if objective.direction is None:
+            raise ConfigError(f"cannot infer whether {name} should be maximized: set its direction",
+                              file=pipeline.file, path=f"study.objectives.{i}.direction")
+        out.append((name, objective.direction))
+    scored = [(m, d) for m, d in out if m not in MEASURED]
+    metric, direction = scored[0] if scored else (default_metric(task), str(direction_of(default_metric(task))))
+    return tuple(out), metric, direction
+
+
+def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str, objectives: tuple[str, ...] = ()
+                         ) -> tuple[str, ...]:
+    """The metrics compiled into trial models: the cheap ones, ``train.epoch_metrics`` and the objectives'."""
     extra = pipeline.config.train.epoch_metrics
     known = scored_metrics(task)
     if extra != "all":
@@ -121,6 +163,8 @@ def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str) -> tuple[st
             if name not in known:
                 raise ConfigError(one_of(name, known, f"metric for {task}"), file=pipeline.file,
                                   path=f"train.epoch_metrics.{i}")
+    if objectives and extra != "all":
+        extra = [*extra, *(m for m in objectives if m not in extra)]
     return epoch_metric_names(task, metric, extra)
 
 
@@ -151,6 +195,7 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
         raise task_contradictions(pipeline, exc.inferred.task, exc.inferred.rule) or exc from None
     space = resolve_space(pipeline.space, data.rank, file=pipeline.space_file, prefix=pipeline.space_prefix)
     metric, direction = settle_metric(pipeline, data.task, data.task_rule)
+    objectives, metric, direction = settle_objectives(pipeline, data.task, metric, direction)
     if cfg.study.sampler == "grid":
         try:
             space.grid()
@@ -161,6 +206,8 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
     if cfg.train.batch_size > len(data.x_train):
         notes.append(f"{pipeline.file}: train.batch_size {cfg.train.batch_size} is larger than the training split "
                      f"({len(data.x_train)} rows): each epoch is one step of all rows")
+    extra = tuple(base_metric(m) for m, _ in objectives if m not in MEASURED and m != metric)
     return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction, notes=notes,
-                storage=storage,
-                epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric))
+                storage=storage, objectives=objectives if cfg.study.objectives is not None else (),
+                constraints=tuple(parse_constraint(c) for c in cfg.study.constraints),
+                epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric, extra))

@@ -22,9 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from automl._text import one_of, show
+from automl._text import did_you_mean, one_of, show
 from automl._types import Int
 from automl.builders.metrics import direction_of
+from automl.config.constraints import parse_constraint
 from automl.config.errors import _problems
 from automl.engines import ENGINE_PRUNERS, missing_extra
 from automl.engines import ENGINE_SAMPLERS as ENGINES
@@ -135,6 +136,91 @@ class DataConfig(_Model):
         return self
 
 
+#: objective metrics measured on the model instead of scored on the validation split (each minimized): the
+#: parameter count, and the size and median batch-1 latency of the model converted to TFLite
+#: (``study.measure``)
+MEASURED = ("params_count", "tflite_kib", "tflite_latency_ms")
+TFLITE_METRICS = ("tflite_kib", "tflite_latency_ms")
+#: samplers of the optuna engine that optimize one objective only
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)
+
+
+class ObjectiveConfig(_Model):
+    """One objective of a multi-objective study: ``{metric: val_accuracy, direction: maximize}``, or the
+    shorthand ``{val_accuracy: maximize}``."""
+
+    model_config = ConfigDict(json_schema_extra=lambda s: _objective_forms(s))
+
+    metric: str = Field(description="val_<metric> of the task, or params_count | tflite_kib | tflite_latency_ms "
+                        "(measured; minimized).")
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="Inferred from the metric when omitted; a contradiction is an error.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"metric": data}
+        if isinstance(data, dict) and len(data) == 1 and not {"metric", "direction"} & set(data):
+            (metric, direction), = data.items()
+            return {"metric": metric, "direction": direction}
+        return data
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value in MEASURED or (value.startswith("val_") and len(value) > 4):
+            return value
+        raise ValueError(f"expected val_<metric> or one of {', '.join(MEASURED)}, got {show(value)}"
+                         f"{did_you_mean(value, MEASURED)}")
+
+    @model_validator(mode="after")
+    def _direction(self) -> ObjectiveConfig:
+        implied = "minimize" if self.metric in MEASURED else direction_of(self.metric)
+        if self.direction is None:
+            self.direction = "minimize" if implied == "minimize" else "maximize" if implied else None
+        elif implied is not None and implied != self.direction:
+            raise ValueError(f"[direction] {self.metric} must be {implied}d, got direction={self.direction}")
+        return self
+
+
+def _objective_forms(schema: dict[str, Any]) -> None:
+    """JSON Schema of an objective: the mapping, the shorthand ``{val_accuracy: maximize}`` or a metric's name."""
+    full = {k: schema.pop(k) for k in ("type", "properties", "required", "additionalProperties") if k in schema}
+    schema["anyOf"] = [full, {"type": "object", "minProperties": 1, "maxProperties": 1,
+                              "additionalProperties": {"enum": ["maximize", "minimize"]}}, {"type": "string"}]
+
+
+class MeasureConfig(_Model):
+    """How ``tflite_kib`` and ``tflite_latency_ms`` are measured: on each trial's built, untrained model
+    (size and latency do not depend on the weights), converted to TFLite and timed in the ai-edge-litert
+    interpreter, one trial at a time. Only when an objective or a constraint names them."""
+
+    format: Literal["int8", "float32", "float16", "dynamic"] = Field(
+        "int8", description="The TFLite format measured: int8 (full integer, calibrated on training samples) | "
+        "float32 | float16 | dynamic.")
+    threads: Annotated[Int, Field(gt=0, le=64)] = Field(1, description="Interpreter threads.")
+    representative_samples: Annotated[Int, Field(gt=0, le=10_000)] = Field(
+        100, description="int8: training samples that calibrate the quantization ranges.")
+    warmup_runs: Annotated[Int, Field(ge=0, le=100_000)] = Field(
+        20, description="Batch-1 invocations before timing.")
+    block_runs: Annotated[Int, Field(gt=0, le=100_000)] = Field(
+        20, description="Invocations per timed block; a block's time / block_runs is one sample of the latency.")
+    min_blocks: Annotated[Int, Field(ge=3, le=10_000)] = Field(
+        7, description="Timed blocks at least.")
+    max_blocks: Annotated[Int, Field(ge=3, le=10_000)] = Field(
+        60, description="Timed blocks at most (when the median is still moving).")
+    tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.02, description="The median is stable when one more block moves it by less than this fraction.")
+
+    @model_validator(mode="after")
+    def _blocks(self) -> MeasureConfig:
+        if self.min_blocks > self.max_blocks:
+            raise ValueError(f"[min_blocks] `min_blocks <= max_blocks` must hold, got min_blocks={self.min_blocks}, "
+                             f"max_blocks={self.max_blocks}")
+        return self
+
+
 class StudyConfig(_Model):
     """How the search runs."""
 
@@ -154,6 +240,19 @@ class StudyConfig(_Model):
     direction: Literal["maximize", "minimize"] | None = Field(
         None, description="Inferred from the metric when omitted; a contradiction is an error."
     )
+    objectives: Annotated[list[ObjectiveConfig], Field(min_length=1, max_length=8)] | None = Field(
+        None, description="Replaces `metric` and `direction`: the study optimizes every one of them (optuna engine; "
+        "two or more make a multi-objective study with a Pareto front), e.g. `[{metric: val_accuracy, direction: "
+        "maximize}, {metric: tflite_latency_ms, direction: minimize}]` or `[val_accuracy: maximize, "
+        "tflite_latency_ms: minimize]`. Metrics: val_<metric> of the task, params_count, tflite_kib, "
+        "tflite_latency_ms (`measure`). A multi-objective study does not prune (docs/engines.md).")
+    constraints: Annotated[list[str], Field(max_length=32)] = Field(
+        default_factory=list, description="Budgets every kept model must meet, e.g. `[\"tflite_latency_ms <= 1.0\", "
+        "\"tflite_kib <= 64\"]` (METRIC <= | < | >= | > NUMBER; metrics params_count, tflite_kib, "
+        "tflite_latency_ms). Measured before training: a configuration that breaks one is PRUNED as infeasible "
+        "without training; the sampler learns it (tpe, nsga2, nsga3, gp) and the best model is a feasible one "
+        "(optuna engine).")
+    measure: MeasureConfig = Field(default_factory=MeasureConfig)  # type: ignore[arg-type]
     timeout: Seconds | None = Field(None, description="Seconds; stop adding trials after.")
     trial_timeout: Seconds | None = Field(None, description="Seconds one trial may take; a trial past it is "
                                           "stopped and FAILs (\"exceeded trial_timeout 600 s\"); null: no limit.")
@@ -245,6 +344,7 @@ class StudyConfig(_Model):
         for i, config in enumerate(self.enqueue):
             if not config:
                 raise ValueError(f"[enqueue.{i}] expected a mapping of parameter -> value, got {{}}")
+        self._objectives_and_constraints()
         if self.metric is not None and self.direction is not None:
             implied = direction_of(self.metric)
             if implied is not None and implied != self.direction:
@@ -252,6 +352,51 @@ class StudyConfig(_Model):
                     f"[direction] {self.metric} must be {implied}d, got direction={self.direction}"
                 )
         return self
+
+    @property
+    def multi_objective(self) -> bool:
+        """Two or more objectives: a Pareto front rather than one best value."""
+        return self.objectives is not None and len(self.objectives) > 1
+
+    def _objectives_and_constraints(self) -> None:
+        if self.objectives is not None:
+            for key in ("metric", "direction"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"[{key}] `objectives` replaces `metric` and `direction`: set one or the "
+                                     f"other, got {key}={getattr(self, key)} beside objectives")
+            seen: set[str] = set()
+            for i, objective in enumerate(self.objectives):
+                if objective.metric in seen:
+                    raise ValueError(f"[objectives.{i}.metric] each metric may be one objective once, got "
+                                     f"{objective.metric} twice")
+                seen.add(objective.metric)
+        if self.multi_objective:
+            if self.engine != "optuna":
+                raise ValueError(f"[objectives] a multi-objective study needs engine optuna, got engine "
+                                 f"{self.engine} (it optimizes one metric)")
+            if self.sampler in SINGLE_OBJECTIVE_SAMPLERS:
+                raise ValueError(f"[sampler] sampler {self.sampler} optimizes one objective, got "
+                                 f"{len(self.objectives or [])} objectives: use tpe, nsga2, nsga3, gp, random, "
+                                 "qmc or grid")
+            if "pruner" in self.model_fields_set and self.pruner != "none":
+                raise ValueError(f"[pruner] a multi-objective study does not prune (Optuna prunes single-objective "
+                                 f"studies only), got pruner {self.pruner}: set `pruner: none` or leave it out")
+            self.pruner = "none"
+        if self.constraints and self.engine != "optuna":
+            raise ValueError(f"[constraints] constraints need engine optuna, got engine {self.engine}")
+        for i, text in enumerate(self.constraints):
+            try:
+                constraint = parse_constraint(text)
+            except ValueError as exc:
+                raise ValueError(f"[constraints.{i}] {exc}") from None
+            if constraint.metric not in MEASURED:
+                raise ValueError(f"[constraints.{i}] {one_of(constraint.metric, MEASURED, 'constraint metric')}")
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """The tflite_* metrics an objective or a constraint names (measured on every trial's model)."""
+        names = [o.metric for o in self.objectives or []] + [parse_constraint(c).metric for c in self.constraints]
+        return tuple(m for m in TFLITE_METRICS if m in names)
 
     @model_validator(mode="wrap")
     @classmethod

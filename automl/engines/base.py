@@ -15,15 +15,25 @@ def rename_or_new(name: str) -> str:
             f"'{name}' afresh (its trials are deleted)")
 
 
+#: the trial attribute where automl records whether a trial met ``study.constraints``
+FEASIBLE = "automl.feasible"
+
+
 @dataclass
 class TrialRecord:
     """A finished (or running) trial as any engine describes it."""
 
     number: int
     state: str  # COMPLETE | PRUNED | FAIL | RUNNING
-    value: float | None
+    value: float | None  # the first objective's value
     params: dict[str, Any]
     attrs: dict[str, Any] = field(default_factory=dict)
+    values: list[float] | None = None  # every objective's value (multi-objective studies), in their order
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the trial met ``study.constraints`` (a trial of a study without constraints always does)."""
+        return self.attrs.get(FEASIBLE) is not False
 
 
 class EngineTrial(ABC):
@@ -83,6 +93,12 @@ class StudySettings:
     #: (default: twice the interval) is failed by whoever opens the study next (its process or host died)
     heartbeat_interval: int | None = 60
     grace_period: int | None = None
+    #: one direction per objective when the study has several (``study.objectives``); empty: ``[direction]``
+    directions: list[str] = field(default_factory=list)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.directions) > 1
 
 
 class Engine(ABC):
@@ -111,8 +127,11 @@ class Engine(ABC):
         """A new trial, or None when the sampler has nothing left (an exhausted grid)."""
 
     @abstractmethod
-    def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
-        """Record how ``trial`` ended (COMPLETE with a value, PRUNED or FAIL) and its attributes."""
+    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+             constraints: dict[str, float] | None = None) -> None:
+        """Record how ``trial`` ended (COMPLETE with a value, one per objective in a multi-objective study;
+        PRUNED or FAIL) and its attributes; ``constraints`` are the violations of ``study.constraints``
+        (``<= 0``: met), for samplers that learn from them."""
 
     @abstractmethod
     def trials(self) -> list[TrialRecord]: ...
@@ -133,8 +152,15 @@ class Engine(ABC):
         return []
 
     def best(self) -> TrialRecord | None:
-        done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None]
+        """The best feasible trial; in a multi-objective study, the feasible Pareto member with the best first
+        objective (ties go to the better later objectives)."""
+        done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None and t.feasible]
         if not done:
             return None
-        pick = max if self.settings.direction == "maximize" else min
-        return pick(done, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
+        directions = self.settings.directions or [self.settings.direction]
+
+        def key(t: TrialRecord) -> tuple[float, ...]:
+            values = t.values if t.values is not None and len(directions) > 1 else [float(t.value)]  # type: ignore[arg-type]
+            return tuple(v if d == "minimize" else -v for v, d in zip(values, directions, strict=False))
+
+        return min(done, key=key)

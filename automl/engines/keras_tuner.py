@@ -233,8 +233,10 @@ class KerasTunerEngine(Engine):
             return None
         return KerasTunerTrial(self, trial)
 
-    def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
-        assert isinstance(trial, KerasTunerTrial)
+    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+             constraints: dict[str, float] | None = None) -> None:
+        # the pipeline refuses objectives and constraints for this engine: one value, no constraints
+        assert isinstance(trial, KerasTunerTrial) and not isinstance(value, list)
         oracle = self.require_oracle()
         kt_trial = trial.trial
         scored = state in ("COMPLETE", "PRUNED") and value is not None and math.isfinite(value)

@@ -95,9 +95,11 @@ class _Heartbeat:
 
 
 class OptunaTrial(EngineTrial):
-    def __init__(self, trial: optuna.Trial) -> None:
+    def __init__(self, trial: optuna.Trial, *, multi_objective: bool = False) -> None:
         self.trial = trial
         self.number = trial.number
+        # Optuna neither stores intermediate values nor prunes in a multi-objective study (Trial.report raises)
+        self.multi_objective = multi_objective
 
     @property
     def engine_id(self) -> str:
@@ -114,10 +116,11 @@ class OptunaTrial(EngineTrial):
         return self.trial.suggest_categorical(name, choices)
 
     def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
-        self.trial.report(value, epoch)
+        if not self.multi_objective:
+            self.trial.report(value, epoch)
 
     def should_prune(self) -> bool:
-        return self.trial.should_prune()
+        return not self.multi_objective and self.trial.should_prune()
 
 
 def _options(kind: Literal["sampler", "pruner"], name: str, raw: dict[str, Any]) -> Any:
@@ -179,7 +182,7 @@ def _seed(study: optuna.Study, source: optuna.Study, space: Space) -> None:
     its best :data:`SEED_BEST` configurations (what of them fits this space), enqueued."""
     done = source.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     origin = source.study_name
-    if source.user_attrs.get(FINGERPRINT) == space.fingerprint() and source.direction == study.direction:
+    if source.user_attrs.get(FINGERPRINT) == space.fingerprint() and source.directions == study.directions:
         study.add_trials([optuna.trial.create_trial(
             value=t.value, params=t.params, distributions=t.distributions, intermediate_values=t.intermediate_values,
             user_attrs={**{k: t.user_attrs[k] for k in _COPIED if k in t.user_attrs},
@@ -309,15 +312,17 @@ class OptunaEngine(Engine):
                                      f"'{self.name}': {rename_or_new(s.name)}")
                 if attrs.get(FINGERPRINT) not in (None, fingerprint):
                     raise StudyError(f"study '{s.name}' exists with a different search space: {rename_or_new(s.name)}")
-                stored_dir = stored.direction.name.lower()
-                if stored_dir != s.direction:
-                    raise StudyError(f"study '{s.name}' exists with direction {stored_dir}, got {s.direction}: "
+                stored_dirs = [d.name.lower() for d in stored.directions]
+                if stored_dirs != self.directions:
+                    def said(dirs: list[str]) -> str:
+                        return f"direction {dirs[0]}" if len(dirs) == 1 else f"directions [{', '.join(dirs)}]"
+                    raise StudyError(f"study '{s.name}' exists with {said(stored_dirs)}, got {said(self.directions)}: "
                                      f"{rename_or_new(s.name)}")
                 offset = len(stored.trials)
             else:
                 offset = 0
                 source = self._source() if s.from_study else None
-            self.study = optuna.create_study(study_name=s.name, storage=self._storage(), direction=s.direction,  # type: ignore[arg-type]
+            self.study = optuna.create_study(study_name=s.name, storage=self._storage(), directions=self.directions,  # type: ignore[arg-type]
                                              sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
             self.study.set_user_attr(FINGERPRINT, fingerprint)
             self.study.set_user_attr(ENGINE_ATTR, self.name)
@@ -341,6 +346,11 @@ class OptunaEngine(Engine):
                              "study from a single-objective one")
         return source
 
+    @property
+    def directions(self) -> list[str]:
+        """One direction per objective."""
+        return list(self.settings.directions) or [self.settings.direction]
+
     def _study(self) -> optuna.Study:
         if self.study is None:
             raise StudyError("the study is not open: call open() first")
@@ -355,7 +365,7 @@ class OptunaEngine(Engine):
             warnings.simplefilter("ignore", UserWarning)
             trial = study.ask()
         trial.set_user_attr(OWNER, str(this_process()))  # whoever finds it RUNNING later can tell if we died
-        asked = OptunaTrial(trial)
+        asked = OptunaTrial(trial, multi_objective=len(self.directions) > 1)
         if self.settings.heartbeat_interval:
             self._heartbeats[asked.number] = _Heartbeat(study._storage, trial._trial_id,
                                                         self.settings.heartbeat_interval)
@@ -366,13 +376,18 @@ class OptunaEngine(Engine):
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
 
-    def tell(self, trial: EngineTrial, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+             constraints: dict[str, float] | None = None) -> None:
         assert isinstance(trial, OptunaTrial)
         beat = self._heartbeats.pop(trial.number, None)
         if beat is not None:
             beat.stop()
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
+        # Optuna 5's way to constraints: the samplers that support them (tpe, nsga2, nsga3, gp) read the trial's
+        # constraint values (<= 0: met); a PRUNED trial's count too (TPE ranks it with the infeasible ones)
+        for key, violation in (constraints or {}).items():
+            trial.trial.set_constraint(key, violation)
         study = self._study()
         try:
             if state == "COMPLETE":
@@ -435,9 +450,11 @@ class OptunaEngine(Engine):
         return failed
 
     def trials(self) -> list[TrialRecord]:
+        multi = len(self.directions) > 1
         return [
-            TrialRecord(number=t.number, state=_STATE.get(t.state, t.state.name), value=t.value,
-                        params=dict(t.params), attrs=dict(t.user_attrs))
+            TrialRecord(number=t.number, state=_STATE.get(t.state, t.state.name),
+                        value=t.values[0] if t.values else None, params=dict(t.params), attrs=dict(t.user_attrs),
+                        values=list(t.values) if multi and t.values else None)
             for t in self._study().get_trials(deepcopy=False)
         ]
 
@@ -449,10 +466,10 @@ def list_studies(storage: str) -> list[dict[str, Any]]:
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         trials = study.get_trials(deepcopy=False)
         states = [t.state for t in trials]
-        best = summary.best_trial
+        best = summary.best_trial if len(summary.directions) == 1 else None  # a front has no one best value
         out.append({
             "name": summary.study_name,
-            "direction": summary.direction.name.lower(),
+            "direction": ", ".join(d.name.lower() for d in summary.directions),
             "trials": len(trials),
             "complete": states.count(TrialState.COMPLETE),
             "pruned": states.count(TrialState.PRUNED),

@@ -8,6 +8,7 @@ validation numbers as tags, and an alias per format pointing at the latest one (
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from automl._text import one_of
 from automl.config.loader import Pipeline
 from automl.config.models import ExportConfig
-from automl.errors import ExportError
+from automl.errors import ConfigError, ExportError
 from automl.export.convert import ConvertOptions, convert
 from automl.export.prepare import inference_model
 from automl.export.validate import Validation, keras_reference, validate
@@ -138,10 +140,90 @@ def _load(path: Path) -> Any:
                           f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
 
 
+def export_pareto(pipeline: Pipeline, *, pick: str | None = None, formats: list[str] | None = None,
+                  io: str | None = None, tracking_uri: str | None = None, storage: str | None = None
+                  ) -> list[ExportResult]:
+    """Export the kept model of every Pareto trial of a multi-objective study (``pick``: only the trial with the
+    best first validation objective among those meeting the budget ``pick``, e.g. ``"tflite_latency_ms <= 1"``)
+    to ``mlruns/<name>/export/pareto/trial_<n>_<format>.tflite``, each re-validated and registered with the
+    aliases ``trial_<n>_<format>`` (the per-format aliases of the best model do not move).
+
+    >>> pipeline = load_pipeline("pipelines/mobile_pareto.yaml")  # doctest: +SKIP
+    >>> results = export_pareto(pipeline, pick="tflite_kib <= 64")  # doctest: +SKIP
+
+    """
+    import_keras()
+    cfg = pipeline.config.export or ExportConfig()  # type: ignore[call-arg]
+    updates = {k: v for k, v in (("formats", formats), ("io", io)) if v}
+    if updates:
+        from pydantic import ValidationError
+
+        from automl.config.errors import config_error
+
+        try:
+            cfg = ExportConfig.model_validate({**cfg.model_dump(), **updates})
+        except ValidationError as exc:
+            raise config_error(exc, ExportConfig, file=pipeline.file, prefix="export.") from None
+    plan = make_plan(pipeline, storage=storage)
+    members = choose(plan, pick)
+    results = []
+    for member in members:
+        number = int(member["trial"])
+        path = plan.folder.trial_model(number)
+        if not path.exists():
+            _missing(path, f"the model of Pareto trial {number} is not kept; run `automl run {pipeline.file}` again")
+        results.append(_Export(plan, cfg, f"trial_{number}", path, tracking_uri,
+                               folder=plan.folder.export_dir / "pareto", alias_prefix=f"trial_{number}_").run())
+    return results
+
+
+def choose(plan: Plan, pick: str | None) -> list[dict[str, Any]]:
+    """The Pareto members to export: all, or the one a ``--pick`` budget selects (on validation values)."""
+    from automl.config.constraints import parse_constraint
+
+    front = read_json_list(plan.folder.pareto)
+    if not front:
+        raise ExportError(f"no Pareto front at {plan.folder.pareto}: `--pareto` and `--pick` export the front of a "
+                          f"multi-objective study (study.objectives); run `automl run {plan.pipeline.file}` first")
+    if pick is None:
+        return front
+    try:
+        budget = parse_constraint(pick)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path="--pick") from None
+    known = sorted({k for m in front for k in (*m.get("values", {}), *m.get("measured", {}))})
+    if budget.metric not in known:
+        raise ConfigError(one_of(budget.metric, known, "metric of the Pareto front"), path="--pick")
+    metric, direction = plan.metric, plan.direction  # the first val_ objective: validation, never test
+
+    def value(member: dict[str, Any], name: str) -> float:
+        return float({**member.get("measured", {}), **member.get("values", {})}.get(name, math.nan))
+
+    meeting = [m for m in front if budget.holds(value(m, budget.metric)) and math.isfinite(value(m, metric))]
+    if not meeting:
+        closest = min(front, key=lambda m: budget.violation(value(m, budget.metric)))
+        raise ExportError(f"no Pareto trial meets --pick '{budget}': the closest is trial {closest['trial']} with "
+                          f"{budget.broken(value(closest, budget.metric))}")
+    best = max if direction == "maximize" else min
+    return [best(meeting, key=lambda m: value(m, metric))]
+
+
+def read_json_list(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [m for m in doc if isinstance(m, dict) and "trial" in m] if isinstance(doc, list) else []
+
+
 class _Export:
-    def __init__(self, plan: Plan, cfg: ExportConfig, label: str, path: Path, tracking_uri: str | None) -> None:
+    def __init__(self, plan: Plan, cfg: ExportConfig, label: str, path: Path, tracking_uri: str | None, *,
+                 folder: Path | None = None, alias_prefix: str = "") -> None:
         self.plan, self.cfg, self.label, self.path = plan, cfg, label, path
-        self.folder = plan.folder.export_dir
+        self.folder = folder or plan.folder.export_dir
+        self.alias_prefix = alias_prefix  # Pareto trials: their own aliases, so the best model's stay put
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
 
     def _check_shape(self, model: Any) -> None:
@@ -233,7 +315,7 @@ class _Export:
         self.tracker.log_artifact(parent, tflite, "export")
         self.tracker.log_artifact(parent, report, "export")
         version = register_file(
-            self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite, alias=fmt,
+            self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite, alias=self.alias_prefix + fmt,
             tags={"format": fmt, "io": io, "per_channel": cfg.per_channel, "model": self.label,
                   "size_kib": round(check.size_kib, 2),
                   m: check.tflite_value, f"keras_{m}": check.keras_value, "drop": check.drop,

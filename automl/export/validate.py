@@ -72,14 +72,14 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
                       dtype=np.dtype(detail["dtype"]).name, scale=float(scale), zero_point=int(zero))
 
 
-def _interpreter(content: bytes, batch: int | None) -> Any:
+def _interpreter(content: bytes, batch: int | None, threads: int = 1) -> Any:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from automl.export.convert import quiet
 
     with quiet():  # the runtime announces its CPU delegate on stderr
         for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
-            interp = Interpreter(model_content=content, num_threads=1, experimental_op_resolver_type=resolver)
+            interp = Interpreter(model_content=content, num_threads=threads, experimental_op_resolver_type=resolver)
             if batch is not None:
                 inp = interp.get_input_details()[0]
                 if int(inp["shape_signature"][0]) == -1:

@@ -53,6 +53,8 @@ class StudyData:
     test_metrics: dict[str, float]
     exports: list[dict[str, Any]]
     settings: dict[str, str]  # the latest session's parameters (engine, sampler, epochs, data.source, ...)
+    #: a multi-objective study's Pareto front as its last session settled it (pareto.json); else empty
+    pareto: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def latest_run_id(self) -> str:
@@ -155,7 +157,18 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
     return StudyData(name=name, metric=metric, direction=direction, tracking_uri=uri,
                      experiment_id=experiment.experiment_id, sessions=sessions, trials=trials, test_metrics=test,
                      exports=read_exports(Path(output_dir) / "export" if output_dir else StudyFolder(name).export_dir),
-                     settings=dict(latest))
+                     settings=dict(latest),
+                     pareto=read_pareto(Path(output_dir) / "pareto.json" if output_dir else StudyFolder(name).pareto))
+
+
+def read_pareto(path: Path) -> list[dict[str, Any]]:
+    """The members of ``pareto.json`` (none when the study has one objective or the file is unreadable)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return [m for m in doc if isinstance(m, dict) and "trial" in m and isinstance(m.get("values"), dict)] \
+        if isinstance(doc, list) else []
 
 
 def read_exports(folder: Path) -> list[dict[str, Any]]:

@@ -97,6 +97,12 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
     parts += [_img(figures.get("importances"), "parameter importances"), _img(figures.get("slices"), "slices"),
               "<h2>Learning curves</h2>", _img(figures.get("curves"), "learning curves"),
               _img(figures.get("loss_curves"), "validation loss curves")]
+    if study.pareto:
+        metrics = list(study.pareto[0]["values"])
+        parts.append("<h2>Pareto front</h2>")
+        parts.append(_table(["trial", *metrics],
+                            [[str(m["trial"]), *(fmt(m["values"].get(k)) for k in metrics)] for m in study.pareto],
+                            left=0))
     if study.exports:
         parts.append("<h2>Exported models</h2>")
         metric = study.exports[0].get("metric", "accuracy")

@@ -32,6 +32,14 @@ def summary(report: Report, top: int = 5) -> list[Any]:
     if study.test_metrics:
         tests = sorted(study.test_metrics.items())
         out.append("best model, test split: " + "  ".join(f"{k}={fmt(v)}" for k, v in tests))
+    if study.pareto:
+        metrics = list(study.pareto[0]["values"])
+        front = Table(title=f"Pareto front ({len(study.pareto)} trials, validation values)")
+        for col in ("trial", *metrics):
+            front.add_column(col, justify="right")
+        for member in study.pareto:
+            front.add_row(str(member["trial"]), *(fmt(member["values"].get(m)) for m in metrics))
+        out.append(front)
     if study.exports:
         metric = study.exports[0].get("metric", "accuracy")
         exports = Table(title="exported models")

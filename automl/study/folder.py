@@ -136,6 +136,12 @@ def save_model(model: Any, path: Path, fault: str | None = None) -> None:
         model.save(tmp)
 
 
+def copy_file(source: Path, path: Path) -> None:
+    """Copy ``source`` to ``path`` atomically (a kept Pareto model becoming ``best.keras``)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def load_model(path: Path) -> Any:
     """Load a ``.keras`` file; raises StudyError naming the file (and Keras's first line) when it cannot."""
     import warnings
@@ -161,7 +167,7 @@ class StudyFolder:
 
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
     OWNED = ("best.keras", "best.json", "encoding.json", "student.keras", "student.json", "student_scratch.keras",
-             "candidates", "export", "report.html", "data", MARKER)
+             "candidates", "export", "report.html", "data", "measure.lock", "trials", "pareto.json", MARKER)
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -213,6 +219,24 @@ class StudyFolder:
     def candidate(self, trial: int) -> Path:
         """Where a worker keeps the model of a trial that was the best when it ended."""
         return self.candidates / f"trial-{trial}.keras"
+
+    @property
+    def measure_lock(self) -> Path:
+        """The lock that lets one process at a time time a model (``study.measure``): every worker's trials."""
+        return self.path / "measure.lock"
+
+    @property
+    def trials_dir(self) -> Path:
+        """Models of the Pareto trials of a multi-objective study (dominated ones are deleted)."""
+        return self.path / "trials"
+
+    def trial_model(self, trial: int) -> Path:
+        return self.trials_dir / f"{trial}.keras"
+
+    @property
+    def pareto(self) -> Path:
+        """The Pareto front of a multi-objective study (trial, params, values), settled after each session."""
+        return self.path / "pareto.json"
 
     # -- ownership --------------------------------------------------------------------------------------
     @property
@@ -289,5 +313,5 @@ class StudyFolder:
         return None
 
 
-__all__ = ["MARKER", "ROOT", "StudyFolder", "atomic_path", "check_name", "load_model", "read_json",
+__all__ = ["MARKER", "ROOT", "StudyFolder", "atomic_path", "check_name", "copy_file", "load_model", "read_json",
            "save_model", "write_bytes", "write_json"]

@@ -7,19 +7,21 @@ workers and the final stage. A worker uses the loop, never the session.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 from automl import faults, signals
 from automl.builders.model import ModelSpec
 from automl.engines import get_engine
-from automl.engines.base import Engine, EngineTrial, StudySettings
+from automl.engines.base import FEASIBLE, Engine, EngineTrial, StudySettings
 from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports
-from automl.study.folder import StudyFolder
+from automl.study.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
+from automl.study.pareto import front
 from automl.tracking.mlflow import Tracker
 from automl.trial.process import (
     ChildSetup,
@@ -89,6 +91,7 @@ class Loop:
                                  pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
                                  storage=plan.storage, epochs=obj.epochs, worker=worker or 0,
                                  heartbeat_interval=cfg.study.heartbeat_interval, grace_period=cfg.study.grace_period,
+                                 directions=[d for _, d in obj.objectives] if len(obj.objectives) > 1 else [],
                                  **obj.engine_options)
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
@@ -214,26 +217,54 @@ class Loop:
             self.runner = None
         drop_spare()
 
+    def _outcome(self, result: TrialResult) -> tuple[float | list[float] | None, dict[str, float], dict[str, Any]]:
+        """What the engine is told of a trial: its value (one per objective of ``study.objectives``), the
+        violations of ``study.constraints`` and the attributes they add. A COMPLETE trial missing an objective's
+        value becomes a FAIL."""
+        obj = self.objective
+        if not obj.objectives and not obj.constraints:
+            return result.value, {}, {}
+        observed = result.observed()
+        attrs: dict[str, Any] = {k: round(v, 6) for k, v in result.measured.items()}
+        violations: dict[str, float] = {}
+        if obj.constraints and all(c.metric in observed for c in obj.constraints):
+            violations = {str(c): c.violation(observed[c.metric]) for c in obj.constraints}
+            attrs[FEASIBLE] = all(v <= 0 for v in violations.values())
+        if not obj.objectives:
+            return result.value, violations, attrs
+        values = [observed.get(metric, float("nan")) for metric, _ in obj.objectives]
+        if result.state == "COMPLETE":
+            missing = [m for (m, _), v in zip(obj.objectives, values, strict=True) if not math.isfinite(v)]
+            if missing:
+                result.state, result.reason = "FAIL", f"objective {missing[0]} has no finite value"
+                return None, violations, attrs
+        if result.state != "COMPLETE":
+            return None, violations, attrs
+        return (values if len(values) > 1 else values[0]), violations, attrs
+
     def _record(self, trial: EngineTrial, run_id: str, result: TrialResult, seconds: float) -> None:
         plan = self.plan
+        value, violations, outcome = self._outcome(result)
         attrs: dict[str, Any] = {"n_params": result.n_params, "fit_seconds": round(result.fit_seconds, 3),
                                  "epochs_trained": len(result.history), "mlflow_run_id": run_id,
-                                 "automl.session": self._parent_id}
+                                 "automl.session": self._parent_id, **outcome}
         if self.worker is not None:
             attrs["worker"] = self.worker
         if result.best_epoch is not None:
             attrs["best_epoch"] = result.best_epoch
         if result.reason:
             attrs["fail_reason" if result.state == "FAIL" else "reason"] = result.reason
-        self.engine.tell(trial, result.state, result.value, attrs)
+        self.engine.tell(trial, result.state, value, attrs, violations)
         metrics = {"params_count": result.n_params, "fit_seconds": result.fit_seconds,
-                   "epochs_trained": len(result.history), "trial_seconds": seconds}
+                   "epochs_trained": len(result.history), "trial_seconds": seconds, **result.measured}
         if result.value is not None:
             metrics[f"best_{plan.metric}"] = result.value
             metrics["best_epoch"] = result.best_epoch or 0
         metrics.update({f"fold{i}_{plan.metric}": v for i, v in enumerate(result.fold_values)})
         metrics.update(self.objective.metrics(result))
-        tags = {"automl.state": result.state}
+        tags: dict[str, Any] = {"automl.state": result.state}
+        if FEASIBLE in attrs:
+            tags[FEASIBLE] = str(attrs[FEASIBLE]).lower()
         if result.reason:
             tags["automl.fail_reason" if result.state == "FAIL" else "automl.reason"] = result.reason
         self.tracker.log(run_id, metrics=metrics, tags=tags)
@@ -242,11 +273,19 @@ class Loop:
         self.tracker.end(run_id, result.state)
         best = self.engine.best()
         assert self.runner is not None
-        if result.state == "COMPLETE" and best is not None and best.number == trial.number:
+        if self._on_front(trial.number, result.state):  # multi-objective: every Pareto member's model is kept
+            try:
+                self.runner.keep(self.folder.trial_model(trial.number))
+                if self.worker is None and best is not None and best.number == trial.number:
+                    copy_file(self.folder.trial_model(trial.number), self.best_path)
+                    self.objective.kept(trial.number, float(best.value or 0.0), best.params)
+            except TrialProcessDied as exc:
+                self.progress.note(f"the model of trial {trial.number} was not saved: {exc}")
+        elif result.state == "COMPLETE" and best is not None and best.number == trial.number:
             try:
                 if self.worker is None:
                     self.runner.keep(self.best_path, fault="save_best")
-                    self.objective.kept(trial.number, float(result.value or 0.0), best.params)
+                    self.objective.kept(trial.number, float(best.value or 0.0), best.params)
                 else:  # other workers may be saving theirs: the parent adopts the best one at the end
                     self.runner.keep(self.folder.candidate(trial.number))
             except TrialProcessDied as exc:  # best.json still names the model on disk: the end rebuilds it
@@ -255,6 +294,13 @@ class Loop:
             self.runner.discard()
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
+
+    def _on_front(self, number: int, state: str) -> bool:
+        """Whether trial ``number`` of a multi-objective study is on the Pareto front now."""
+        if len(self.objective.objectives) < 2 or state != "COMPLETE":
+            return False
+        directions = [d for _, d in self.objective.objectives]
+        return any(t.number == number for t in front(self.engine.trials(), directions))
 
     def _best_value(self) -> float | None:
         best = self.engine.best()

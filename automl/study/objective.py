@@ -45,6 +45,10 @@ class TuneObjective:
         self.sampler = cfg.study.sampler
         self.engine_options: dict[str, Any] = cfg.study.engine_options()
         self.best_path = plan.folder.best_model
+        #: (metric, direction) of each objective of ``study.objectives`` (empty: the one ``plan.metric``)
+        self.objectives: tuple[tuple[str, str], ...] = plan.objectives
+        self.constraints = plan.constraints
+        self.measure = _measure_request(plan)
 
     def sample(self, trial: EngineTrial) -> dict[str, Any]:
         """The trial's configuration (every active value)."""
@@ -58,7 +62,8 @@ class TuneObjective:
         block, hp = self.space.decode(values)
         return TrialRequest(number=trial.number, block=block, hp=hp, spec=spec, metric=self.plan.metric,
                             direction=self.plan.direction, epochs=trial.epochs or hp["epochs"],
-                            batch_size=hp["batch_size"], seed=cfg.seed, timeout=cfg.study.trial_timeout), values
+                            batch_size=hp["batch_size"], seed=cfg.seed, timeout=cfg.study.trial_timeout,
+                            measure=self.measure, constraints=self.constraints), values
 
     def metrics(self, result: TrialResult) -> dict[str, float]:
         return {}
@@ -66,7 +71,9 @@ class TuneObjective:
     def kept(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None:
         """Trial ``number`` is the best so far and its model was saved at :attr:`best_path`."""
         plan, folder = self.plan, self.plan.folder
-        folder.write_best_info({"trial": number, "value": value, "metric": plan.metric, "params": params, **extra})
+        # the value of the first objective (the study's metric unless study.objectives puts another first)
+        metric = plan.objectives[0][0] if plan.objectives else plan.metric
+        folder.write_best_info({"trial": number, "value": value, "metric": metric, "params": params, **extra})
         if plan.data.encoding:  # how raw CSV columns become the model's input tensor
             write_json(folder.encoding, plan.data.encoding)
 
@@ -92,6 +99,11 @@ class StudentObjective:
         self.batch_size = pcfg.train.batch_size
         self.best_path = plan.folder.student_model
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study
+        # the student study optimizes the tuning study's metric alone (its objectives and budgets are the
+        # tuning study's)
+        self.objectives: tuple[tuple[str, str], ...] = ()
+        self.constraints: tuple[Any, ...] = ()
+        self.measure = None
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
                                           metrics=plan.epoch_metrics)
@@ -221,6 +233,17 @@ class StudentObjective:
 
 
 Objective = TuneObjective | StudentObjective
+
+
+def _measure_request(plan: Plan) -> Any:
+    """What the trials measure (``study.measure``), when an objective or a constraint needs a tflite_* metric;
+    else None."""
+    study = plan.pipeline.config.study
+    if not study.measured:
+        return None
+    from automl.export.measure import MeasureRequest
+
+    return MeasureRequest(**study.measure.model_dump(), lock=str(plan.folder.measure_lock.resolve()))
 
 
 def _load_error(path: Path, exc: Exception) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from automl import signals
 from automl.errors import StudyError
 from automl.runtime import visible_gpus
+from automl.study.folder import copy_file
 from automl.study.loop import Loop
 from automl.study.objective import StudentObjective
 from automl.study.workers import WorkerJob, interrupt, shares, worker_main
@@ -95,6 +96,9 @@ class Session(Loop):
         best = self.engine.best()
         if best is not None and self.folder.candidate(best.number).exists():
             os.replace(self.folder.candidate(best.number), self.best_path)
+            self.objective.kept(best.number, float(best.value or 0.0), best.params)
+        elif best is not None and len(self.objective.objectives) > 1 and self.folder.trial_model(best.number).exists():
+            copy_file(self.folder.trial_model(best.number), self.best_path)  # a worker kept it as a Pareto member
             self.objective.kept(best.number, float(best.value or 0.0), best.params)
         shutil.rmtree(self.folder.candidates, ignore_errors=True)
 

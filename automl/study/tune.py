@@ -19,8 +19,9 @@ from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, release_memory
-from automl.study.folder import load_model
+from automl.study.folder import load_model, write_json
 from automl.study.loop import reason
+from automl.study.pareto import describe, front, plot
 from automl.study.session import Session
 from automl.tracking.registry import register_file
 from automl.trial.process import drop_spare, prestart
@@ -48,6 +49,8 @@ class TuneResult:
     distill: Any = None  # automl.distill.DistillResult, when `automl run` distilled
     export: Any = None  # automl.export.ExportResult, when `automl run` exported
     plan: Any = field(default=None, repr=False)  # the automl.plan.Plan it ran (handed on to distill and export)
+    objectives: list[tuple[str, str]] = field(default_factory=list)  # study.objectives: (metric, direction)
+    pareto: list[dict[str, Any]] = field(default_factory=list)  # multi-objective: the front (pareto.json)
 
 
 def _seed_everything(seed: int | None) -> None:
@@ -103,7 +106,11 @@ class _Study(Session):
             "trials": cfg.study.trials, "metric": plan.metric, "direction": plan.direction,
             "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit, "seed": cfg.seed,
             "data.source": cfg.data.source, "task": plan.data.task,
-            "input_shape": list(plan.data.input_shape), "blocks": ",".join(plan.space.blocks)})
+            "input_shape": list(plan.data.input_shape), "blocks": ",".join(plan.space.blocks),
+            **({"objectives": ", ".join(f"{m}:{d}" for m, d in plan.objectives)} if plan.objectives else {}),
+            **({"constraints": ", ".join(map(str, plan.constraints))} if plan.constraints else {}),
+            **({"measure.format": cfg.study.measure.format, "measure.threads": cfg.study.measure.threads}
+               if cfg.study.measured else {})})
         self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")
         self.tracker.log_text(parent, json.dumps(plan.data.summary(), indent=2, default=str), "data.json")
         self.progress.study_started(plan.name, cfg.study.trials, before, plan.metric, plan.direction)
@@ -218,6 +225,7 @@ class _Study(Session):
             self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test})
             release_memory()
         trials = self.engine.trials()
+        pareto = self._settle_front(parent, trials) if plan.multi_objective else []
         self.tracker.log(parent, metrics={
             "trials_total": len(trials), "trials_complete": sum(t.state == "COMPLETE" for t in trials),
             "trials_pruned": sum(t.state == "PRUNED" for t in trials),
@@ -233,4 +241,28 @@ class _Study(Session):
             best_trial=best.number if best else None, model_path=model_path, parent_run_id=parent,
             test_metrics=test, trials=trials, interrupted=interrupted,
             study=getattr(self.engine, "study", None), registered_version=self._registered,
-            session_trials=[t for t in trials if t.number in set(self._session_trials)], plan=plan)
+            session_trials=[t for t in trials if t.number in set(self._session_trials)], plan=plan,
+            objectives=list(plan.objectives), pareto=pareto)
+
+    def _settle_front(self, parent: str, trials: list[TrialRecord]) -> list[dict[str, Any]]:
+        """The Pareto front after this session: ``pareto.json`` and its plot on the parent run and in the study
+        folder, the tag ``automl.pareto`` set again on every trial's run, the models of dominated trials
+        deleted."""
+        plan = self.plan
+        members = front(trials, plan.directions)
+        numbers = {t.number for t in members}
+        pareto = describe(members, plan.objectives)
+        write_json(self.folder.pareto, pareto)
+        self.tracker.log_artifact(parent, self.folder.pareto)
+        image = plot(trials, members, plan.objectives)
+        if image is not None:
+            self.tracker.log_image(parent, image, "pareto.png")
+        for t in trials:
+            run_id = t.attrs.get("mlflow_run_id")
+            if run_id and t.state in ("COMPLETE", "PRUNED"):
+                self.tracker.log(str(run_id), tags={"automl.pareto": str(t.number in numbers).lower()})
+        if self.folder.trials_dir.is_dir():
+            for model in self.folder.trials_dir.glob("*.keras"):
+                if model.stem.isdigit() and int(model.stem) not in numbers:
+                    model.unlink()
+        return pareto

@@ -134,6 +134,15 @@ class Tracker:
     def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
+    def log_image(self, run_id: str, png: bytes, file: str) -> None:
+        """PNG bytes as the artifact ``file`` of the run."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / file
+            path.write_bytes(png)
+            self.client.log_artifact(run_id, str(path))
+
     def log_text(self, run_id: str, text: str, file: str) -> None:
         self.client.log_text(run_id, text, file)
 

@@ -19,6 +19,7 @@ from automl import faults, signals
 from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
 from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
+from automl.config.constraints import Constraint
 from automl.runtime import release_memory
 
 
@@ -61,6 +62,10 @@ class TrialRequest:
     seed: int | None = None
     timeout: float | None = None  # seconds the trial may take (study.trial_timeout), checked every epoch
     teacher: Teacher | None = None  # distill the model from this teacher instead of training it on labels only
+    #: measure the built model's TFLite size and latency before fitting (``study.measure``); None: do not
+    measure: Any = None  # automl.export.measure.MeasureRequest
+    #: budgets known before training (``study.constraints``): a model that breaks one is not trained
+    constraints: tuple[Constraint, ...] = ()
 
 
 @dataclass
@@ -75,6 +80,19 @@ class TrialResult:
     model: Any = None  # the Keras model at its best epoch (in-process runs only)
     fold_values: list[float] = field(default_factory=list)  # cross-validation: each fold's best value
     final_metrics: dict[str, float] = field(default_factory=dict)  # val_<m> of uncompiled metrics, best epoch
+    measured: dict[str, float] = field(default_factory=dict)  # tflite_kib, tflite_latency_ms, ... (untrained model)
+
+    def observed(self) -> dict[str, float]:
+        """What the trial knows of its model: ``params_count``, what was measured, and the val_ metrics at its
+        best epoch (the objectives and constraints are read from here)."""
+        out: dict[str, float] = {}
+        if self.best_epoch is not None and self.best_epoch < len(self.history):
+            out.update({k: v for k, v in self.history[self.best_epoch].items() if k.startswith("val_")})
+        out.update(self.final_metrics)
+        if self.n_params:
+            out["params_count"] = float(self.n_params)
+        out.update(self.measured)
+        return out
 
 
 def _current_lr(model: Any) -> float:
@@ -159,6 +177,16 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     try:
         model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.n_params = int(model.count_params())
+        if req.measure is not None:
+            from automl.export.measure import measure_model
+
+            untrained = float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
+            result.measured = measure_model(untrained, data.x_train, req.measure)
+        broken = [c.broken(result.observed()[c.metric]) for c in req.constraints
+                  if c.metric in result.observed() and not c.holds(result.observed()[c.metric])]
+        if broken:  # known before training: not worth an epoch
+            result.state, result.reason = "PRUNED", f"infeasible: {'; '.join(broken)}"
+            return result
         fitted = model if req.teacher is None else _distiller(model, req)
         callback = _trial_callback(req, reporter, result, model)
         callbacks = [callback, *training_callbacks(fitted, req.hp, monitor=req.metric, direction=req.direction)]
@@ -243,7 +271,9 @@ def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | N
         spec = ModelSpec.from_arrays(fold.x_train, fold.y_train, req.spec.task, req.spec.num_classes,
                                      embeddings=req.spec.embeddings, metrics=req.spec.metrics,
                                      precision=req.spec.precision)
-        result = run_trial(replace(req, spec=spec), fold, reporter if i == 0 else None)
+        # the model's size and latency do not depend on the fold: measured once
+        result = run_trial(replace(req, spec=spec, measure=req.measure if i == 0 else None), fold,
+                           reporter if i == 0 else None)
         if result.state != "COMPLETE" or result.value is None:
             first = results[0] if results else result
             first.state, first.reason = result.state, f"fold {i}: {result.reason}"
