@@ -263,3 +263,49 @@ def retrying(fn: Callable[[], T], *, attempts: int = 5, delay: float = 0.2) -> T
                 raise
             time.sleep(delay * 2**attempt)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def database_lock(url: str, name: str) -> Iterator[None]:
+    """Hold the lock of study ``name`` in the storage ``url`` across processes and hosts: what makes a study's
+    budget reservation (count the trials, then ask one) and its creation by several workers atomic.
+
+    PostgreSQL: a session advisory lock (``pg_advisory_lock``) on a connection of its own, released when the
+    block ends or the process dies (the server drops the connection). SQLite: :func:`store_lock` (one host).
+    Other databases are not tested with several workers: a StudyError.
+
+    >>> with database_lock("postgresql+psycopg2://automl:pw@db/automl", "quickstart"):  # doctest: +SKIP
+    ...     ...  # count, then ask
+    """
+    if sqlite_file(url) is not None:
+        with store_lock(url):
+            yield
+        return
+    if not url.startswith(("postgresql:", "postgresql+")):
+        raise StudyError(f"{redact(url)}: a study budget and `automl worker` need a PostgreSQL (or, on one host, "
+                         "SQLite) storage")
+    import hashlib
+
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    key = int.from_bytes(hashlib.sha256(f"automl-study:{name}".encode()).digest()[:8], "big", signed=True)
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        try:
+            conn = retrying(engine.connect)
+        except Exception as exc:
+            message = unreachable(exc, url)
+            if message is None:
+                raise
+            raise StudyError(message) from None
+        with conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            conn.commit()  # the lock is the session's: it outlives the transaction
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
+    finally:
+        engine.dispose()

@@ -44,6 +44,7 @@ class TuneObjective:
         self.epochs, self.batch_size = cfg.train.epochs, cfg.train.batch_size
         self.sampler = cfg.study.sampler
         self.engine_options: dict[str, Any] = cfg.study.engine_options()
+        self.budget: int | None = cfg.study.budget  # the study's total trials over every host (study.budget)
         self.best_path = plan.folder.best_model
 
     def sample(self, trial: EngineTrial) -> dict[str, Any]:
@@ -92,6 +93,7 @@ class StudentObjective:
         self.batch_size = pcfg.train.batch_size
         self.best_path = plan.folder.student_model
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study
+        self.budget: int | None = None  # a fresh student study per run: `trials` is its size
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
                                           metrics=plan.epoch_metrics)

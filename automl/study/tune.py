@@ -48,6 +48,7 @@ class TuneResult:
     distill: Any = None  # automl.distill.DistillResult, when `automl run` distilled
     export: Any = None  # automl.export.ExportResult, when `automl run` exported
     plan: Any = field(default=None, repr=False)  # the automl.plan.Plan it ran (handed on to distill and export)
+    finished_before: bool = False  # `automl finish` found the study ended by an earlier finish (its result)
 
 
 def _seed_everything(seed: int | None) -> None:
