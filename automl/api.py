@@ -59,8 +59,9 @@ def worker(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, budg
            progress: Progress | None = None) -> WorkerResult:
     """What ``automl worker`` does: join the pipeline's study from this host (making it if it is the first) and
     run trials until the study's ``budget`` (``study.budget``) is met; its trials nest under the study's one
-    session run. ``index``: the worker's number (default: ``JOB_COMPLETION_INDEX``, else the pid), which also
-    picks its GPU. A host whose package versions or data differ from the study's is refused (StudyError).
+    session run. ``index``: the worker's number (default: ``JOB_COMPLETION_INDEX``, else drawn from host and
+    pid), which also picks its GPU. A host whose package versions or data differ from the study's is refused
+    (StudyError).
 
     >>> worker("pipelines/quickstart.yaml", budget=40, storage="postgresql+psycopg2://...")  # doctest: +SKIP
     """

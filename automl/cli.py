@@ -226,7 +226,8 @@ def worker(
     set_: SetOpt = None,
     budget: BudgetOpt = None,
     index: Annotated[int | None, typer.Option("--index", help="This worker's number, which also picks its GPU "
-                                              "(default: JOB_COMPLETION_INDEX, else the pid).")] = None,
+                                              "(default: JOB_COMPLETION_INDEX, else drawn from host and "
+                                              "pid).")] = None,
     name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,

@@ -17,9 +17,11 @@ import hashlib
 import importlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,11 +96,15 @@ def _one_gpu(index: int) -> str | None:
 
 
 def worker_index(index: int | None = None) -> int:
-    """The worker's number: given, else a Kubernetes indexed Job's ``JOB_COMPLETION_INDEX``, else the pid."""
+    """The worker's number: given, else a Kubernetes indexed Job's ``JOB_COMPLETION_INDEX``, else one drawn
+    from the host's name and the pid (containers of one compose service all run as pid 1; the number seeds
+    the worker's sampler, so workers must not share it)."""
     if index is not None:
         return index
     given = os.environ.get("JOB_COMPLETION_INDEX", "")
-    return int(given) if given.isdigit() else os.getpid()
+    if given.isdigit():
+        return int(given)
+    return zlib.crc32(f"{socket.gethostname()}/{os.getpid()}".encode()) % 1_000_000
 
 
 @dataclass
