@@ -182,6 +182,9 @@ class _Worker(Loop):
         self.folder.claim()
         freeze_imports()
         self._open_runner()
+        # the bar counts the study's budget: the trials counted before this worker joined are done already
+        self.progress.study_started(self.plan.name, budget, self.engine.count().counted, self.plan.metric,
+                                    self.plan.direction)
         interrupted = False
         try:
             self._loop(budget, self.cfg.study.timeout)
@@ -189,6 +192,7 @@ class _Worker(Loop):
             interrupted = True
         finally:
             self._close_runner()
+            self.progress.study_ended()
         return WorkerResult(study_name=self.plan.name, worker=self.worker, gpu=gpu, parent_run_id=parent,
                             budget=budget, counted=self.engine.count().counted, trials=list(self._session_trials),
                             interrupted=interrupted)
