@@ -254,7 +254,8 @@ def worker(
                           markup=False, highlight=False)
         raise typer.Exit(signals.exit_code())
     if result.counted >= result.budget:
-        console.print(f"the budget is met: run `automl finish {pipeline}` once, on any host", markup=False,
+        named = f" --name {name}" if name is not None else ""
+        console.print(f"the budget is met: run `automl finish {pipeline}{named}` once, on any host", markup=False,
                       highlight=False)
 
 
