@@ -102,3 +102,20 @@ def test_a_killed_trial_is_retried_and_counted_once(storage: str, tmp_path: Path
         assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(retry) == killed
     assert "fail_reason" not in retry.user_attrs
     assert counted(list(trials.values())).counted == 3 and sorted(trials) == list(range(4))
+
+
+def test_run_stops_at_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`automl run --budget N`: the session adds study.trials but the study never passes N in total."""
+    from typer.testing import CliRunner
+
+    from automl.cli import app
+    from automl.testing import write_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    path = write_pipeline(tmp_path, name="capped", study={"trials": 3}, train={"epochs": 1})
+    runner = CliRunner()
+    for expected in (3, 4, 4):
+        done = runner.invoke(app, ["run", str(path), "--budget", "4", "--quiet"])
+        assert done.exit_code == 0, done.output
+        trials = optuna.load_study(study_name="capped", storage="sqlite:///mlruns/optuna.db").trials
+        assert len(trials) == expected
