@@ -16,7 +16,18 @@ environment_defaults()  # the backend, quiet logs, GPU memory as needed: before 
 import automl.distill as _distill_package  # noqa: E402, F401
 import automl.export as _export_package  # noqa: E402, F401
 import automl.report as _report_package  # noqa: E402, F401
-from automl.api import distill, export, load_pipeline, report, run, studies, tune, validate  # noqa: E402
+from automl.api import (  # noqa: E402
+    distill,
+    export,
+    finish,
+    load_pipeline,
+    report,
+    run,
+    studies,
+    tune,
+    validate,
+    worker,
+)
 from automl.errors import AutomlError, ConfigError, DataError, StudyError, TrialError  # noqa: E402
 
 __version__ = "0.1.0"
@@ -29,10 +40,12 @@ __all__ = [
     "TrialError",
     "distill",
     "export",
+    "finish",
     "load_pipeline",
     "report",
     "run",
     "studies",
     "tune",
     "validate",
+    "worker",
 ]

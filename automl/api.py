@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from automl.distill import DistillResult
     from automl.export import ExportResult
     from automl.report import Report
+    from automl.study.shared import WorkerResult
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
 
@@ -44,6 +45,41 @@ def tune(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: b
     """
     return _tune(_pipeline(pipeline, overrides, from_study), new=new, tracking_uri=tracking_uri, storage=storage,
                  progress=progress)
+
+
+def _with_budget(overrides: Overrides, budget: int | None) -> Overrides:
+    if budget is None:
+        return overrides
+    given = overrides if overrides is None or isinstance(overrides, Mapping) else parse_overrides(overrides)
+    return {**(given or {}), "study.budget": budget}
+
+
+def worker(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, budget: int | None = None,
+           index: int | None = None, tracking_uri: str | None = None, storage: str | None = None,
+           progress: Progress | None = None) -> WorkerResult:
+    """What ``automl worker`` does: join the pipeline's study from this host (making it if it is the first) and
+    run trials until the study's ``budget`` (``study.budget``) is met; its trials nest under the study's one
+    session run. ``index``: the worker's number (default: ``JOB_COMPLETION_INDEX``, else drawn from host and
+    pid), which also picks its GPU. A host whose package versions or data differ from the study's is refused
+    (StudyError).
+
+    >>> worker("pipelines/quickstart.yaml", budget=40, storage="postgresql+psycopg2://...")  # doctest: +SKIP
+    """
+    from automl.study.shared import work
+
+    return work(_pipeline(pipeline, _with_budget(overrides, budget)), index=index, tracking_uri=tracking_uri,
+                storage=storage, progress=progress)
+
+
+def finish(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, tracking_uri: str | None = None,
+           storage: str | None = None, progress: Progress | None = None) -> TuneResult:
+    """What ``automl finish`` does: end the study that workers ran, once (a second call returns the first's
+    result with ``finished_before``): the best trial's model fetched from MLflow, refit, tested, logged to the
+    study's session run and registered.
+    """
+    from automl.study.shared import finish as _finish
+
+    return _finish(_pipeline(pipeline, overrides), tracking_uri=tracking_uri, storage=storage, progress=progress)
 
 
 def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bool = False,

@@ -29,15 +29,20 @@ StorageOpt = Annotated[str | None, typer.Option("--storage", help="Optuna storag
                                                 "AUTOML_STORAGE or sqlite:///mlruns/optuna.db).")]
 TrackingOpt = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: "
                                                  "MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db).")]
+BudgetOpt = Annotated[int | None, typer.Option("--budget", help="Shorthand for --set study.budget=N: the study's "
+                                               "total trials over every host and worker.", metavar="N")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Study name instead of the pipeline's `name` (its own "
                                              "study, MLflow experiment and mlruns/NAME/); --set name=NAME.",
                                              metavar="NAME")]
 
 
-def _overrides(sets: list[str] | None, trials: int | None, name: str | None = None) -> list[str]:
+def _overrides(sets: list[str] | None, trials: int | None, name: str | None = None,
+               budget: int | None = None) -> list[str]:
     items = list(sets or [])
     if trials is not None:
         items.append(f"study.trials={trials}")
+    if budget is not None:
+        items.append(f"study.budget={budget}")
     if name is not None:  # quoted: `--name 2024` or `--name yes` is the string, as written
         items.append(f"name={json.dumps(name)}")
     return items
@@ -77,13 +82,15 @@ def run(
     from_study: Annotated[str | None, typer.Option(
         "--from-study", help="Seed a new study with study NAME's trials (same space) or its 5 best configurations "
         "(another space); --set study.from_study=NAME.", metavar="NAME")] = None,
+    budget: BudgetOpt = None,
 ) -> None:
     """Tune a pipeline (resuming its study if it exists)."""
     from automl import api, signals
     from automl.console import RichProgress, pareto_table, summary_table
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
-    overrides = _overrides(set_, trials, name) + ([f"study.workers={workers}"] if workers is not None else [])
+    overrides = _overrides(set_, trials, name, budget) + ([f"study.workers={workers}"] if workers is not None
+                                                          else [])
     # the flag handlers stay until the command exits: a second Ctrl-C while the summary prints is only recorded
     contextlib.ExitStack().enter_context(signals.handling())
     try:
@@ -217,6 +224,75 @@ def distill(
     console.print(f"MLflow parent run {result.parent_run_id}, registered "
                   f"model '{result.study_name}' version {result.registered_version}", markup=False,
                   highlight=False)
+
+
+@app.command()
+def worker(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file (the study's storage: study.storage, "
+                                             "--storage or AUTOML_STORAGE).")],
+    set_: SetOpt = None,
+    budget: BudgetOpt = None,
+    index: Annotated[int | None, typer.Option("--index", help="This worker's number, which also picks its GPU "
+                                              "(default: JOB_COMPLETION_INDEX, else drawn from host and "
+                                              "pid).")] = None,
+    name: NameOpt = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")] = False,
+) -> None:
+    """Join the pipeline's study from this host and run trials until its budget is met (docs/scale.md)."""
+    from automl import api, signals
+    from automl.console import RichProgress
+    from automl.stores import redact
+    from automl.tracking import tracking_uri as uri
+
+    progress = RichProgress(console, quiet=quiet, verbose=verbose)
+    result = _guard(lambda: api.worker(pipeline, _overrides(set_, None, name), budget=budget, index=index,
+                                       tracking_uri=tracking_uri, storage=storage, progress=progress))
+    ran = ", ".join(map(str, result.trials)) or "none"
+    console.print(f"worker {result.worker}{f' (GPU {result.gpu})' if result.gpu is not None else ''}: trials {ran}; "
+                  f"study '{result.study_name}' has {result.counted} of its budget of {result.budget}", markup=False,
+                  highlight=False)
+    console.print(f"MLflow: {redact(uri(tracking_uri))}  session run {result.parent_run_id}", markup=False,
+                  highlight=False)
+    if result.interrupted:
+        err_console.print(f"{signals.reason()}: this worker's trial is failed; start a worker again to go on",
+                          markup=False, highlight=False)
+        raise typer.Exit(signals.exit_code())
+    if result.counted >= result.budget:
+        named = f" --name {name}" if name is not None else ""
+        console.print(f"the budget is met: run `automl finish {pipeline}{named}` once, on any host", markup=False,
+                      highlight=False)
+
+
+@app.command()
+def finish(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file whose study workers ran.")],
+    set_: SetOpt = None,
+    name: NameOpt = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """End a study that `automl worker` ran, once: best model from MLflow, refit, test metrics, registry."""
+    from automl import api
+    from automl.stores import redact
+    from automl.tracking import tracking_uri as uri
+
+    result = _guard(lambda: api.finish(pipeline, _overrides(set_, None, name), tracking_uri=tracking_uri,
+                                       storage=storage))
+    if result.finished_before:
+        console.print(f"study '{result.study_name}' was finished before:", markup=False, highlight=False)
+    if result.best_trial is None:
+        console.print("[yellow]no trial completed[/]")
+    else:
+        tests = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
+        console.print(f"best trial {result.best_trial}: {result.metric}={result.best_value:.4f}  {tests}",
+                      markup=False, highlight=False)
+        console.print(f"best model: {result.model_path}; registered model '{result.study_name}' version "
+                      f"{result.registered_version}", markup=False, highlight=False)
+    console.print(f"MLflow: {redact(uri(tracking_uri))}  experiment '{result.study_name}', session run "
+                  f"{result.parent_run_id}", markup=False, highlight=False)
 
 
 @app.command()

@@ -234,6 +234,11 @@ class StudyConfig(_Model):
                         "with its options, e.g. `{name: percentile, percentile: 25, warmup_epochs: 2}`.",
                         json_schema_extra=lambda s: _name_or_options(s))
     trials: Trials = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
+    budget: Annotated[Int, Field(gt=0, le=1_000_000)] | None = Field(
+        None, description="The study's total trials over every session, host and worker (optuna engine): complete "
+        "+ pruned + failed and not retried, running trials included as reserved. Each trial is reserved in the "
+        "shared storage before it starts, so concurrent workers never overshoot it; `automl worker` runs until it "
+        "is met (`--budget N`; docs/scale.md). null: no total, only `trials` per session.")
     metric: str | None = Field(
         None, description="val_<metric> to optimize; default val_accuracy (classification) / val_loss."
     )
@@ -332,6 +337,12 @@ class StudyConfig(_Model):
         if self.workers > 1 and self.engine != "optuna":
             raise ValueError(f"[workers] {self.workers} workers need engine optuna (one shared storage), got "
                              f"engine {self.engine}")
+        if self.budget is not None and self.engine != "optuna":
+            raise ValueError(f"[budget] a study budget needs engine optuna (one shared storage), got engine "
+                             f"{self.engine}")
+        if self.budget is not None and self.heartbeat_interval is None:
+            raise ValueError("[heartbeat_interval] a study budget needs heartbeats (a dead worker's trial is found "
+                             "by them and retried), got null")
         pruners = ENGINE_PRUNERS.get(self.engine, PRUNERS)
         if self.pruner not in pruners:
             raise ValueError(f"[pruner] {one_of(self.pruner, pruners, f'{self.engine} pruner')}")

@@ -95,10 +95,23 @@ class StudySettings:
     grace_period: int | None = None
     #: one direction per objective when the study has several (``study.objectives``); empty: ``[direction]``
     directions: list[str] = field(default_factory=list)
+    #: the study's total trials over every session and host (``study.budget``); None: no total. With a budget,
+    #: a trial failed because its process died is retried (enqueued again), counted once
+    budget: int | None = None
 
     @property
     def multi_objective(self) -> bool:
         return len(self.directions) > 1
+
+
+@dataclass
+class BudgetCount:
+    """Where a study stands against its budget: ``counted`` = complete + pruned + failed and not retried +
+    running (reserved); ``running`` of them still running; ``waiting``: enqueued, retries included."""
+
+    counted: int
+    running: int
+    waiting: int
 
 
 class Engine(ABC):
@@ -144,6 +157,30 @@ class Engine(ABC):
 
         Engines that record a trial only at its end (keras-tuner) keep them for :meth:`tell`."""
         return None
+
+    def reserve(self, budget: int) -> EngineTrial | None:
+        """A new trial if the study's trials counted against ``budget`` are fewer than it, atomically across
+        processes and hosts; None when the budget is used up (trials may still be running)."""
+        from automl.errors import StudyError
+
+        raise StudyError(f"engine {self.name} has no study budget: use engine optuna")
+
+    def study_attrs(self) -> dict[str, Any]:
+        """What processes of the study recorded on it (:meth:`set_study_attr`): the shared session run, the
+        versions and data fingerprint workers must match."""
+        return {}
+
+    def set_study_attr(self, key: str, value: Any) -> None:
+        from automl.errors import StudyError
+
+        raise StudyError(f"engine {self.name} keeps no study attributes: use engine optuna")
+
+    def count(self) -> BudgetCount:
+        """The study's trials as :class:`BudgetCount` counts them."""
+        trials = self.trials()
+        running = sum(t.state == "RUNNING" for t in trials)
+        return BudgetCount(counted=sum(t.state != "WAITING" for t in trials), running=running,
+                           waiting=sum(t.state == "WAITING" for t in trials))
 
     def fail_dead(self, reason: str | None = None) -> list[tuple[int, str]]:
         """Fail the RUNNING trials whose owning process (on this host) has died; ``(number, reason)`` of each.

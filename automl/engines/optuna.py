@@ -17,14 +17,14 @@ from pydantic import ValidationError
 
 from automl import faults
 from automl._text import one_of
-from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new
+from automl.engines.base import BudgetCount, Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new
 from automl.engines.options import CROSSOVERS, population_for, resolve
 from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space
-from automl.stores import driver_problem, redact, retrying, store_lock, unreachable
+from automl.stores import database_lock, driver_problem, redact, retrying, store_lock, unreachable
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -38,6 +38,33 @@ ENGINE_ATTR = "automl.engine"
 #: a RUNNING trial of a SQLite study with no owner after this long was left by a dead process
 ORPHAN_SECONDS = 60
 HEARTBEAT_STOPPED = "no heartbeat"
+#: system attributes of a retried trial, as Optuna's RetryHeartbeatStaleTrialCallback writes them: the first
+#: trial of the series, and every trial of it so far
+RETRIED, RETRY_HISTORY = "failed_trial", "retry_history"
+#: a trial's own attributes that its retry does not inherit (they describe the attempt that died)
+_NOT_RETRIED = ("fail_reason", OWNER, "mlflow_run_id", "automl.session", "worker")
+
+
+def counted(trials: list[optuna.trial.FrozenTrial]) -> BudgetCount:
+    """Trials as a study budget counts them: complete, pruned and running ones, and failed ones that no
+    retry took over (a retried trial counts once, as its last attempt); waiting ones (enqueued, retries) not."""
+    retried = {n for t in trials for n in t.system_attrs.get(RETRY_HISTORY, [])}
+    states = [t.state for t in trials]
+    fails = sum(t.state == TrialState.FAIL and t.number not in retried for t in trials)
+    running = states.count(TrialState.RUNNING)
+    return BudgetCount(counted=states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) + running + fails,
+                       running=running, waiting=states.count(TrialState.WAITING))
+
+
+def _retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Enqueue ``trial`` again (same parameters) after its process died, as Optuna's
+    ``RetryHeartbeatStaleTrialCallback`` does inside ``optimize``; automl asks and tells, so it calls this."""
+    history = [*trial.system_attrs.get(RETRY_HISTORY, []), trial.number]
+    study.add_trial(optuna.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k not in _NOT_RETRIED},
+        system_attrs={**trial.system_attrs, RETRIED: trial.system_attrs.get(RETRIED, trial.number),
+                      RETRY_HISTORY: history}))
 
 
 def prepare_storage(url: str) -> str:
@@ -104,6 +131,10 @@ class OptunaTrial(EngineTrial):
     @property
     def engine_id(self) -> str:
         return str(self.trial._trial_id)  # the storage's id (unique across studies); Optuna has no public name
+
+    def tags(self) -> dict[str, Any]:
+        retried = self.trial.storage.get_trial_system_attrs(self.trial._trial_id).get(RETRIED)
+        return {**super().tags(), **({"automl.retry_of": retried} if retried is not None else {})}
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         return self.trial.suggest_int(name, low, high, step=step, log=log)
@@ -226,7 +257,8 @@ class OptunaEngine(Engine):
             raise ConfigError(problem, path="study.sampler")
         opts = _options("sampler", name, s.sampler_options)
         # a resumed study must not replay the sequence of its first session, nor a worker another's
-        seed = None if s.seed is None else s.seed + offset + 1_000_003 * s.worker
+        # (modulo 2**32, numpy's range: a worker numbered by its pid)
+        seed = None if s.seed is None else (s.seed + offset + 1_000_003 * s.worker) % 2**32
         quiet = False  # warn_independent_sampling: conditional and categorical parameters are expected
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
@@ -371,6 +403,23 @@ class OptunaEngine(Engine):
                                                         self.settings.heartbeat_interval)
         return asked
 
+    def reserve(self, budget: int) -> OptunaTrial | None:
+        study = self._study()
+        with database_lock(self.storage, self.settings.name):  # no other process counts or asks meanwhile
+            if counted(study.get_trials(deepcopy=False)).counted >= budget:
+                return None
+            return self.ask()
+
+    def count(self) -> BudgetCount:
+        return counted(self._study().get_trials(deepcopy=False))
+
+    def study_attrs(self) -> dict[str, Any]:
+        study = self._study()
+        return dict(study._storage.get_study_user_attrs(study._study_id))  # afresh: other hosts write them
+
+    def set_study_attr(self, key: str, value: Any) -> None:
+        self._study().set_user_attr(key, value)
+
     def mark(self, trial: EngineTrial, attrs: dict[str, Any]) -> None:
         assert isinstance(trial, OptunaTrial)
         for key, val in attrs.items():
@@ -424,6 +473,8 @@ class OptunaEngine(Engine):
             except (RuntimeError, ValueError):  # it ended meanwhile: nothing to heal
                 continue
             failed.append((t.number, why))
+            if self.settings.budget is not None and reason is None:  # its process died: another one retries it
+                _retry(study, study._storage.get_trial(t._trial_id))
         return failed
 
     def _fail_stale(self, study: optuna.Study) -> list[tuple[int, str]]:
@@ -444,7 +495,10 @@ class OptunaEngine(Engine):
             try:
                 storage.set_trial_user_attr(trial_id, "fail_reason", why)
                 if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
-                    failed.append((storage.get_trial(trial_id).number, why))
+                    frozen = storage.get_trial(trial_id)
+                    failed.append((frozen.number, why))
+                    if self.settings.budget is not None:  # its process or host died: another one retries it
+                        _retry(study, frozen)
             except optuna.exceptions.UpdateFinishedTrialError:  # another process failed it first
                 continue
         return failed

@@ -92,7 +92,7 @@ class Loop:
                                  storage=plan.storage, epochs=obj.epochs, worker=worker or 0,
                                  heartbeat_interval=cfg.study.heartbeat_interval, grace_period=cfg.study.grace_period,
                                  directions=[d for _, d in obj.objectives] if len(obj.objectives) > 1 else [],
-                                 **obj.engine_options)
+                                 budget=obj.budget, **obj.engine_options)
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
@@ -104,6 +104,8 @@ class Loop:
 
     _parent_id: str = ""
     _registered: str | None = None
+    #: a worker of another host: its candidate models go to MLflow (the trial's run, ``model/``), not a folder
+    upload_candidates = False
 
     def heal(self) -> None:
         """Settle what processes that died left RUNNING: their trials FAIL, their MLflow runs FAILED."""
@@ -115,6 +117,8 @@ class Loop:
 
         def orphan(tags: dict[str, str]) -> str | None:
             number = tags.get("automl.trial")
+            if tags.get("automl.role") == "study" and "automl.shared" in tags:  # workers' run: `automl finish` ends it
+                return None
             if tags.get("automl.role") == "study" and OWNER not in tags and idle:
                 # an earlier release's session run (no owner tag) with no trial running: its process is gone
                 return "its session ended without closing the run (a process of an earlier release died)"
@@ -134,15 +138,55 @@ class Loop:
 
     def _loop(self, trials: int, timeout: float | None) -> None:
         start = time.monotonic()
-        for _ in range(trials):
+        budget = self.objective.budget
+        ran = 0
+        while ran < trials:
             signals.check()
             if timeout is not None and time.monotonic() - start >= timeout:
                 break
-            trial = self.engine.ask()
-            if trial is None:  # an exhausted grid
-                break
+            if budget is None:
+                trial = self.engine.ask()
+                if trial is None:  # an exhausted grid
+                    break
+            else:
+                self._heal_dead()  # a dead process's trial FAILs and is retried before the budget is counted
+                trial = self.engine.reserve(budget)
+                if trial is None:
+                    if not self.engine.count().running:  # the budget is met: every reserved trial has ended
+                        break
+                    # trials of other processes still run: one may die, and its retry is this one's to take
+                    self._pause(self.POLL_SECONDS if self.cfg.study.heartbeat_interval is None
+                                else min(self.POLL_SECONDS, self.cfg.study.heartbeat_interval))
+                    continue
             self._run_one(trial)
+            ran += 1
             faults.point("between_trials")
+
+    #: how often a process whose budget is reserved looks again while other processes' trials run
+    POLL_SECONDS = 5.0
+
+    @staticmethod
+    def _pause(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            signals.check()
+            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+
+    def _heal_dead(self) -> None:
+        """Trials whose process or host died (no heartbeat, or a dead pid of this host) FAIL, are retried, and
+        their MLflow runs end FAILED with the reason."""
+        self._fail_runs(self.engine.fail_dead())
+
+    def _fail_runs(self, failed: list[tuple[int, str]]) -> None:
+        """The MLflow runs of trials just failed because their process died end FAILED with the reason."""
+        if not failed:
+            return
+        runs = {t.number: t.attrs.get("mlflow_run_id") for t in self.engine.trials()}
+        for number, why in failed:
+            self.progress.note(f"trial {number} was left RUNNING and is now FAIL ({why}); it is retried")
+            run_id = runs.get(number)
+            if run_id:
+                self.tracker.fail_running(str(run_id), why)
 
     def _run_one(self, trial: EngineTrial) -> None:
         plan, obj = self.plan, self.objective
@@ -152,7 +196,8 @@ class Loop:
             "automl.engine": self.cfg.study.engine, **trial.tags(),
             **({"automl.worker": self.worker} if self.worker is not None else {})})
         # known while it runs, so whoever heals a trial left by a dead process can fail its run too
-        self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id})
+        self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id,
+                                 **({"worker": self.worker} if self.worker is not None else {})})
         self._session_trials.append(trial.number)
         self.progress.trial_started(trial.number, values)
         try:
@@ -288,6 +333,9 @@ class Loop:
                     self.objective.kept(trial.number, float(best.value or 0.0), best.params)
                 else:  # other workers may be saving theirs: the parent adopts the best one at the end
                     self.runner.keep(self.folder.candidate(trial.number))
+                    if self.upload_candidates:  # `automl finish` on any host fetches it from there
+                        self.tracker.log_artifact(run_id, self.folder.candidate(trial.number), "model")
+                        self.folder.candidate(trial.number).unlink()
             except TrialProcessDied as exc:  # best.json still names the model on disk: the end rebuilds it
                 self.progress.note(f"the model of trial {trial.number} was not saved: {exc}")
         else:

@@ -44,6 +44,7 @@ class TuneObjective:
         self.epochs, self.batch_size = cfg.train.epochs, cfg.train.batch_size
         self.sampler = cfg.study.sampler
         self.engine_options: dict[str, Any] = cfg.study.engine_options()
+        self.budget: int | None = cfg.study.budget  # the study's total trials over every host (study.budget)
         self.best_path = plan.folder.best_model
         #: (metric, direction) of each objective of ``study.objectives`` (empty: the one ``plan.metric``)
         self.objectives: tuple[tuple[str, str], ...] = plan.objectives
@@ -104,6 +105,7 @@ class StudentObjective:
         self.objectives: tuple[tuple[str, str], ...] = ()
         self.constraints: tuple[Any, ...] = ()
         self.measure = None
+        self.budget: int | None = None  # a fresh student study per run: `trials` is its size
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
                                           metrics=plan.epoch_metrics)

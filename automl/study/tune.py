@@ -51,6 +51,7 @@ class TuneResult:
     plan: Any = field(default=None, repr=False)  # the automl.plan.Plan it ran (handed on to distill and export)
     objectives: list[tuple[str, str]] = field(default_factory=list)  # study.objectives: (metric, direction)
     pareto: list[dict[str, Any]] = field(default_factory=list)  # multi-objective: the front (pareto.json)
+    finished_before: bool = False  # `automl finish` found the study ended by an earlier finish (its result)
 
 
 def _seed_everything(seed: int | None) -> None:

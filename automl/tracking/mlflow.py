@@ -159,6 +159,13 @@ class Tracker:
         self.log(run_id, tags=tags)
         self.client.set_terminated(run_id, status)
 
+    def fail_running(self, run_id: str, reason: str) -> bool:
+        """End the run FAILED with ``reason`` if it is still RUNNING; whether it was."""
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            return False
+        self.fail(run_id, reason)
+        return True
+
     def fail_dead(self, reason: str | None = None, orphan: Any = None) -> list[tuple[str, str]]:
         """End FAILED the RUNNING runs whose owner process (on this host) died; ``(run_id, reason)`` of each.
 

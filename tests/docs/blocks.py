@@ -20,7 +20,7 @@ SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\((?P<reason>[^)]*)\)\s*-->")
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+)\s*(?P<lang>[\w+-]*)\s*$")
 #: what a documented command may start with
 PROGRAMS = ("automl", ".venv/bin/automl", "make", "python", ".venv/bin/python", "source", "cat", "ls", "head",
-            "tail", "grep", "cp", "mkdir", "cd", "echo")
+            "tail", "grep", "cp", "mkdir", "cd", "echo", "wait")
 #: commands that never end on their own or need what a test machine lacks: their blocks must be marked
 NEVER_RUN = (re.compile(r"^(\.venv/bin/)?automl ui\b"), re.compile(r"^(\.venv/bin/)?mlflow (ui|server)\b"),
              re.compile(r"^(docker|kubectl|helm|sudo)\b"), re.compile(r"^make test\b"))
