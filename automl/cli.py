@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -91,15 +90,19 @@ def run(
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     overrides = _overrides(set_, trials, name, budget) + ([f"study.workers={workers}"] if workers is not None
                                                           else [])
-    # the flag handlers stay until the command exits: a second Ctrl-C while the summary prints is only recorded
-    contextlib.ExitStack().enter_context(signals.handling())
-    try:
-        result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
-                                        tracking_uri=tracking_uri, progress=progress, from_study=from_study))
-    except KeyboardInterrupt:  # stopped in the final stage or between stages: every run is closed already
-        err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
-                          markup=False, highlight=False)
-        raise typer.Exit(signals.exit_code()) from None
+    # once the study has ended, a signal is only recorded until the command exits: a second Ctrl-C while the
+    # summary prints neither raises nor kills (signals.hold inside the handling block, so nothing restores the
+    # default handler in between)
+    with signals.handling():
+        try:
+            result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
+                                            tracking_uri=tracking_uri, progress=progress, from_study=from_study))
+        except KeyboardInterrupt:  # stopped in the final stage or between stages: every run is closed already
+            signals.hold()
+            err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
+                              markup=False, highlight=False)
+            raise typer.Exit(signals.exit_code()) from None
+        signals.hold()
     table = summary_table(result)
     if table.row_count:
         console.print(table)

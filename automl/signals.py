@@ -34,6 +34,7 @@ class _State:
     count = 0
     depth = 0  # nested handling() blocks
     deferring = 0  # nested deferred() blocks
+    held = False  # hold(): record-only handlers until the process exits
     previous: dict[int, Any] = {}
 
 
@@ -63,9 +64,26 @@ def handling() -> Iterator[None]:
     finally:
         _state.depth -= 1
         if main and _state.depth == 0:
-            for sig, old in _state.previous.items():
-                signal.signal(sig, old)
+            if not _state.held:
+                for sig, old in _state.previous.items():
+                    signal.signal(sig, old)
             _state.previous = {}
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    _state.count += 1
+    if _state.received is None:
+        _state.received = signum
+
+
+def hold() -> None:
+    """From now until the process exits, SIGINT and SIGTERM are only recorded (for the command line, once the
+    work is done and every run closed): printing the summary and exiting must not be cut short by a
+    traceback or by the default handler's kill (exit -2 instead of 130)."""
+    if threading.current_thread() is threading.main_thread():
+        _state.held = True
+        for sig in _REASONS:
+            signal.signal(sig, _record)
 
 
 @contextmanager
