@@ -34,6 +34,9 @@ NameOpt = Annotated[str | None, typer.Option("--name", help="Study name instead 
                                              "study, MLflow experiment and mlruns/NAME/); --set name=NAME.",
                                              metavar="NAME")]
 
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")]
+
 
 def _overrides(sets: list[str] | None, trials: int | None, name: str | None = None,
                budget: int | None = None) -> list[str]:
@@ -73,8 +76,8 @@ def run(
     name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-w", help="Shorthand for --set study.workers=N: trials at once, one per GPU when there "
         "are GPUs.")] = None,
@@ -211,8 +214,8 @@ def distill(
     name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Distill the study's best model into a smaller student; also train it from scratch to compare."""
     from automl import api
@@ -241,8 +244,8 @@ def worker(
     name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every trial's parameters.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Join the pipeline's study from this host and run trials until its budget is met (docs/scale.md)."""
     from automl import api, signals

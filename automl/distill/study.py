@@ -140,15 +140,7 @@ class _Distillation(Session):
             raise
         self.progress.study_ended()
         try:
-            return self._finish(parent)
-        except KeyboardInterrupt:
-            with signals.deferred():
-                self.tracker.fail(parent, f"{signals.reason()} during the final stage", "KILLED")
-            raise
-        except BaseException as exc:
-            with signals.deferred():
-                self.tracker.fail(parent, reason(exc))
-            raise
+            return self._final_stage(parent, lambda: self._finish(parent))
         finally:
             self._close_runner()
 

@@ -9,19 +9,35 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from automl import signals
 from automl.errors import StudyError
 from automl.runtime import visible_gpus
 from automl.study.folder import copy_file
-from automl.study.loop import Loop
+from automl.study.loop import Loop, reason
 from automl.study.objective import StudentObjective
 from automl.study.workers import WorkerJob, interrupt, shares, worker_main
+
+T = TypeVar("T")
 
 
 class Session(Loop):
     """A loop whose trials run here (one trial process, or inline) or in ``study.workers`` worker processes."""
+
+    def _final_stage(self, parent: str, stage: Callable[[], T]) -> T:
+        """Run the session's final stage; a stop or an error there ends the ``parent`` run KILLED / FAILED."""
+        try:
+            return stage()
+        except KeyboardInterrupt:
+            with signals.deferred():
+                self.tracker.fail(parent, f"{signals.reason()} during the final stage", "KILLED")
+            raise
+        except BaseException as exc:
+            with signals.deferred():
+                self.tracker.fail(parent, reason(exc))
+            raise
 
     def _trials(self, parent: str, trials: int, timeout: float | None) -> None:
         """Run ``trials`` trials under the ``parent`` run; the runner stays open (the final stage may use it)."""

@@ -129,16 +129,7 @@ class _Study(Session):
             raise
         self._close_runner()
         self.progress.study_ended()
-        try:
-            return self._finish(parent, interrupted)
-        except KeyboardInterrupt:
-            with signals.deferred():
-                self.tracker.fail(parent, f"{signals.reason()} during the final stage", "KILLED")
-            raise
-        except BaseException as exc:
-            with signals.deferred():
-                self.tracker.fail(parent, reason(exc))
-            raise
+        return self._final_stage(parent, lambda: self._finish(parent, interrupted))
 
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""
