@@ -165,6 +165,8 @@ def _print_distill(result: Any) -> None:
                       f"parameters): {shown}", markup=False, highlight=False)
     style = "green" if (result.gain or 0) > 0 else "yellow"
     console.print(f"[{style}]{result.verdict}[/]")
+    if result.student_path:
+        console.print(f"export.model auto: {result.picked}", markup=False, highlight=False)
 
 
 def _print_export(result: Any) -> None:

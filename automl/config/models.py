@@ -568,8 +568,9 @@ class ExportConfig(_Model):
 
     formats: list[str] = Field(default_factory=lambda: list(EXPORT_FORMATS),
                                description="float32 | float16 | dynamic (int8 weights) | int8 (full int).")
-    model: str = Field("auto", description="auto (the student distilled from the current best model, else best)"
-                                           " | best | student.")
+    model: str = Field("auto", description="auto (the student of the current best model, distilled or from "
+                                           "scratch, whichever scored better on validation; else best) | best | "
+                                           "student.")
     io: str = Field("float32", description="Input/output type of the int8 format: float32 | int8 | uint8.")
     representative_samples: Samples = Field(
         200, description="int8: training samples used to calibrate the quantization ranges.")

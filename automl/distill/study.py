@@ -55,6 +55,17 @@ class DistillResult:
     parent_run_id: str
     trials: list[TrialRecord] = field(default_factory=list)
     registered_version: str | None = None
+    #: the two students' best validation value of the study's metric: what ``export.model: auto`` picks by
+    distilled_val: float | None = None
+    scratch_val: float | None = None
+
+    @property
+    def pick(self) -> str:
+        """``scratch`` when the student from scratch scored better on validation (never test), else ``distilled``."""
+        d, s = self.distilled_val, self.scratch_val
+        if d is None or s is None or self.scratch_path is None:
+            return "distilled"
+        return "scratch" if (s > d if self.direction == "maximize" else s < d) else "distilled"
 
     @property
     def gain(self) -> float | None:
@@ -74,6 +85,15 @@ class DistillResult:
                     f"({self.gain:+.4f})")
         return (f"distillation did not help: test {self.metric} {d:.4f} distilled vs {s:.4f} from scratch "
                 f"({self.gain:+.4f}); the scratch student is at {self.scratch_path}")
+
+    @property
+    def picked(self) -> str:
+        """Which student ``export.model: auto`` ships, and why (validation values)."""
+        if self.distilled_val is None or self.scratch_val is None:
+            return "the distilled student ships (no scratch student to compare on validation)"
+        which = "student from scratch" if self.pick == "scratch" else "distilled student"
+        return (f"the {which} ships: validation {self.distilled_val:.4f} distilled vs {self.scratch_val:.4f} "
+                "from scratch (chosen on validation; the verdict above is on test)")
 
 
 def distill(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str | None = None,
@@ -148,9 +168,9 @@ class _Distillation(Session):
         data = self.plan.data
         return score_model(model, data.x_test, data.y_test, data.task, data.num_classes)
 
-    def _scratch(self, best: TrialRecord) -> bool:
+    def _scratch(self, best: TrialRecord) -> float | None:
         """Train the best student's architecture from scratch (same seed, epochs, batch size) in the trial
-        process, kept as ``student_scratch.keras``; False when that training failed."""
+        process, kept as ``student_scratch.keras``; its best validation value, None when that training failed."""
         obj, folder = self.objective, self.folder
         request, _ = obj.student_request(best.number, obj.space.replay(best.params), self.spec, distilled=False)
         if self.runner is None:  # the students ran in workers
@@ -160,13 +180,13 @@ class _Distillation(Session):
         if result.state != "COMPLETE":
             self.runner.discard()
             self.progress.note(f"the student from scratch did not train: {result.reason}")
-            return False
+            return None
         try:
             self.runner.keep(folder.scratch_model)
         except TrialProcessDied as exc:
             self.progress.note(f"the student from scratch was not saved: {exc}")
-            return False
-        return True
+            return None
+        return result.value
 
     def _finish(self, parent: str) -> DistillResult:
         signals.check()
@@ -177,6 +197,7 @@ class _Distillation(Session):
         distilled: dict[str, float] = {}
         scratch: dict[str, float] = {}
         n_params, version, info, values = 0, None, {}, {}
+        scratch_val: float | None = None
         if best is not None and folder.student_model.exists():
             values = obj.space.replay(best.params)  # every value of the best student, fixed ones too
             block, hp, n_params = obj.architecture(values)
@@ -185,7 +206,8 @@ class _Distillation(Session):
                     "teacher_params": obj.teacher_params, "teacher_sha256": file_digest(obj.teacher_path)}
             distilled = self._evaluate(load_model(folder.student_model))
             signals.check()
-            if self._scratch(best):
+            scratch_val = self._scratch(best)
+            if scratch_val is not None:
                 scratch = self._evaluate(load_model(folder.scratch_model))
         result = DistillResult(
             study_name=obj.name, metric=metric, direction=plan.direction,
@@ -193,7 +215,8 @@ class _Distillation(Session):
             scratch_path=str(folder.scratch_model) if scratch else None, teacher_params=obj.teacher_params,
             student_params=n_params, teacher_test=teacher_test, distilled_test=distilled, scratch_test=scratch,
             best_params=dict(values) if distilled else {},
-            best_value=best.value if best else None, parent_run_id=parent, trials=self.engine.trials())
+            best_value=best.value if best else None, parent_run_id=parent, trials=self.engine.trials(),
+            distilled_val=best.value if distilled and best else None, scratch_val=scratch_val if scratch else None)
         metrics: dict[str, float] = {f"teacher_{k}": v for k, v in teacher_test.items()}
         metrics |= {f"student_distilled_{k}": v for k, v in distilled.items()}
         metrics |= {f"student_scratch_{k}": v for k, v in scratch.items()}
@@ -201,12 +224,17 @@ class _Distillation(Session):
                     "params_ratio": n_params / max(1, obj.teacher_params)}
         if result.gain is not None:
             metrics["distill_gain"] = result.gain
-        tags = {"automl.verdict": result.verdict}
+        if result.distilled_val is not None:
+            metrics[f"student_distilled_{plan.metric}"] = result.distilled_val
+        if result.scratch_val is not None:
+            metrics[f"student_scratch_{plan.metric}"] = result.scratch_val
+        tags = {"automl.verdict": result.verdict, "automl.student_pick": result.pick}
         self.tracker.log(parent, metrics=metrics, tags=tags,
                          params={f"best.{k}": v for k, v in result.best_params.items()})
         if distilled:
             info = {**info, "test": distilled, "scratch_test": scratch, "teacher_test": teacher_test,
-                    "verdict": result.verdict}
+                    "verdict": result.verdict, "pick": result.pick,
+                    "validation": {"distilled": result.distilled_val, "scratch": result.scratch_val}}
             write_json(folder.student_info, info)
             self.tracker.log_artifact(parent, folder.student_model, "student")
             self.tracker.log_artifact(parent, folder.student_info, "student")

@@ -92,10 +92,15 @@ def export(pipeline: Pipeline, *, model: str | Path | None = None, formats: list
 def _pick_model(plan: Plan, choice: str | Path, distilled: Any = None) -> tuple[str, Path]:
     best, student = plan.folder.best_model, plan.folder.student_model
     file = plan.pipeline.file
-    if choice == "auto":
-        if distilled is not None and distilled.student_path:  # this run's own student
+    if choice == "auto":  # the student of today's best model that won on validation, else the best model
+        if distilled is not None and distilled.student_path:  # this run's own students
+            if distilled.pick == "scratch" and distilled.scratch_path:
+                return "student_scratch", Path(distilled.scratch_path)
             return "student", Path(distilled.student_path)
         if distilled is None and student.exists() and _student_is_current(plan):
+            info = read_json(plan.folder.student_info) or {}
+            if info.get("pick") == "scratch" and plan.folder.scratch_model.exists():
+                return "student_scratch", plan.folder.scratch_model
             return "student", student
         return ("best", best) if best.exists() else _missing(best, f"run `automl run {file}` first")
     if choice == "best":

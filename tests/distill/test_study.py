@@ -80,6 +80,13 @@ def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: p
     assert int(version.tags["student_params"]) == result.student_params
     info = json.loads(Path("mlruns/kd/student.json").read_text())
     assert info["scratch_test"] == result.scratch_test
+    # which student export.model auto ships is decided on validation: both values recorded, the pick follows them
+    assert result.distilled_val == pytest.approx(result.best_value)
+    assert result.scratch_val is not None and info["validation"] == {"distilled": result.distilled_val,
+                                                                     "scratch": result.scratch_val}
+    assert info["pick"] == result.pick == ("scratch" if result.scratch_val > result.distilled_val else "distilled")
+    assert parent.data.tags["automl.student_pick"] == result.pick
+    assert metrics["student_scratch_val_accuracy"] == pytest.approx(result.scratch_val)
 
 
 def test_a_student_space_and_fixed_alpha_temperature(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -206,6 +206,43 @@ def test_auto_takes_the_student_of_todays_best_model_by_its_recorded_digest(tmp_
     os.utime(folder.student_model, (10, 10))  # newer, yet distilled from the old one
     assert _pick_model(plan, "auto")[0] == "best"  # type: ignore[arg-type]
     # handed on by `automl run`: this run's student (or none: the best model)
-    ran = SimpleNamespace(student_path=str(folder.student_model))
+    ran = SimpleNamespace(student_path=str(folder.student_model), pick="distilled", scratch_path=None)
     assert _pick_model(plan, "auto", ran)[0] == "student"  # type: ignore[arg-type]
     assert _pick_model(plan, "auto", SimpleNamespace(student_path=None))[0] == "best"  # type: ignore[arg-type]
+
+
+def test_auto_ships_the_student_that_won_on_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scratch student ships when it beat the distilled one on validation (never test): in this run's
+    DistillResult, and in student.json for a later `automl export`."""
+    from types import SimpleNamespace
+
+    from automl.distill.study import DistillResult
+    from automl.export.exporter import _pick_model
+    from automl.study.folder import StudyFolder, file_digest, write_json
+
+    monkeypatch.chdir(tmp_path)
+    folder = StudyFolder("x")
+    folder.path.mkdir(parents=True)
+    plan = SimpleNamespace(folder=folder, pipeline=SimpleNamespace(file="x.yaml"))
+    for path in (folder.best_model, folder.student_model, folder.scratch_model):
+        path.write_bytes(path.name.encode())
+
+    def result(distilled: float, scratch: float, direction: str = "maximize") -> DistillResult:
+        return DistillResult(study_name="x-student", metric="accuracy", direction=direction, teacher_path="t",
+                             student_path=str(folder.student_model), scratch_path=str(folder.scratch_model),
+                             teacher_params=10, student_params=2, teacher_test={}, distilled_test={"accuracy": 0.9},
+                             scratch_test={"accuracy": 0.95}, best_params={}, best_value=distilled, parent_run_id="p",
+                             distilled_val=distilled, scratch_val=scratch)
+
+    # scratch better on test (0.95 vs 0.9) but not on validation: the distilled student ships
+    assert _pick_model(plan, "auto", result(0.92, 0.91)) == ("student", folder.student_model)  # type: ignore[arg-type]
+    won = result(0.90, 0.93)
+    assert won.pick == "scratch" and "from scratch ships" in won.picked
+    assert _pick_model(plan, "auto", won) == ("student_scratch", folder.scratch_model)  # type: ignore[arg-type]
+    assert result(0.30, 0.20, "minimize").pick == "scratch"  # a loss: lower wins
+    info = {"teacher": str(folder.best_model), "teacher_sha256": file_digest(folder.best_model)}
+    write_json(folder.student_info, {**info, "pick": "scratch"})
+    assert _pick_model(plan, "auto") == ("student_scratch", folder.scratch_model)  # type: ignore[arg-type]
+    write_json(folder.student_info, {**info, "pick": "distilled"})
+    assert _pick_model(plan, "auto") == ("student", folder.student_model)  # type: ignore[arg-type]
+    assert _pick_model(plan, "student")[0] == "student"  # type: ignore[arg-type]  # asked for by name: as asked
