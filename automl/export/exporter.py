@@ -280,6 +280,9 @@ class _Export:
              parent: str) -> ExportedFile:
         plan, cfg, data = self.plan, self.cfg, self.plan.data
         io = cfg.io if fmt == "int8" else "float32"
+        # an int8 file with int8/uint8 inputs and outputs is another file: its own name and registry alias, so it
+        # never replaces (or moves the alias of) the float-I/O int8 file
+        variant = fmt if io == "float32" else f"{fmt}_{io}"
         content = convert(prepared, fmt, options)
         recovery = None
         if fmt == "int8" and cfg.int8_recovery:  # plain int8 over max_drop on validation: the ladder's file ships
@@ -288,9 +291,9 @@ class _Export:
             recovery = recover_int8(prepared, content, options, data=data, max_drop=cfg.max_drop,
                                     configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
                                     or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
-                                    latency_runs=cfg.latency_runs)
+                                    latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}")
             content = recovery.content
-        tflite = self.folder / f"{self.label}_{fmt}.tflite"
+        tflite = self.folder / f"{self.label}_{variant}.tflite"
         write_bytes(tflite, content)
         check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
                          latency_runs=cfg.latency_runs, file=tflite, io=io)
@@ -298,7 +301,7 @@ class _Export:
         if reference.exists() and "float32" in cfg.formats:
             check.size_ratio = len(content) / reference.stat().st_size
         check.usage = _usage(data, check)
-        report = self.folder / f"{self.label}_{fmt}.json"
+        report = self.folder / f"{self.label}_{variant}.json"
         extra: dict[str, Any] = {}
         if fmt == "int8":
             from automl.export.recovery import finish, mlflow_fields
@@ -320,7 +323,8 @@ class _Export:
         self.tracker.log_artifact(parent, tflite, "export")
         self.tracker.log_artifact(parent, report, "export")
         version = register_file(
-            self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite, alias=self.alias_prefix + fmt,
+            self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite,
+            alias=self.alias_prefix + variant,
             tags={"format": fmt, "io": io, "per_channel": cfg.per_channel, "model": self.label,
                   "size_kib": round(check.size_kib, 2),
                   m: check.tflite_value, f"keras_{m}": check.keras_value, "drop": check.drop,
@@ -335,11 +339,16 @@ class _Export:
 
 def _usage(data: Any, check: Validation) -> dict[str, Any]:
     """What a caller of the file needs to know beyond tensor shapes."""
+    shape = ["batch", *data.input_shape]
+    raw = f"raw features exactly as data source '{data.source}' gives them"
     usage: dict[str, Any] = {
-        "input_values": f"raw features exactly as data source '{data.source}' gives them, shape "
-                        f"{['batch', *data.input_shape]}; the normalization is inside the model",
+        "input_values": f"{raw}, shape {shape}; the normalization is inside the model" if not check.input.scale
+        else (f"{raw}, quantized to {check.input.dtype}: q = clip(round(x / {check.input.scale:.9g} + "
+              f"{check.input.zero_point})), shape {shape}; the normalization is inside the model"),
         "output_values": ("class probabilities (softmax), one per class" if data.task == "classification"
-                          else "the prediction in the target's units"),
+                          else "the prediction in the target's units") + (
+            f", quantized: y = (q - {check.output.zero_point}) * {check.output.scale:.9g}" if check.output.scale
+            else ""),
     }
     if data.class_names:
         usage["class_names"] = list(data.class_names)

@@ -384,9 +384,11 @@ def layer_names(model: Any, nodes: list[str]) -> list[str]:
 
 def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: Any, max_drop: float,
                  configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: np.ndarray,
-                 latency_runs: int) -> Recovery:
+                 latency_runs: int, stem: str | None = None) -> Recovery:
     """Run the ladder for the plain int8 file ``plain``; when another file ships, keep the plain one beside it
-    as ``<label>_int8_plain.tflite`` (+ .json, validated on the test split)."""
+    as ``<stem>_plain.tflite`` (+ .json, validated on the test split); ``stem``: the shipped file's name without
+    ``.tflite`` (default ``<label>_int8``)."""
+    stem = stem or f"{label}_int8"
     from automl.export.validate import validate
     from automl.study.folder import write_bytes, write_json
 
@@ -396,18 +398,18 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
     result = ladder.run(plain)
     if result.content is plain:  # plain int8 ships: a plain file of an earlier export is stale
         for suffix in (".tflite", ".json"):
-            (folder / f"{label}_int8_plain{suffix}").unlink(missing_ok=True)
+            (folder / f"{stem}_plain{suffix}").unlink(missing_ok=True)
     else:
-        path = folder / f"{label}_int8_plain.tflite"
+        path = folder / f"{stem}_plain.tflite"
         write_bytes(path, plain)
         check = validate(plain, "int8", ref, x_test, data.y_test, task=data.task, max_drop=max_drop,
                          latency_runs=latency_runs, file=path, io=options.io)
         result.plain_file = str(path)
         result.plain_test = {k: check.to_dict()[k] for k in (
             "tflite_value", "drop", "size_bytes", "latency_ms_median", "latency_ms_p90")}
-        write_json(folder / f"{label}_int8_plain.json", {
+        write_json(folder / f"{stem}_plain.json", {
             **check.to_dict(), "integer_only": integer_only(plain),
-            "note": f"plain int8, kept beside the recovered {label}_int8.tflite"})
+            "note": f"plain int8, kept beside the recovered {stem}.tflite"})
     return result
 
 

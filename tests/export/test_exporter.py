@@ -104,8 +104,16 @@ def test_cli_exports_a_keras_file_with_the_data_of_a_pipeline(tmp_path: Path) ->
     out = runner.invoke(app, ["export", str(model), "--format", "int8", "--io", "uint8", "--data", str(pipeline)])
     assert out.exit_code == 0, out.output
     assert "int8 (io uint8)" in out.output and "KiB" in out.output
-    report = json.loads(Path("mlruns/ext/export/elsewhere_int8.json").read_text())
+    # the I/O type is in the file's name and its registry alias: a float-I/O int8 file is never overwritten
+    report = json.loads(Path("mlruns/ext/export/elsewhere_int8_uint8.json").read_text())
     assert report["input"]["dtype"] == "uint8" and report["input"]["scale"] > 0
+    assert Path("mlruns/ext/export/elsewhere_int8_uint8.tflite").exists()
+    assert not Path("mlruns/ext/export/elsewhere_int8.tflite").exists()
+    scale, zero = report["input"]["scale"], report["input"]["zero_point"]
+    assert f"quantized to uint8: q = clip(round(x / {scale:.9g} + {zero}))" in report["usage"]["input_values"]
+    assert "quantized: y = (q - " in report["usage"]["output_values"]
+    version = MlflowClient(tracking_uri()).get_model_version_by_alias("ext-tflite", "int8_uint8")
+    assert version.tags["io"] == "uint8"
 
 
 def test_cli_student_before_distill_is_one_line_and_exit_2(tmp_path: Path) -> None:
