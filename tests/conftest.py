@@ -23,6 +23,15 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def _no_stop_left_over() -> None:
+    """A test that signals its own process (a Ctrl-C inside automl.run) must not leave the stop recorded for
+    the next test, whose first safe point would raise it."""
+    from automl import signals
+
+    signals._state.received, signals._state.count = None, 0
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

@@ -53,9 +53,12 @@ class EpochRelay:
 
     def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
         self.pending.append((epoch, metrics))
-        if time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
-            self.flush()
-        self.trial.report(epoch, value, metrics)
+        # a second Ctrl-C must not land inside a storage write (SQLAlchemy left mid-transaction on SQLite fails
+        # the next commit with "database is locked"): the writes finish, the stop comes at the epoch's end
+        with signals.deferred():
+            if time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
+                self.flush()
+            self.trial.report(epoch, value, metrics)
         self.progress.epoch_ended(self.trial.number, epoch, self.epochs, metrics)
 
     def flush(self) -> None:
@@ -65,7 +68,8 @@ class EpochRelay:
         self.flushed = time.monotonic()
 
     def should_prune(self) -> bool:
-        return self.trial.should_prune()
+        with signals.deferred():
+            return self.trial.should_prune()
 
 
 def reason(exc: BaseException) -> str:
