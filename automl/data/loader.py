@@ -165,9 +165,8 @@ def _split(n: int, strata: np.ndarray | None, val: float, test: float, seed: int
     idx = np.arange(n)
     state = 0 if seed is None else seed
 
-    can_stratify = _stratifiable
-    rest, te = train_test_split(idx, test_size=test, random_state=state, stratify=can_stratify(strata, test))
+    rest, te = train_test_split(idx, test_size=test, random_state=state, stratify=_stratifiable(strata, test))
     sub = strata[rest] if strata is not None else None
     tr, va = train_test_split(rest, test_size=val / (1 - test), random_state=state,
-                              stratify=can_stratify(sub, val / (1 - test)))
+                              stratify=_stratifiable(sub, val / (1 - test)))
     return np.sort(tr), np.sort(va), np.sort(te)

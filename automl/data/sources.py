@@ -298,13 +298,6 @@ def _split_column(frame: Any, column: str, target: str, path: Path, file: str) -
 MAX_CATEGORIES = 50
 
 
-def encode_frame(frame: Any, file: str = "", categorical: str = "onehot"
-                 ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """:func:`fit_encoding` and :func:`apply_encoding` on the same rows."""
-    encoding = fit_encoding(frame, file, categorical)
-    return apply_encoding(frame, encoding), list(encoding["features"]), encoding
-
-
 def fit_encoding(frame: Any, file: str = "", categorical: str = "onehot") -> dict[str, Any]:
     """How raw columns become numbers, learnt from ``frame`` (the training rows: nothing of the validation or
     test rows leaks into the statistics).
