@@ -93,7 +93,7 @@ def run(
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     overrides = _overrides(set_, trials, name, budget) + ([f"study.workers={workers}"] if workers is not None
                                                           else [])
-    # once the study has ended, a signal is only recorded until the command exits: a second Ctrl-C while the
+    # once the study has ended, a signal is ignored until the command exits: a second Ctrl-C while the
     # summary prints neither raises nor kills (signals.hold inside the handling block, so nothing restores the
     # default handler in between)
     with signals.handling():

@@ -70,20 +70,18 @@ def handling() -> Iterator[None]:
             _state.previous = {}
 
 
-def _record(signum: int, frame: FrameType | None) -> None:
-    _state.count += 1
-    if _state.received is None:
-        _state.received = signum
-
-
 def hold() -> None:
-    """From now until the process exits, SIGINT and SIGTERM are only recorded (for the command line, once the
-    work is done and every run closed): printing the summary and exiting must not be cut short by a
-    traceback or by the default handler's kill (exit -2 instead of 130)."""
+    """From now until the process exits, SIGINT and SIGTERM are ignored (for the command line, once the work is
+    done and every run closed; the first signal is already recorded for the exit code): printing the summary
+    and exiting must not be cut short by a traceback or by the default handler's kill (exit -2 instead of 130).
+
+    Ignored, not caught: at shutdown Python puts SIG_DFL back for every signal that has a Python handler
+    (``_PySignal_Fini``), and a second Ctrl-C in the rest of the interpreter's finalization then killed the
+    process with -2; an ignored signal stays ignored to the end."""
     if threading.current_thread() is threading.main_thread():
         _state.held = True
         for sig in _REASONS:
-            signal.signal(sig, _record)
+            signal.signal(sig, signal.SIG_IGN)
 
 
 @contextmanager

@@ -87,9 +87,9 @@ def _assert_all_closed(tmp_path: Path) -> None:
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
 
 
-# KNOWN BUG, open in issue 11's note: when the second Ctrl-C lands after the summary, the process sometimes exits
-# -2 (killed by SIGINT) instead of 130 although signals.hold() is in place (2 of 3 local runs, 2026-12-06); every
-# run is closed either way. Slow until found, so the default suite stays a signal of regressions.
+# Found: a second Ctrl-C during the interpreter's finalization killed the process (-2) because Python puts SIG_DFL
+# back for signals with a Python handler at shutdown; signals.hold() now ignores them. The deterministic proof
+# is tests/integration/test_signal_hold.py (fast); this end-to-end run depends on timing, so it stays slow.
 @pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once_and_still_closes_every_run(tmp_path: Path) -> None:
     proc = _start(tmp_path)
