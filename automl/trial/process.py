@@ -21,6 +21,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -111,9 +113,33 @@ def _spawn() -> tuple[Any, Any]:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=child_main, args=(child, os.getpid()), name="automl-trial", daemon=False)
-    proc.start()
+    with _main_module_hidden():
+        proc.start()
     child.close()
     return proc, parent
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a spawned process without re-running the user's script in it.
+
+    multiprocessing's spawn imports the parent's ``__main__`` in the child (by its file or module name), so a
+    script that calls ``automl.run(...)`` without an ``if __name__ == "__main__":`` guard ran a second study
+    inside the trial process (which then failed to start its own). The trial process needs nothing from
+    ``__main__`` (its target is :func:`child_main`), so the spawn sees a main module without file or spec."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    saved = {key: main.__dict__[key] for key in ("__file__", "__spec__") if main is not None and key in main.__dict__}
+    if main is not None:
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
 
 
 _spare: list[tuple[Any, Any]] = []  # a trial process started ahead of need

@@ -139,6 +139,28 @@ def test_the_trial_process_ignores_the_terminals_ctrl_c(tmp_path: Path) -> None:
     assert runs and all(r.info.status == "KILLED" for r in runs), [r.info.status for r in runs]
 
 
+SCRIPT = """
+from pathlib import Path
+import automl
+from automl.testing import write_pipeline
+
+print("study starts", flush=True)
+result = automl.tune(write_pipeline(Path("."), study={"trials": 1}, train={"epochs": 1, "isolation": "process"}))
+print("states", [t.state for t in result.trials], flush=True)
+"""
+
+
+def test_a_script_without_a_main_guard_runs_its_study_once(tmp_path: Path) -> None:
+    """multiprocessing's spawn re-ran the user's unguarded script inside the trial process (a second study
+    there, which failed to start its own trial process): the trial failed with "exited with code 1"."""
+    (tmp_path / "study.py").write_text(SCRIPT)
+    done = subprocess.run([sys.executable, "study.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("study starts") == 1, done.stdout
+    assert "states ['COMPLETE']" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
 @pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_threads_are_not_left_behind(tmp_path: Path) -> None:
     before = threading.active_count()
