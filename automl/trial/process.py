@@ -130,7 +130,8 @@ def _main_module_hidden() -> Iterator[None]:
     import sys
 
     main = sys.modules.get("__main__")
-    saved = {key: main.__dict__[key] for key in ("__file__", "__spec__") if main is not None and key in main.__dict__}
+    saved: dict[str, Any] = {key: main.__dict__[key] for key in ("__file__", "__spec__")
+                             if main is not None and key in main.__dict__}
     if main is not None:
         main.__dict__.pop("__file__", None)
         main.__dict__["__spec__"] = None
