@@ -63,8 +63,11 @@ def release_memory() -> None:
     """Free what the last trial's graphs hold (not all of it: TensorFlow keeps ~6-8 MiB of every traced model,
     docs/benchmarks.md "Trial processes: memory"; trial processes are what keeps a study flat).
 
-    ``clear_session`` runs a full ``gc.collect()`` itself; :func:`freeze_imports` keeps that cheap.
+    ``clear_session`` runs a full ``gc.collect()`` itself; :func:`freeze_imports` keeps that cheap. Nothing to
+    do in a process that never imported Keras (a study whose trials run in trial processes).
     """
+    if "keras" not in sys.modules:
+        return
     import keras
 
     keras.backend.clear_session()
@@ -97,8 +100,27 @@ def _gpu_memory_growth() -> None:
             pass
 
 
+def _no_gpu_device() -> bool:
+    """True when no GPU can be visible to any backend, known without importing one: no NVIDIA device node
+    (``/dev/nvidia0``...) and no ROCm one (``/dev/kfd``), or ``CUDA_VISIBLE_DEVICES`` empty or -1. Lets a
+    study's own process (trials in trial processes) resolve ``precision: auto`` without the ~5 s Keras import."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None and listed.strip() in ("", "-1"):
+        return True
+    if "keras" in sys.modules:
+        return False  # imported already: ask it
+    dev = "/dev"
+    try:
+        names = os.listdir(dev)
+    except OSError:
+        return False
+    return not any(n == "kfd" or (n.startswith("nvidia") and n[6:].isdigit()) for n in names)
+
+
 def gpu_count() -> int:
     """GPUs the Keras backend sees (after CUDA_VISIBLE_DEVICES)."""
+    if _no_gpu_device():
+        return 0
     import keras
 
     backend = keras.backend.backend()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -142,11 +142,18 @@ def copy_file(source: Path, path: Path) -> None:
         shutil.copyfile(source, tmp)
 
 
+class ModelLoadError(StudyError):
+    """A ``.keras`` file that Keras cannot load (truncated, not a model, a layer not registered here)."""
+
+
 def load_model(path: Path) -> Any:
-    """Load a ``.keras`` file; raises StudyError naming the file (and Keras's first line) when it cannot."""
+    """Load a ``.keras`` file; raises :class:`ModelLoadError` naming the file (and Keras's first line) when it
+    cannot."""
     import warnings
 
-    import keras
+    from automl.runtime import import_keras
+
+    keras = import_keras()
 
     try:
         with warnings.catch_warnings():
@@ -154,7 +161,7 @@ def load_model(path: Path) -> Any:
             return keras.models.load_model(path)
     except Exception as exc:  # a truncated zip, a file that is not a model, a layer not registered here
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise StudyError(f"{path} cannot be loaded as a Keras model: {type(exc).__name__}: {first}") from None
+        raise ModelLoadError(f"{path} cannot be loaded as a Keras model: {type(exc).__name__}: {first}") from None
 
 
 class StudyFolder:
@@ -302,16 +309,6 @@ class StudyFolder:
     def save_best(self, model: Any) -> None:
         save_model(model, self.best_model, fault="save_best")
 
-    def best_model_error(self, load: Callable[[Path], Any] = load_model) -> str | None:
-        """Why ``best.keras`` cannot serve (missing, or Keras cannot load it); None when it loads."""
-        if not self.best_model.exists():
-            return f"{self.best_model} is missing"
-        try:
-            load(self.best_model)
-        except StudyError as exc:
-            return str(exc)
-        return None
 
-
-__all__ = ["MARKER", "ROOT", "StudyFolder", "atomic_path", "check_name", "copy_file", "load_model", "read_json",
-           "save_model", "write_bytes", "write_json"]
+__all__ = ["MARKER", "ROOT", "ModelLoadError", "StudyFolder", "atomic_path", "check_name", "copy_file", "load_model",
+           "read_json", "save_model", "write_bytes", "write_json"]

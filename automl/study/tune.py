@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from automl import faults, signals
-from automl.builders.metrics import score_model
 from automl.builders.model import ModelSpec
 from automl.config.loader import Pipeline
 from automl.engines.base import TrialRecord
 from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
-from automl.runtime import freeze_imports, import_keras, release_memory
-from automl.study.folder import load_model, write_json
+from automl.runtime import freeze_imports, import_keras
+from automl.study.folder import ModelLoadError, write_json
 from automl.study.loop import reason
 from automl.study.pareto import describe, front, plot
 from automl.study.session import Session
 from automl.tracking.registry import register_file
-from automl.trial.process import drop_spare, prestart
-from automl.trial.runner import TrialRequest, refit, run_trial
+from automl.trial.process import InlineRunner, ProcessRunner, drop_spare, prestart
+from automl.trial.runner import NullReporter, TrialRequest
 
 
 @dataclass
@@ -55,13 +55,16 @@ class TuneResult:
 
 
 def _seed_everything(seed: int | None) -> None:
+    """Seed this process's generators (every trial seeds its own from the study's seed and its number); Keras
+    only where it is imported already: with trials in trial processes the study's own process never needs it."""
     if seed is None:
         return
-    import keras
-
     random.seed(seed)
     np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
+    if "keras" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
 
 
 def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = None, storage: str | None = None,
@@ -74,7 +77,8 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
     cfg = pipeline.config
     if cfg.train.isolation == "process" and cfg.study.workers == 1:
         prestart()  # its Keras import overlaps this process's own (and the plan's data loading)
-    import_keras()
+    else:
+        import_keras()
     try:
         plan = plan or make_plan(pipeline, storage=storage)
         with signals.handling():
@@ -127,9 +131,12 @@ class _Study(Session):
                 self.tracker.fail(parent, reason(exc))
                 self.progress.study_ended()
             raise
-        self._close_runner()
         self.progress.study_ended()
-        return self._final_stage(parent, lambda: self._finish(parent, interrupted))
+        try:  # the runner stays for the final stage: its trial process scores (and refits) the best model
+            return self._final_stage(parent, lambda: self._finish(parent, interrupted))
+        finally:
+            with signals.deferred():
+                self._close_runner()
 
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""
@@ -141,16 +148,25 @@ class _Study(Session):
                             metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
                             batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
 
+    def _final_runner(self) -> InlineRunner | ProcessRunner:
+        """Where the final stage's model work runs: the trials' runner (a trial process stays the place where
+        Keras lives, so the study's own process never imports it), or this process after workers."""
+        if self.runner is None:
+            self.runner = InlineRunner(self.plan.data, [])
+        return self.runner
+
     def _refit(self, best: TrialRecord) -> None:
         """Retrain the best trial on train + validation for its best epoch count; it becomes best.keras."""
         data = self.plan.data
         x = np.concatenate([data.x_train, data.x_val])
         y = np.concatenate([data.y_train, data.y_val])
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
-        self.folder.save_best(refit(self._request(best, x, y, epochs), x, y, data.class_names))
+        runner = self._final_runner()
+        runner.refit(self._request(best, x, y, epochs))
+        runner.keep(self.best_path, fault="save_best", watch_signals=False)
+        runner.discard()
         self.objective.kept(best.number, float(best.value or 0.0), best.params, refit_of=best.number,
                               refit_epochs=epochs)
-        release_memory()
 
     def _rebuild(self, best: TrialRecord) -> None:
         """Train the best trial's configuration again as its trial did (same seed, data and epochs, best epoch
@@ -158,24 +174,33 @@ class _Study(Session):
         data = self.plan.data
         request = self._request(best, data.x_train, data.y_train,
                                 int(best.attrs.get("epochs_trained") or self.cfg.train.epochs))
-        result = run_trial(request, data)
-        if result.model is None:
+        runner = self._final_runner()
+        result = runner.run(request, NullReporter())
+        if result.state != "COMPLETE":
+            runner.discard()
             raise StudyError(f"cannot rebuild the best model from trial {best.number}: {result.reason}")
-        self.folder.save_best(result.model)
+        runner.keep(self.best_path, fault="save_best", watch_signals=False)
+        runner.discard()
         self.objective.kept(best.number, float(best.value or 0.0), best.params)
-        release_memory()
 
-    def _best_model(self, best: TrialRecord, *, rebuild: bool = True) -> Any:
-        """best.keras as the study's best trial made it; a missing, damaged or stale file (a kill during its
-        save, or between the trial's end and the save) is reported in one line and rebuilt."""
+    def _test_scores(self, best: TrialRecord, *, rebuild: bool = True) -> dict[str, float] | None:
+        """The test split's scores of best.keras as the study's best trial made it; a missing, damaged or stale
+        file (a kill during its save, or between the trial's end and the save) is reported in one line and
+        rebuilt (refit when ``train.refit``). None when it is not there and ``rebuild`` is off (interrupted)."""
+        runner = self._final_runner()
         info = self.folder.read_best_info() or {}
+        problem: str | None = None
         if info.get("trial") != best.number:
-            problem: str | None = (f"{self.folder.best_info} is missing or unreadable" if not info else
-                                   f"{self.best_path} holds trial {info.get('trial')}, not the best trial "
-                                   f"{best.number}")
-        else:
-            problem = self.folder.best_model_error()
+            problem = (f"{self.folder.best_info} is missing or unreadable" if not info else
+                       f"{self.best_path} holds trial {info.get('trial')}, not the best trial {best.number}")
+        elif not self.best_path.exists():
+            problem = f"{self.best_path} is missing"
         refit_due = self.cfg.train.refit and info.get("refit_of") != best.number
+        if problem is None and not refit_due:
+            try:
+                return runner.score(self.best_path)
+            except ModelLoadError as exc:
+                problem = str(exc)
         if problem and not rebuild:  # interrupted: no training now
             self.progress.note(f"{problem}: it is rebuilt when the study runs again")
             return None
@@ -183,9 +208,9 @@ class _Study(Session):
             self.progress.note(f"{problem}: rebuilding it from trial {best.number}'s parameters")
         if problem and not self.cfg.train.refit:
             self._rebuild(best)
-        elif problem or refit_due:
+        else:
             self._refit(best)
-        return load_model(self.best_path)
+        return runner.score(self.best_path)
 
     def _finish(self, parent: str, interrupted: bool) -> TuneResult:
         def boundary() -> None:  # a stop asked during the final stage ends it at the next step
@@ -198,12 +223,10 @@ class _Study(Session):
         test: dict[str, float] = {}
         model_path = None
         # after a second Ctrl-C, no model work: close the runs and go
-        model = None if best is None or signals.forced() else self._best_model(best, rebuild=not interrupted)
+        scores = None if best is None or signals.forced() else self._test_scores(best, rebuild=not interrupted)
         boundary()
-        if best is not None and model is not None:
-            scores = score_model(model, plan.data.x_test, plan.data.y_test, plan.data.task, plan.data.num_classes)
+        if best is not None and scores is not None:
             test = {f"test_{k}": v for k, v in scores.items()}
-            boundary()
             model_path = str(self.best_path)
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
@@ -215,7 +238,6 @@ class _Study(Session):
                 tags={"trial": best.number, plan.metric: best.value, **test},
                 description=f"Best model of the study {plan.name}")
             self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test})
-            release_memory()
         trials = self.engine.trials()
         pareto = self._settle_front(parent, trials) if plan.multi_objective else []
         self.tracker.log(parent, metrics={

@@ -33,14 +33,15 @@ from automl import faults, signals
 from automl.data.dataset import Dataset
 from automl.trial.runner import Reporter, TrialRequest, TrialResult, release_memory, run_cv_trial, run_trial
 
-_SPLITS = ("x_train", "y_train", "x_val", "y_val")
+_SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 POLL_SECONDS = 0.25
 
 
 # -- the data, once --------------------------------------------------------------------------------------
 def write_splits(data: Dataset, root: Path) -> Path:
-    """Write the training and validation splits as ``.npy`` files under ``root/<content hash>/`` (once: a
-    folder that holds them is reused) and return that folder."""
+    """Write the splits as ``.npy`` files under ``root/<content hash>/`` (once: a folder that holds them is
+    reused) and return that folder. The test split goes too: the trial process scores the best model on it at
+    the end of the study, so that the study's own process never needs Keras."""
     digest = hashlib.sha1()
     for name in _SPLITS:
         array = np.ascontiguousarray(getattr(data, name))
@@ -59,10 +60,9 @@ def write_splits(data: Dataset, root: Path) -> Path:
 
 
 def map_splits(folder: Path, meta: dict[str, Any]) -> Dataset:
-    """The splits written by :func:`write_splits`, memory-mapped; the test split is not needed here."""
+    """The splits written by :func:`write_splits`, memory-mapped."""
     arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _SPLITS}
-    empty = arrays["x_val"][:0]
-    return Dataset(**arrays, x_test=empty, y_test=arrays["y_val"][:0], **meta)
+    return Dataset(**arrays, **meta)
 
 
 # -- the runners --------------------------------------------------------------------------------------------
@@ -78,7 +78,26 @@ class InlineRunner:
         self.model, result.model = result.model, None
         return result
 
-    def keep(self, path: Path, fault: str | None = None) -> None:
+    def score(self, path: Path) -> dict[str, float]:
+        """Load the model at ``path`` (StudyError when it cannot be) and score it on the test split."""
+        from automl.builders.metrics import score_model
+        from automl.study.folder import load_model
+
+        model = load_model(path)
+        data = self.data
+        scores = score_model(model, data.x_test, data.y_test, data.task, data.num_classes)
+        release_memory()
+        return scores
+
+    def refit(self, request: TrialRequest) -> None:
+        """Train ``request`` on train + validation without validation (:func:`refit`); :meth:`keep` saves it."""
+        from automl.trial.runner import refit
+
+        data = self.data
+        x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+        self.model = refit(request, x, y, data.class_names)
+
+    def keep(self, path: Path, fault: str | None = None, *, watch_signals: bool = True) -> None:
         from automl.study.folder import save_model
 
         save_model(self.model, path, fault=fault)
@@ -237,10 +256,13 @@ class ProcessRunner:
             self._stop()
             raise
 
-    def _receive(self, started: float) -> tuple[Any, ...]:
-        """The next message of the trial process; meanwhile watch its life, time and memory, and the signals."""
+    def _receive(self, started: float, *, watch_signals: bool = True, timed: bool = True) -> tuple[Any, ...]:
+        """The next message of the trial process; meanwhile watch its life, time and memory, and (during the
+        trials) the signals: a stop asked is acted on here. The final stage's model work runs to its end (a
+        stop recorded before it is why it runs; a second signal still stops at once)."""
         while True:
-            signals.check()
+            if watch_signals:
+                signals.check()
             try:
                 if self.conn.poll(POLL_SECONDS):
                     return tuple(self.conn.recv())
@@ -249,21 +271,58 @@ class ProcessRunner:
             if not self.proc.is_alive() or self.conn.closed:
                 self.proc.join(5)
                 raise TrialProcessDied(_death(self.proc.exitcode))
-            if self.trial_timeout is not None and time.monotonic() - started > self.trial_timeout:
+            if timed and self.trial_timeout is not None and time.monotonic() - started > self.trial_timeout:
                 raise TrialProcessDied(f"exceeded trial_timeout {self.trial_timeout:g} s")
             rss = rss_mib(self.proc.pid)
             self.peak_rss_mib = max(self.peak_rss_mib, rss)
             if self.max_memory_mib is not None and rss > self.max_memory_mib:
                 raise TrialProcessDied(f"exceeded max_memory_mib {self.max_memory_mib} (resident {rss:.0f} MiB)")
 
-    def keep(self, path: Path, fault: str | None = None) -> None:
+    def keep(self, path: Path, fault: str | None = None, *, watch_signals: bool = True) -> None:
         """Have the trial process save the model of the trial it just ran (atomically) at ``path``."""
         self.conn.send(("keep", str(path), fault))
         if fault:
             faults.point(fault)  # the study's process, while its trial process saves
-        reply = self._receive(time.monotonic())
+        reply = self._receive(time.monotonic(), watch_signals=watch_signals)
         if reply[0] != "saved":
             raise TrialProcessDied(f"the trial process could not save the model: {reply[1]}")
+
+    # -- the final stage's model work (so that the study's own process never imports Keras) -----------------
+    def _ask(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Send ``message`` to a trial process (started if none is alive) and return its answer; a process that
+        dies meanwhile raises :class:`StudyError` with the reason."""
+        from automl.errors import StudyError
+
+        if self.proc is not None and not self.proc.is_alive():
+            self._stop()
+        self.start()
+        try:
+            self.conn.send(message)
+            # no trial_timeout here: a refit trains on more rows than a trial did
+            reply = self._receive(time.monotonic(), watch_signals=False, timed=False)
+        except TrialProcessDied as exc:
+            self._stop()
+            raise StudyError(f"the trial process ended during the final stage: {exc}") from None
+        except BaseException:
+            self._stop()
+            raise
+        if reply[0] == "unloadable":
+            from automl.study.folder import ModelLoadError
+
+            raise ModelLoadError(reply[1])
+        if reply[0] == "error":
+            raise StudyError(reply[1])
+        return reply
+
+    def score(self, path: Path) -> dict[str, float]:
+        """The test split's scores of the model at ``path``, computed in the trial process (StudyError when
+        the file cannot be loaded)."""
+        scores: dict[str, float] = self._ask(("score", str(path)))[1]
+        return scores
+
+    def refit(self, request: TrialRequest) -> None:
+        """Train ``request`` on train + validation in the trial process; :meth:`keep` saves it."""
+        self._ask(("refit", request))
 
     def discard(self) -> None:
         if self.proc is not None:
@@ -363,6 +422,19 @@ def child_main(conn: Any, parent: int) -> None:
             runner.discard()
         elif kind == "discard":
             runner.discard()
+        elif kind in ("score", "refit"):
+            try:
+                if kind == "score":
+                    conn.send(("scores", runner.score(Path(message[1]))))
+                else:
+                    runner.refit(message[1])
+                    conn.send(("refitted",))
+            except Exception as exc:  # StudyError names the file; anything else says what it was
+                from automl.errors import StudyError
+                from automl.study.folder import ModelLoadError
+
+                conn.send(("unloadable", str(exc)) if isinstance(exc, ModelLoadError) else
+                          ("error", str(exc) if isinstance(exc, StudyError) else f"{type(exc).__name__}: {exc}"))
         elif kind == "exit":
             conn.close()
             os._exit(0)

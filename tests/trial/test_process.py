@@ -161,6 +161,43 @@ def test_a_script_without_a_main_guard_runs_its_study_once(tmp_path: Path) -> No
     assert "states ['COMPLETE']" in done.stdout, done.stdout + done.stderr[-2000:]
 
 
+KERAS_FREE = """
+import os, sys
+from pathlib import Path
+import automl
+from automl.testing import write_pipeline
+
+def main():
+    path = write_pipeline(Path("."), study={"trials": 2}, train={"epochs": 2, "isolation": "process", "refit": True})
+    first = automl.tune(path)
+    print("first", sorted(first.test_metrics), "keras" in sys.modules, flush=True)
+    best = Path("mlruns/tiny/best.keras")
+    best.write_bytes(best.read_bytes()[:100])  # damaged: the final stage refits it in the trial process
+    os.environ["AUTOML_FAULT"] = "trial_start:raise:*"  # the resumed session's trial fails, none replaces it
+    again = automl.tune(path, {"study.trials": 3})
+    print("again", sorted(again.test_metrics), "keras" in sys.modules, flush=True)
+    import keras
+    keras.models.load_model(best)
+    print("loads", flush=True)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_with_trial_processes_the_study_process_never_imports_keras(tmp_path: Path) -> None:
+    """The trial process also scores the best model on the test split and refits or rebuilds a damaged one: the
+    study's own process skips the Keras import (~5 s, overlapped with nothing) and the memory it holds."""
+    (tmp_path / "study.py").write_text(KERAS_FREE)
+    done = subprocess.run([sys.executable, "study.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    metrics = "['test_accuracy', 'test_auc', 'test_f1', 'test_loss', 'test_precision', 'test_recall']"
+    assert f"first {metrics} False" in done.stdout, done.stdout
+    assert f"again {metrics} False" in done.stdout, done.stdout
+    assert "loads" in done.stdout
+
+
 @pytest.mark.slow  # in `make test-slow` (the default suite stays under ~15 minutes on 2 cores)
 def test_threads_are_not_left_behind(tmp_path: Path) -> None:
     before = threading.active_count()
