@@ -19,10 +19,11 @@ from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, release_memory
-from automl.study.folder import load_model, write_json
+from automl.study.folder import load_model, read_json, write_json
 from automl.study.loop import reason
 from automl.study.pareto import describe, front, plot
 from automl.study.session import Session
+from automl.study.terms import check_resume, study_terms
 from automl.tracking.registry import register_file
 from automl.trial.process import drop_spare, prestart
 from automl.trial.runner import TrialRequest, refit, run_trial
@@ -92,6 +93,7 @@ class _Study(Session):
             self.folder.clear()
         self.engine.open(new=new)
         self.folder.claim()
+        self._check_terms()
         for note in plan.notes:
             self.progress.note(note)
         self.heal()
@@ -130,6 +132,20 @@ class _Study(Session):
         self._close_runner()
         self.progress.study_ended()
         return self._final_stage(parent, lambda: self._finish(parent, interrupted))
+
+    def _check_terms(self) -> None:
+        """A resumed study must keep its split, seed and cv folds (else a one-line error); a changed budget is
+        one warning line. A new study (or one of an earlier release) records the terms it runs with."""
+        plan = self.plan
+        now = study_terms(self.cfg)
+        earlier = self.engine.trials()
+        stored = read_json(self.folder.terms)
+        if earlier and stored is not None:
+            warning = check_resume(stored, now, earlier, name=plan.name, file=str(plan.pipeline.file))
+            if warning:
+                self.progress.warning(warning)
+        if not earlier or stored is None:
+            write_json(self.folder.terms, now)
 
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""
