@@ -149,7 +149,7 @@ def _print_distill(result: Any) -> None:
 
     m = result.metric
     table = Table(title=f"distillation: test {m}")
-    for col in ("model", "params", f"test {m}"):
+    for col in ("model", "weights", f"test {m}"):
         table.add_column(col, justify="left" if col == "model" else "right")
     rows = [("teacher", result.teacher_params, result.teacher_test),
             ("student (distilled)", result.student_params, result.distilled_test),

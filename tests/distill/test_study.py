@@ -119,7 +119,8 @@ def test_cli_distill_prints_the_comparison(tuned: Path, monkeypatch: pytest.Monk
     out = runner.invoke(app, ["distill", "kd.yaml", "--trials", "1", "--set", "distill.epochs=2"])
     assert out.exit_code == 0, out.output
     assert "student (from scratch)" in out.output and "student (distilled)" in out.output
-    assert "distillation" in out.output and "teacher" in out.output
+    assert "distillation" in out.output and "teacher" in out.output and "weights" in out.output
+    assert " pt [95% CI " in out.output and "warning: the test split (40 rows) is too small" in out.output
 
 
 def test_cli_distill_without_a_study_is_one_line_and_exit_2(tmp_path: Path) -> None:
