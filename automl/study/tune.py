@@ -138,7 +138,7 @@ class _Study(Session):
         one warning line. A new study (or one of an earlier release) records the terms it runs with."""
         plan = self.plan
         now = study_terms(self.cfg)
-        earlier = self.engine.trials()
+        earlier = [t for t in self.engine.trials() if t.state != "WAITING"]  # enqueued ones have not run
         stored = read_json(self.folder.terms)
         if earlier and stored is not None:
             warning = check_resume(stored, now, earlier, name=plan.name, file=str(plan.pipeline.file))

@@ -15,6 +15,7 @@ from automl.config import load_pipeline
 from automl.engines.base import TrialRecord
 from automl.errors import ConfigError
 from automl.progress import Events
+from automl.study.folder import read_json
 from automl.study.terms import FIXED_KEYS, check_resume, study_terms
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
@@ -76,3 +77,8 @@ def test_resume_warns_once_records_each_trials_budget_and_refuses_a_changed_seed
     lines = refused.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{path}: seed: 5 differs from the 0"), refused.output
     assert "Traceback" not in refused.output
+    split = runner.invoke(app, ["run", str(path), "-q", "--set", "data.test_split=0.3"])
+    assert split.exit_code == 2 and split.output.startswith(f"{path}: data.test_split: 0.3 differs"), split.output
+    fresh = runner.invoke(app, ["run", str(path), "-q", "--new", "--set", "seed=5"])  # the way out it names
+    assert fresh.exit_code == 0, fresh.output
+    assert read_json(Path("mlruns/tiny/terms.json"))["seed"] == 5
