@@ -149,7 +149,7 @@ def _print_distill(result: Any) -> None:
 
     m = result.metric
     table = Table(title=f"distillation: test {m}")
-    for col in ("model", "params", f"test {m}"):
+    for col in ("model", "weights", f"test {m}"):
         table.add_column(col, justify="left" if col == "model" else "right")
     rows = [("teacher", result.teacher_params, result.teacher_test),
             ("student (distilled)", result.student_params, result.distilled_test),
@@ -163,8 +163,10 @@ def _print_distill(result: Any) -> None:
                           for k, v in result.best_params.items() if k != "block")
         console.print(f"best student ({result.student_params / max(1, result.teacher_params):.1%} of the teacher's "
                       f"parameters): {shown}", markup=False, highlight=False)
-    style = "green" if (result.gain or 0) > 0 else "yellow"
-    console.print(f"[{style}]{result.verdict}[/]")
+    style = "green" if result.helped else "yellow"
+    console.print(result.verdict, style=style, markup=False, highlight=False)
+    if result.size_warning:
+        err_console.print(f"warning: {result.size_warning}", markup=False, highlight=False)
     if result.student_path:
         console.print(f"export.model auto: {result.picked}", markup=False, highlight=False)
 
@@ -203,6 +205,17 @@ def _print_export(result: Any) -> None:
     for f in result.flagged:
         err_console.print(f"flagged: {f.path} loses {f.validation.drop:.4f} {metric} vs Keras "
                           f"(max_drop {f.validation.max_drop:g})", markup=False, highlight=False)
+    warned = False
+    for f in files:  # the drop of a quantized file vs Keras, with its interval over the test rows
+        v = f.validation
+        if f.format == "float32" or v.drop_interval is None:
+            continue
+        told = "" if v.drop_interval.distinguishable else ": not distinguishable from no drop"
+        console.print(f"{f.format}{' (io ' + v.io + ')' if v.io != 'float32' else ''} vs Keras on the test split: "
+                      f"{v.drop_text}{told}", markup=False, highlight=False)
+        if v.size_warning and not warned:  # the same split for every file: once
+            err_console.print(f"warning: {v.size_warning}", markup=False, highlight=False)
+            warned = True
 
 
 @app.command()

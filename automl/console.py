@@ -139,6 +139,10 @@ class RichProgress(Observer):
         target = self.bars.console if self.bars else self.console
         target.print(f"note: {text}", markup=False, highlight=False, soft_wrap=True)
 
+    def warning(self, text: str) -> None:  # shown even with --quiet
+        target = self.bars.console if self.bars else self.console
+        target.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
+
     # -- helpers ----------------------------------------------------------------------------------------
     def eta(self) -> float | None:
         """Seconds left: mean trial time of this session times the trials left, less the running one's age."""

@@ -10,7 +10,8 @@ A study calls, in this order::
     study_ended()
 
 and ``note(text)`` at any time, for something a person should know in one line (a trial left RUNNING by a
-process that died and now failed, a damaged best model being rebuilt).
+process that died and now failed, a damaged best model being rebuilt); ``warning(text)`` for something that
+makes the results less trustworthy (a resumed study whose ``train.epochs`` changed).
 
 ``state`` is COMPLETE, PRUNED or FAIL; ``value`` is the trial's best epoch (None when it failed); ``best`` is
 the study's best value so far, earlier sessions included. Observers must not raise: they watch, they do not
@@ -53,6 +54,9 @@ class Progress:
     def note(self, text: str) -> None:
         pass
 
+    def warning(self, text: str) -> None:
+        """Something that makes results less trustworthy (a resumed study whose budget changed)."""
+
 
 @dataclass(frozen=True)
 class Event:
@@ -93,6 +97,9 @@ class Events(Progress):
     def note(self, text: str) -> None:
         self._add("note", text=text)
 
+    def warning(self, text: str) -> None:
+        self._add("warning", text=text)
+
     def of(self, kind: str) -> list[Event]:
         """The recorded events of one kind, in order."""
         return [e for e in self.events if e.kind == kind]
@@ -128,6 +135,10 @@ class Fanout(Progress):
     def note(self, text: str) -> None:
         for o in self.observers:
             o.note(text)
+
+    def warning(self, text: str) -> None:
+        for o in self.observers:
+            o.warning(text)
 
 
 __all__ = ["Event", "Events", "Fanout", "Progress"]

@@ -18,14 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from automl import signals
-from automl.builders.metrics import base_metric, score_model
+from automl.builders.metrics import base_metric, predict_eagerly, score_model
 from automl.config.loader import Pipeline
 from automl.engines.base import TrialRecord
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
 from automl.space.params import Param
+from automl.stats import POINT, Interval
+from automl.stats import gain as gain_interval
 from automl.study.folder import file_digest, load_model, write_json
 from automl.study.loop import reason
 from automl.study.objective import StudentObjective
@@ -58,6 +62,10 @@ class DistillResult:
     #: the two students' best validation value of the study's metric: what ``export.model: auto`` picks by
     distilled_val: float | None = None
     scratch_val: float | None = None
+    #: the gain's paired bootstrap interval over the test rows (automl.stats), and the metric it is on: the
+    #: compared metric when it is a mean over rows (accuracy, mae, mse, rmse), else accuracy
+    interval: Interval | None = None
+    interval_metric: str = ""
 
     @property
     def pick(self) -> str:
@@ -76,15 +84,47 @@ class DistillResult:
         return d - s if self.direction == "maximize" else s - d
 
     @property
+    def gain_text(self) -> str:
+        """``gain +1.2 pt [95% CI -0.8, +3.1]`` (accuracy in points; another metric in its own units)."""
+        if self.interval is None:
+            return f"gain {self.gain:+.4f}" if self.gain is not None else ""
+        on = self.interval_metric
+        return self.interval.text("gain" if on == self.metric else f"{on} gain", percent=on == "accuracy")
+
+    @property
+    def helped(self) -> bool | None:
+        """True: the interval lies above zero; False: below; None: it spans zero (or nothing to compare)."""
+        if self.gain is None:
+            return None
+        if self.interval is None:
+            return self.gain > 0
+        return None if not self.interval.distinguishable else self.interval.estimate > 0
+
+    @property
     def verdict(self) -> str:
         d, s = self.distilled_test.get(self.metric), self.scratch_test.get(self.metric)
         if self.gain is None:
             return "no student completed: nothing to compare"
-        if self.gain > 0:
-            return (f"distillation helped: test {self.metric} {d:.4f} distilled vs {s:.4f} from scratch "
-                    f"({self.gain:+.4f})")
-        return (f"distillation did not help: test {self.metric} {d:.4f} distilled vs {s:.4f} from scratch "
-                f"({self.gain:+.4f}); the scratch student is at {self.scratch_path}")
+        scores = f"test {self.metric} {d:.4f} distilled vs {s:.4f} from scratch, {self.gain_text}"
+        if self.helped:
+            return f"distillation helped: {scores}"
+        if self.helped is False:
+            return f"distillation did not help: {scores}; the scratch student is at {self.scratch_path}"
+        return (f"distillation's effect is not distinguishable: {scores} (the interval spans zero); the scratch "
+                f"student is at {self.scratch_path}")
+
+    @property
+    def size_warning(self) -> str | None:
+        """One line when the test split is too small to tell a 1-point difference (automl.stats's rule)."""
+        if self.interval is None:
+            return None
+        on = self.interval_metric
+        if on == "accuracy":
+            return self.interval.size_warning("accuracy", binary=True)
+        reference = self.scratch_test.get(on)  # an error: 1% of the scratch student's
+        if not reference:
+            return None
+        return self.interval.size_warning(on, point=POINT * reference, shown=f"1% of the scratch student's {on}")
 
     @property
     def picked(self) -> str:
@@ -168,6 +208,10 @@ class _Distillation(Session):
         data = self.plan.data
         return score_model(model, data.x_test, data.y_test, data.task, data.num_classes)
 
+    def _test_outputs(self, model: Any) -> np.ndarray:
+        """The model's outputs on every test row (what the gain's interval resamples)."""
+        return predict_eagerly(model, self.plan.data.x_test)
+
     def _scratch(self, best: TrialRecord) -> float | None:
         """Train the best student's architecture from scratch (same seed, epochs, batch size) in the trial
         process, kept as ``student_scratch.keras``; its best validation value, None when that training failed."""
@@ -198,17 +242,22 @@ class _Distillation(Session):
         scratch: dict[str, float] = {}
         n_params, version, info, values = 0, None, {}, {}
         scratch_val: float | None = None
+        interval, on = None, ""
         if best is not None and folder.student_model.exists():
             values = obj.space.replay(best.params)  # every value of the best student, fixed ones too
             block, hp, n_params = obj.architecture(values)
             info = {"trial": best.number, "value": best.value, "metric": plan.metric, "params": values,
                     "block": block, "hp": hp, "n_params": n_params, "teacher": str(obj.teacher_path),
                     "teacher_params": obj.teacher_params, "teacher_sha256": file_digest(obj.teacher_path)}
-            distilled = self._evaluate(load_model(folder.student_model))
+            student = load_model(folder.student_model)
+            distilled, distilled_out = self._evaluate(student), self._test_outputs(student)
             signals.check()
             scratch_val = self._scratch(best)
             if scratch_val is not None:
-                scratch = self._evaluate(load_model(folder.scratch_model))
+                from_scratch = load_model(folder.scratch_model)
+                scratch = self._evaluate(from_scratch)
+                interval, on = gain_interval(distilled_out, self._test_outputs(from_scratch), plan.data.y_test,
+                                    plan.data.task, metric, seed=plan.pipeline.config.seed or 0)
         result = DistillResult(
             study_name=obj.name, metric=metric, direction=plan.direction,
             teacher_path=str(obj.teacher_path), student_path=str(folder.student_model) if distilled else None,
@@ -216,7 +265,8 @@ class _Distillation(Session):
             student_params=n_params, teacher_test=teacher_test, distilled_test=distilled, scratch_test=scratch,
             best_params=dict(values) if distilled else {},
             best_value=best.value if best else None, parent_run_id=parent, trials=self.engine.trials(),
-            distilled_val=best.value if distilled and best else None, scratch_val=scratch_val if scratch else None)
+            distilled_val=best.value if distilled and best else None, scratch_val=scratch_val if scratch else None,
+            interval=interval if scratch else None, interval_metric=on if scratch else "")
         metrics: dict[str, float] = {f"teacher_{k}": v for k, v in teacher_test.items()}
         metrics |= {f"student_distilled_{k}": v for k, v in distilled.items()}
         metrics |= {f"student_scratch_{k}": v for k, v in scratch.items()}
@@ -224,6 +274,9 @@ class _Distillation(Session):
                     "params_ratio": n_params / max(1, obj.teacher_params)}
         if result.gain is not None:
             metrics["distill_gain"] = result.gain
+        if result.interval is not None:
+            metrics |= {"distill_gain_ci_low": result.interval.low, "distill_gain_ci_high": result.interval.high,
+                        f"distill_gain_{result.interval_metric}": result.interval.estimate}
         if result.distilled_val is not None:
             metrics[f"student_distilled_{plan.metric}"] = result.distilled_val
         if result.scratch_val is not None:
@@ -234,6 +287,9 @@ class _Distillation(Session):
         if distilled:
             info = {**info, "test": distilled, "scratch_test": scratch, "teacher_test": teacher_test,
                     "verdict": result.verdict, "pick": result.pick,
+                    "gain": None if result.interval is None else {
+                        "metric": result.interval_metric, **result.interval.to_dict(),
+                        "size_warning": result.size_warning},
                     "validation": {"distilled": result.distilled_val, "scratch": result.scratch_val}}
             write_json(folder.student_info, info)
             self.tracker.log_artifact(parent, folder.student_model, "student")

@@ -318,6 +318,8 @@ class _Export:
             f"{fmt}_size_kib": check.size_kib, f"{fmt}_{m}": check.tflite_value, f"{fmt}_drop": check.drop,
             f"{fmt}_latency_ms": check.latency_ms_median, f"{fmt}_latency_p90_ms": check.latency_ms_p90,
             f"{fmt}_mean_abs_diff": check.mean_abs_diff,
+            **({f"{fmt}_drop_ci_low": check.drop_interval.low, f"{fmt}_drop_ci_high": check.drop_interval.high}
+               if check.drop_interval is not None else {}),
             **({f"{fmt}_agreement": check.agreement} if check.agreement is not None else {})},
             tags={f"automl.{fmt}.flagged": check.flagged})
         self.tracker.log_artifact(parent, tflite, "export")

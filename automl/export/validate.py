@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.stats import Interval
+
 
 @dataclass
 class TensorSpec:
@@ -50,6 +52,8 @@ class Validation:
     io: str = "float32"
     size_ratio: float | None = None  # to the float32 file, when it was exported too
     usage: dict[str, Any] = field(default_factory=dict)  # how to call the file, beyond the specs
+    #: the drop's paired bootstrap interval over the test rows (automl.stats); None: not computed
+    drop_interval: Interval | None = None
 
     @property
     def flagged(self) -> bool:
@@ -59,10 +63,29 @@ class Validation:
     def size_kib(self) -> float:
         return self.size_bytes / 1024
 
+    @property
+    def drop_text(self) -> str:
+        """``drop +0.5 pt [95% CI -0.3, +1.4]`` (accuracy points, or the relative MAE increase in %)."""
+        if self.drop_interval is None:
+            return f"drop {self.drop * 100:+.2f} {'pt' if self.metric == 'accuracy' else '%'}"
+        text = self.drop_interval.text("drop", percent=True)
+        return text if self.metric == "accuracy" else text.replace(" pt [", " % [")
+
+    @property
+    def size_warning(self) -> str | None:
+        """One line when the test split is too small to tell a 1-point drop (automl.stats's rule)."""
+        if self.drop_interval is None:
+            return None
+        if self.metric == "accuracy":
+            return self.drop_interval.size_warning("accuracy", binary=True)
+        return self.drop_interval.size_warning("MAE", shown="1%")
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["flagged"] = self.flagged
         out["size_kib"] = round(self.size_kib, 2)
+        out["drop_interval"] = None if self.drop_interval is None else {
+            **self.drop_interval.to_dict(), "size_warning": self.size_warning}
         return out
 
 
@@ -184,6 +207,7 @@ def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np
         metric = "mae"
         drop = (value - ref.value) / max(ref.value, 1e-12)
         agreement = None
+    interval = drop_interval(outputs, ref.outputs, y, task)
     diff = np.abs(outputs - ref.outputs)
     median, p90 = tflite_latency_ms(content, x[0], latency_runs)
     interp = _interpreter(content, None)
@@ -192,4 +216,16 @@ def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np
         tflite_value=value, drop=float(drop), max_drop=max_drop, agreement=agreement,
         mean_abs_diff=float(diff.mean()), max_abs_diff=float(diff.max()), latency_ms_median=median,
         latency_ms_p90=p90, keras_latency_ms_median=ref.latency_ms, samples=len(x),
-        input=_spec(interp.get_input_details()[0]), output=_spec(interp.get_output_details()[0]), io=io)
+        input=_spec(interp.get_input_details()[0]), output=_spec(interp.get_output_details()[0]), io=io,
+        drop_interval=interval)
+
+
+def drop_interval(outputs: np.ndarray, reference: np.ndarray, y: np.ndarray, task: str) -> Interval:
+    """The paired bootstrap interval of the drop (:func:`validate`'s): accuracy points Keras's outputs score
+    above the file's, or the relative increase of the file's MAE over Keras's, resampling the test rows."""
+    from automl.stats import paired_bootstrap, relative_increase, row_values
+
+    metric = "accuracy" if task == "classification" else "mae"
+    mine, _ = row_values(outputs, y, task, metric)
+    theirs, _ = row_values(reference, y, task, metric)
+    return paired_bootstrap(theirs, mine) if task == "classification" else relative_increase(mine, theirs)

@@ -1,4 +1,4 @@
-"""Study reports: one self-contained HTML page (and its figures) per study, also logged to MLflow.
+"""Study reports: one self-contained HTML page per study (its figures embedded), also logged to MLflow.
 
 >>> from automl.report import build_report
 >>> report = build_report("quickstart")  # doctest: +SKIP
@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,8 @@ class Report:
     path: Path
     study: StudyData
     importances: dict[str, float]
-    figures: dict[str, Path] = field(default_factory=dict)
+    #: the figures the page embeds (PNG bytes), by name; logged to MLflow as ``report/<page>_<name>.png``
+    figures: dict[str, bytes] = field(default_factory=dict)
     logged_run_id: str | None = None  # the study session run the report was logged to
 
 
@@ -31,8 +33,10 @@ def build_report(name: str, *, tracking_uri: str | None = None, output: str | Pa
                  output_dir: str | Path | None = None, log: bool = True) -> Report:
     """Write ``output`` (default ``mlruns/<name>/report.html``) for study ``name`` and log it to MLflow.
 
-    ``output_dir`` is the study's folder (default ``mlruns/<name>``), where exports are looked for. The page
-    and its figures are logged under ``report/`` in the latest session's parent run when ``log`` is set.
+    ``output_dir`` is the study's folder (default ``mlruns/<name>``), where exports and the distillation's
+    ``student.json`` are looked for. The page embeds its figures: no PNG file is written beside it. The page
+    and its figures (from a temporary folder) are logged under ``report/`` in the latest session's parent run
+    when ``log`` is set.
     """
     from automl.report import plots
     from automl.report.html import render
@@ -51,12 +55,8 @@ def build_report(name: str, *, tracking_uri: str | None = None, output: str | Pa
     path = Path(output) if output else folder / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, render(study, scores, figures).encode("utf-8"))
-    saved: dict[str, Path] = {}
-    for key, png in figures.items():
-        if png is not None:
-            saved[key] = path.with_name(f"{path.stem}_{key}.png")
-            saved[key].write_bytes(png)
-    report = Report(path=path, study=study, importances=scores, figures=saved)
+    drawn = {key: png for key, png in figures.items() if png is not None}
+    report = Report(path=path, study=study, importances=scores, figures=drawn)
     if log:
         report.logged_run_id = _log(report)
     return report
@@ -68,8 +68,11 @@ def _log(report: Report) -> str:
     client = MlflowClient(tracking_uri=report.study.tracking_uri)
     run_id = report.study.latest_run_id
     client.log_artifact(run_id, str(report.path), "report")
-    for png in report.figures.values():
-        client.log_artifact(run_id, str(png), "report")
+    with tempfile.TemporaryDirectory() as tmp:  # the figures go to MLflow only, never beside the page
+        for key, png in report.figures.items():
+            figure = Path(tmp) / f"{report.path.stem}_{key}.png"
+            figure.write_bytes(png)
+            client.log_artifact(run_id, str(figure), "report")
     client.set_tag(run_id, "automl.report", f"report/{report.path.name}")
     return run_id
 

@@ -17,7 +17,7 @@ from typing import Any
 from automl._text import one_of
 from automl.errors import StudyError
 from automl.stores import redact
-from automl.study.folder import StudyFolder
+from automl.study.folder import StudyFolder, read_json
 from automl.tracking.mlflow import PARENT_TAG, tracking_uri
 
 CURVE_KEYS = ("loss", "val_loss")
@@ -55,6 +55,8 @@ class StudyData:
     settings: dict[str, str]  # the latest session's parameters (engine, sampler, epochs, data.source, ...)
     #: a multi-objective study's Pareto front as its last session settled it (pareto.json); else empty
     pareto: list[dict[str, Any]] = field(default_factory=list)
+    #: the study's distillation as its last ``automl distill`` recorded it (student.json); None: not distilled
+    distill: dict[str, Any] | None = None
 
     @property
     def latest_run_id(self) -> str:
@@ -158,7 +160,16 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
                      experiment_id=experiment.experiment_id, sessions=sessions, trials=trials, test_metrics=test,
                      exports=read_exports(Path(output_dir) / "export" if output_dir else StudyFolder(name).export_dir),
                      settings=dict(latest),
-                     pareto=read_pareto(Path(output_dir) / "pareto.json" if output_dir else StudyFolder(name).pareto))
+                     pareto=read_pareto(Path(output_dir) / "pareto.json" if output_dir else StudyFolder(name).pareto),
+                     distill=read_distill(Path(output_dir) / "student.json" if output_dir
+                                          else StudyFolder(name).student_info))
+
+
+def read_distill(path: Path) -> dict[str, Any] | None:
+    """What ``student.json`` records (students' weights, validation and test values, verdict, the gain's
+    interval); None when the study was not distilled or the file is unreadable."""
+    doc = read_json(path)
+    return doc if doc is not None and "verdict" in doc and isinstance(doc.get("test"), dict) else None
 
 
 def read_pareto(path: Path) -> list[dict[str, Any]]:

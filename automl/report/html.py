@@ -53,6 +53,48 @@ def _trial_rows(study: StudyData, trials: list[TrialRun], names: list[str]) -> l
              fmt(t.n_params), *[escape(fmt(t.params.get(n))) for n in names]] for t in trials]
 
 
+def distill_rows(study: StudyData) -> tuple[list[str], list[list[Any]]]:
+    """The distillation's comparison (teacher, distilled student, student from scratch): headers and raw rows
+    (name, weights, validation value, test value); no rows when the study was not distilled."""
+    info = study.distill
+    if not info:
+        return [], []
+    metric = str(info.get("metric") or study.metric)
+    base = metric[4:] if metric.startswith("val_") else metric
+    validation = info.get("validation") or {}
+    best = study.best()
+    teacher_val = best.value if best is not None and metric == study.metric else None
+    teacher_test = (info.get("teacher_test") or {}).get(base)
+    rows = [["teacher (best trial)", info.get("teacher_params"), teacher_val, teacher_test],
+            ["student (distilled)", info.get("n_params"), validation.get("distilled"), info["test"].get(base)],
+            ["student (from scratch)", info.get("n_params") if info.get("scratch_test") else None,
+             validation.get("scratch"), (info.get("scratch_test") or {}).get(base)]]
+    return ["model", "weights", f"validation {metric}", f"test {base}"], rows
+
+
+def _distill_section(study: StudyData) -> list[str]:
+    headers, rows = distill_rows(study)
+    if not rows:
+        return []
+    info = study.distill or {}
+    parts = ["<h2>Distillation</h2>",
+             _table(headers, [[escape(r[0]), "-" if r[1] is None else f"{int(r[1]):,}", fmt(r[2]), fmt(r[3])]
+                              for r in rows], left=1),
+             f"<p>{escape(str(info['verdict']))}</p>"]
+    gain = info.get("gain") or {}
+    if gain.get("size_warning"):
+        parts.append(f"<p class=flag>{escape(str(gain['size_warning']))}</p>")
+    if gain:
+        parts.append(f"<p class=meta>The gain's {round(float(gain.get('level', 0.95)) * 100)}% interval is a paired "
+                     f"bootstrap over the {gain.get('n', '-')} test rows ({gain.get('resamples', '-')} resamples, on "
+                     f"{escape(str(gain.get('metric', '-')))}); the students have the same architecture and weights "
+                     "count.</p>")
+    if info.get("pick"):
+        parts.append(f"<p class=meta>export.model auto ships the {escape(str(info['pick']))} student (chosen on "
+                     "validation).</p>")
+    return parts
+
+
 def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes | None], *, top: int = 10) -> str:
     """The report page of ``study`` (see :func:`automl.report.build_report`)."""
     counts = study.counts()
@@ -76,7 +118,7 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
     ]
     ranked = study.ranked()[:top]
     if ranked:
-        parts.append(_table(["trial", "state", study.metric, "best epoch", "seconds", "params", *names],
+        parts.append(_table(["trial", "state", study.metric, "best epoch", "seconds", "weights", *names],
                             _trial_rows(study, ranked, names), best_row=0))
         if study.test_metrics:
             tests = ", ".join(f"{escape(k)} = {fmt(v)}" for k, v in sorted(study.test_metrics.items()))
@@ -103,6 +145,7 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
         parts.append(_table(["trial", *metrics],
                             [[str(m["trial"]), *(fmt(m["values"].get(k)) for k in metrics)] for m in study.pareto],
                             left=0))
+    parts += _distill_section(study)
     if study.exports:
         parts.append("<h2>Exported models</h2>")
         metric = study.exports[0].get("metric", "accuracy")
@@ -110,20 +153,23 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
         for e in study.exports:
             drop = float(e.get("drop", 0.0))
             flagged = drop > float(e.get("max_drop", 1.0)) + 1e-12
+            ci = e.get("drop_interval") or {}
+            shown = f"{drop:+.4f}" + (f" [{float(ci['low']):+.4f}, {float(ci['high']):+.4f}]" if "low" in ci else "")
             rows.append([escape(str(e.get("format"))), escape(str(e.get("file", "")).rsplit("/", 1)[-1]),
                          f"{float(e.get('size_bytes', 0)) / 1024:.1f} KiB", fmt(e.get("keras_value")),
                          fmt(e.get("tflite_value")),
-                         f'<span class=flag>{drop:+.4f} flagged</span>' if flagged else f"{drop:+.4f}",
+                         f'<span class=flag>{shown} flagged</span>' if flagged else shown,
                          fmt(e.get("agreement")), f"{fmt(e.get('latency_ms_median'), 3)} ms",
                          str(e.get("samples", "-"))])
-        parts.append(_table(["format", "file", "size", f"keras {metric}", f"tflite {metric}", "drop", "agreement",
+        parts.append(_table(["format", "file", "size", f"keras {metric}", f"tflite {metric}", "drop [95% CI]",
+                             "agreement",
                              "latency p50", "test samples"], rows, left=2))
     failed = [t for t in study.trials if t.state == "FAIL"]
     if failed:
         parts.append("<h2>Failed trials</h2>")
         parts.append(_table(["trial", "reason"], [[str(t.number), escape(t.reason or "-")] for t in failed], left=0))
     parts.append("<h2>All trials</h2>")
-    parts.append(_table(["trial", "state", study.metric, "best epoch", "seconds", "params", *names],
+    parts.append(_table(["trial", "state", study.metric, "best epoch", "seconds", "weights", *names],
                         _trial_rows(study, study.trials, names)))
     title = f"automl report: {escape(study.name)}"
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{title}</title>"

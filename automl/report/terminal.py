@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from automl.report import Report
-from automl.report.html import fmt
+from automl.report.html import distill_rows, fmt
 
 
 def summary(report: Report, top: int = 5) -> list[Any]:
@@ -18,12 +19,13 @@ def summary(report: Report, top: int = 5) -> list[Any]:
                       f"{len(study.sessions)} session(s); {study.metric} ({study.direction})"]
     names = study.varying()
     table = Table(title=f"top trials by {study.metric}")
-    for col in ("trial", study.metric, "best epoch", "seconds"):
+    for col in ("trial", study.metric, "best epoch", "seconds", "weights"):
         table.add_column(col, justify="right")
-    table.add_column("params")
+    table.add_column("hyperparameters")
     for t in study.ranked()[:top]:
         shown = ", ".join(f"{n}={fmt(t.params.get(n), 3)}" for n in names if n in t.params)
-        table.add_row(str(t.number), fmt(t.value), fmt(t.best_epoch), fmt(t.seconds, 3), shown)
+        weights = "-" if t.n_params is None else f"{t.n_params:,}"
+        table.add_row(str(t.number), fmt(t.value), fmt(t.best_epoch), fmt(t.seconds, 3), weights, shown)
     out.append(table)
     if report.importances:
         width = max(len(k) for k in report.importances)
@@ -40,6 +42,19 @@ def summary(report: Report, top: int = 5) -> list[Any]:
         for member in study.pareto:
             front.add_row(str(member["trial"]), *(fmt(member["values"].get(m)) for m in metrics))
         out.append(front)
+    headers, rows = distill_rows(study)
+    if rows:
+        distilled = Table(title="distillation")
+        for col in headers:
+            distilled.add_column(col, justify="left" if col == "model" else "right")
+        for name, weights, val, test in rows:
+            distilled.add_row(name, "-" if weights is None else f"{int(weights):,}", fmt(val), fmt(test))
+        out.append(distilled)
+        info = study.distill or {}
+        out.append(Text(str(info["verdict"])))
+        warning = (info.get("gain") or {}).get("size_warning")
+        if warning:
+            out.append(Text(f"warning: {warning}"))
     if study.exports:
         metric = study.exports[0].get("metric", "accuracy")
         exports = Table(title="exported models")

@@ -174,7 +174,8 @@ class StudyFolder:
 
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
     OWNED = ("best.keras", "best.json", "encoding.json", "student.keras", "student.json", "student_scratch.keras",
-             "candidates", "export", "report.html", "data", "measure.lock", "trials", "pareto.json", MARKER)
+             "candidates", "export", "report.html", "data", "measure.lock", "trials", "pareto.json", "terms.json",
+             MARKER)
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -205,6 +206,11 @@ class StudyFolder:
     @property
     def scratch_model(self) -> Path:
         return self.path / "student_scratch.keras"
+
+    @property
+    def terms(self) -> Path:
+        """What the study was created with: its split, seed, cv folds and budget (:mod:`automl.study.terms`)."""
+        return self.path / "terms.json"
 
     @property
     def export_dir(self) -> Path:

@@ -22,6 +22,7 @@ from automl.runtime import freeze_imports
 from automl.study.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
 from automl.study.pareto import front
+from automl.study.terms import budget_attrs
 from automl.tracking.mlflow import Tracker
 from automl.trial.process import (
     ChildSetup,
@@ -200,17 +201,18 @@ class Loop:
             "automl.engine": self.cfg.study.engine, **trial.tags(),
             **({"automl.worker": self.worker} if self.worker is not None else {})})
         # known while it runs, so whoever heals a trial left by a dead process can fail its run too
-        self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id,
+        budget = budget_attrs(obj.epochs, obj.batch_size)  # what the trial trains under (see automl.study.terms)
+        self.engine.mark(trial, {"mlflow_run_id": run_id, "automl.session": self._parent_id, **budget,
                                  **({"worker": self.worker} if self.worker is not None else {})})
         self._session_trials.append(trial.number)
         self.progress.trial_started(trial.number, values)
         try:
             request, logged = obj.request(trial, values, self.spec)
         except Exception as exc:  # a configuration that cannot be set up (a student no width fits): this trial's
-            self.tracker.log(run_id, params=values)
+            self.tracker.log(run_id, params={**values, **budget})
             self._record(trial, run_id, TrialResult(state="FAIL", reason=reason(exc)), 0.0)
             return
-        self.tracker.log(run_id, params=logged)
+        self.tracker.log(run_id, params={**logged, **budget})
         epochs = request.epochs
         reporter = EpochRelay(trial, self.tracker, run_id, self.progress, epochs)
         started = time.monotonic()
@@ -296,7 +298,8 @@ class Loop:
         value, violations, outcome = self._outcome(result)
         attrs: dict[str, Any] = {"n_params": result.n_params, "fit_seconds": round(result.fit_seconds, 3),
                                  "epochs_trained": len(result.history), "mlflow_run_id": run_id,
-                                 "automl.session": self._parent_id, **outcome}
+                                 "automl.session": self._parent_id, **outcome,
+                                 **budget_attrs(self.objective.epochs, self.objective.batch_size)}
         if self.worker is not None:
             attrs["worker"] = self.worker
         if result.best_epoch is not None:

@@ -19,10 +19,11 @@ from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
-from automl.study.folder import ModelLoadError, write_json
+from automl.study.folder import ModelLoadError, read_json, write_json
 from automl.study.loop import reason
 from automl.study.pareto import describe, front, plot
 from automl.study.session import Session
+from automl.study.terms import check_resume, study_terms
 from automl.tracking.registry import register_file
 from automl.trial.process import InlineRunner, ProcessRunner, drop_spare, prestart
 from automl.trial.runner import NullReporter, TrialRequest
@@ -96,6 +97,7 @@ class _Study(Session):
             self.folder.clear()
         self.engine.open(new=new)
         self.folder.claim()
+        self._check_terms()
         for note in plan.notes:
             self.progress.note(note)
         self.heal()
@@ -137,6 +139,20 @@ class _Study(Session):
         finally:
             with signals.deferred():
                 self._close_runner()
+
+    def _check_terms(self) -> None:
+        """A resumed study must keep its split, seed and cv folds (else a one-line error); a changed budget is
+        one warning line. A new study (or one of an earlier release) records the terms it runs with."""
+        plan = self.plan
+        now = study_terms(self.cfg)
+        earlier = [t for t in self.engine.trials() if t.state != "WAITING"]  # enqueued ones have not run
+        stored = read_json(self.folder.terms)
+        if earlier and stored is not None:
+            warning = check_resume(stored, now, earlier, name=plan.name, file=str(plan.pipeline.file))
+            if warning:
+                self.progress.warning(warning)
+        if not earlier or stored is None:
+            write_json(self.folder.terms, now)
 
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""

@@ -86,6 +86,7 @@ def test_report_of_a_pipeline_under_another_name_reads_that_study(tmp_path: Path
 
 @pytest.mark.parametrize("args, where", [
     (["--trials", "3"], "--trials"),
+    (["-n", "3"], "--trials"),
     (["--set", "study.trials=3"], "--set study.trials"),
     (["--set", "study.workers=2"], "--set study.workers"),
     (["--set", "distill.trials=2"], "--set distill.trials"),

@@ -60,7 +60,19 @@ def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: p
     assert Path(result.student_path or "").exists() and Path(result.scratch_path or "").exists()
     assert set(result.distilled_test) == set(result.scratch_test) >= {"accuracy", "loss"}
     assert result.gain == pytest.approx(result.distilled_test["accuracy"] - result.scratch_test["accuracy"])
-    assert result.verdict.startswith("distillation helped" if result.gain > 0 else "distillation did not help")
+    interval = result.interval
+    assert interval is not None and result.interval_metric == "accuracy"
+    assert interval.estimate == pytest.approx(result.gain, abs=1e-6)
+    assert interval.low <= interval.estimate <= interval.high
+    assert interval.n == 40 and interval.resamples == 1000  # 200 rows, 20% test
+    assert result.verdict.startswith({True: "distillation helped", False: "distillation did not help",
+                                      None: "distillation's effect is not distinguishable"}[result.helped])
+    assert " pt [95% CI " in result.verdict
+    small = "(40 rows) is too small to tell 1 point of accuracy: that is fewer than 6 rows"
+    assert result.size_warning is not None and small in result.size_warning
+    info = json.loads((tuned / "mlruns" / "kd" / "student.json").read_text())
+    assert info["gain"]["low"] == interval.low and info["gain"]["high"] == interval.high
+    assert info["gain"]["metric"] == "accuracy" and info["gain"]["size_warning"] == result.size_warning
 
     study = optuna.load_study(study_name="kd-student", storage="sqlite:///mlruns/optuna.db")
     assert len(study.trials) == 2
@@ -71,6 +83,8 @@ def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: p
     assert metrics["student_scratch_accuracy"] == pytest.approx(result.scratch_test["accuracy"])
     assert metrics["teacher_accuracy"] == pytest.approx(result.teacher_test["accuracy"])
     assert metrics["student_params"] == result.student_params and parent.info.status == "FINISHED"
+    assert metrics["distill_gain_ci_low"] == pytest.approx(interval.low)
+    assert metrics["distill_gain_ci_high"] == pytest.approx(interval.high)
     client = MlflowClient(tracking_uri())
     children = client.search_runs([parent.info.experiment_id],
                                   f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
@@ -105,7 +119,8 @@ def test_cli_distill_prints_the_comparison(tuned: Path, monkeypatch: pytest.Monk
     out = runner.invoke(app, ["distill", "kd.yaml", "--trials", "1", "--set", "distill.epochs=2"])
     assert out.exit_code == 0, out.output
     assert "student (from scratch)" in out.output and "student (distilled)" in out.output
-    assert "distillation" in out.output and "teacher" in out.output
+    assert "distillation" in out.output and "teacher" in out.output and "weights" in out.output
+    assert " pt [95% CI " in out.output and "warning: the test split (40 rows) is too small" in out.output
 
 
 def test_cli_distill_without_a_study_is_one_line_and_exit_2(tmp_path: Path) -> None:

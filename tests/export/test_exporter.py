@@ -62,13 +62,16 @@ def test_export_writes_validates_logs_and_registers_every_format(tmp_path: Path)
         assert report["latency_ms_median"] > 0 and report["latency_ms_p90"] >= report["latency_ms_median"]
         assert report["agreement"] >= 0.85
         assert report["drop"] == pytest.approx(report["keras_value"] - report["tflite_value"])
+        ci = report["drop_interval"]  # paired bootstrap over the 40 test rows
+        assert ci["estimate"] == pytest.approx(report["drop"]) and ci["low"] <= ci["estimate"] <= ci["high"]
+        assert ci["n"] == 40 and ci["resamples"] == 1000 and "(40 rows) is too small" in ci["size_warning"]
         assert "class_names" in report["usage"]
 
     client = MlflowClient(tracking_uri())
     run = client.get_run(result.parent_run_id)
     assert run.info.status == "FINISHED" and run.data.tags["automl.role"] == "export"
-    assert {"int8_size_kib", "int8_accuracy", "int8_drop", "int8_latency_ms", "keras_accuracy"} <= set(
-        run.data.metrics)
+    assert {"int8_size_kib", "int8_accuracy", "int8_drop", "int8_latency_ms", "keras_accuracy",
+            "int8_drop_ci_low", "int8_drop_ci_high"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(result.parent_run_id, "export")}
     assert {"export/best_int8.tflite", "export/best_int8.json"} <= artifacts
 
@@ -93,6 +96,9 @@ def test_a_drop_above_max_drop_is_flagged_in_json_and_mlflow(tmp_path: Path) -> 
     assert int8.validation.flagged and not f32.validation.flagged  # float rounding is not a drop
     assert [f.format for f in result.flagged] == ["int8"]
     assert json.loads(Path(int8.json_path).read_text())["flagged"] is True
+    ci = int8.validation.drop_interval  # the relative MAE increase, resampled
+    assert ci is not None and ci.estimate == pytest.approx(int8.validation.drop, rel=1e-4)  # float64 here
+    assert int8.validation.drop_text.startswith("drop +") and " % [95% CI " in int8.validation.drop_text
     run = MlflowClient(tracking_uri()).get_run(result.parent_run_id)
     assert run.data.tags["automl.int8.flagged"] == "True"
     assert "int8" in run.data.tags["automl.flagged"]
@@ -104,6 +110,8 @@ def test_cli_exports_a_keras_file_with_the_data_of_a_pipeline(tmp_path: Path) ->
     out = runner.invoke(app, ["export", str(model), "--format", "int8", "--io", "uint8", "--data", str(pipeline)])
     assert out.exit_code == 0, out.output
     assert "int8 (io uint8)" in out.output and "KiB" in out.output
+    assert "int8 (io uint8) vs Keras on the test split: drop " in out.output and " pt [95% CI " in out.output
+    assert "warning: the test split (40 rows) is too small to tell 1 point of accuracy" in out.output
     # the I/O type is in the file's name and its registry alias: a float-I/O int8 file is never overwritten
     report = json.loads(Path("mlruns/ext/export/elsewhere_int8_uint8.json").read_text())
     assert report["input"]["dtype"] == "uint8" and report["input"]["scale"] > 0

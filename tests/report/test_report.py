@@ -48,6 +48,10 @@ def test_report_is_one_self_contained_html_file_with_its_figures(tiny_study: Stu
     assert re.search(rf"<tr class=best><td>{best}</td>", html)
     assert "test_accuracy" in html
     assert set(report.figures) >= {"history", "curves"}
+    assert all(png.startswith(b"\x89PNG") for png in report.figures.values())
+    assert list(report.path.parent.glob("*.png")) == []  # the page embeds them: nothing written beside it
+    # the trials' weight count is its own column, beside the hyperparameters
+    assert "<th>weights</th>" in html and "<th>params</th>" not in html
 
 
 def test_report_is_logged_to_the_latest_session_run(tiny_study: StudyDir, in_study: Path) -> None:
@@ -58,6 +62,7 @@ def test_report_is_logged_to_the_latest_session_run(tiny_study: StudyDir, in_stu
     assert run.data.tags["automl.report"] == "report/r.html"
     logged = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "report")}
     assert {"r.html", "r_history.png", "r_curves.png"} <= logged
+    assert sorted(p.name for p in Path("elsewhere").iterdir()) == ["r.html"]  # the PNGs went to MLflow only
 
 
 def test_exported_models_appear_with_their_validation(tiny_study: StudyDir, tmp_path: Path) -> None:
@@ -81,3 +86,49 @@ def test_exported_models_appear_with_their_validation(tiny_study: StudyDir, tmp_
 def test_an_unknown_study_is_a_one_line_error_naming_the_known_ones(tiny_study: StudyDir) -> None:
     with pytest.raises(StudyError, match=r"no study 'tinny' in the MLflow store .*did you mean 'tiny'"):
         collect("tinny", uri=tiny_study.tracking_uri)
+
+
+def _student_json(folder: Path, *, gain: dict | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {"trial": 1, "value": 0.81, "metric": "val_accuracy", "n_params": 1234, "teacher_params": 56789,
+            "test": {"accuracy": 0.8, "loss": 0.5}, "scratch_test": {"accuracy": 0.775, "loss": 0.6},
+            "teacher_test": {"accuracy": 0.85, "loss": 0.4}, "pick": "distilled",
+            "verdict": "distillation's effect is not distinguishable: test accuracy 0.8000 distilled vs 0.7750 from "
+                       "scratch, gain +2.5 pt [95% CI -5.0, +10.0] (the interval spans zero)",
+            "validation": {"distilled": 0.81, "scratch": 0.79}, "gain": gain}
+    (folder / "student.json").write_text(json.dumps(info))
+
+
+def test_a_distilled_study_has_a_distillation_section(tiny_study: StudyDir, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from automl.report.terminal import summary
+
+    folder = tmp_path / "tiny"
+    warning = "the test split (40 rows) is too small to tell 1 point of accuracy: ..."
+    _student_json(folder, gain={"metric": "accuracy", "estimate": 0.025, "low": -0.05, "high": 0.1, "n": 40,
+                                "level": 0.95, "resamples": 1000, "distinguishable": False,
+                                "size_warning": warning})
+    report = build_report("tiny", tracking_uri=tiny_study.tracking_uri, output_dir=folder, log=False)
+    html = report.path.read_text()
+    section = html[html.index("<h2>Distillation</h2>"):]
+    assert "<th>weights</th>" in section and "<th>validation val_accuracy</th>" in section
+    for cells in ("teacher (best trial)</td><td>56,789</td>", "student (distilled)</td><td>1,234</td><td>0.8100</td>"
+                  "<td>0.8000</td>", "student (from scratch)</td><td>1,234</td><td>0.7900</td><td>0.7750</td>"):
+        assert cells in section
+    assert "gain +2.5 pt [95% CI -5.0, +10.0]" in section and "not distinguishable" in section
+    assert warning in section and "paired bootstrap over the 40 test rows" in section
+    console = Console(width=200, record=True)
+    for part in summary(report):
+        console.print(part)
+    text = console.export_text()
+    assert "distillation" in text and "56,789" in text and "gain +2.5 pt [95% CI -5.0, +10.0]" in text
+    assert f"warning: {warning}" in text
+
+
+def test_a_study_without_distillation_has_no_such_section(tiny_study: StudyDir, tmp_path: Path) -> None:
+    report = build_report("tiny", tracking_uri=tiny_study.tracking_uri, output_dir=tmp_path / "tiny", log=False)
+    assert report.study.distill is None and "<h2>Distillation</h2>" not in report.path.read_text()
+    _student_json(tmp_path / "old", gain=None)  # a student.json of an earlier release: no interval
+    report = build_report("tiny", tracking_uri=tiny_study.tracking_uri, output_dir=tmp_path / "old", log=False)
+    assert "<h2>Distillation</h2>" in report.path.read_text() and "paired bootstrap" not in report.path.read_text()
