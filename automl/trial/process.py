@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import threading
 import time
@@ -56,6 +57,9 @@ def write_splits(data: Dataset, root: Path) -> Path:
             with atomic_path(folder / f"{name}.npy") as tmp:
                 np.save(tmp, getattr(data, name))
         (folder / "done").write_text("")
+        for stale in root.iterdir():  # the splits of an earlier data version (or release) of this study
+            if stale.is_dir() and stale != folder and (stale / "done").exists():
+                shutil.rmtree(stale, ignore_errors=True)
     return folder
 
 
