@@ -148,6 +148,9 @@ def load_model(path: Path) -> Any:
 
     import keras
 
+    from automl.builders.user import import_recorded
+
+    import_recorded(path)  # a model of a user's builder: its custom layers are registered when its module imports
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
@@ -166,8 +169,9 @@ class StudyFolder:
     """
 
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
-    OWNED = ("best.keras", "best.json", "encoding.json", "student.keras", "student.json", "student_scratch.keras",
-             "candidates", "export", "report.html", "data", "measure.lock", "trials", "pareto.json", MARKER)
+    OWNED = ("best.keras", "best.json", "builder.json", "encoding.json", "student.keras", "student.json",
+             "student_scratch.keras", "candidates", "export", "report.html", "data", "measure.lock", "trials",
+             "pareto.json", MARKER)
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -182,6 +186,11 @@ class StudyFolder:
     @property
     def best_info(self) -> Path:
         return self.path / "best.json"
+
+    @property
+    def builder_info(self) -> Path:
+        """The user's builders the study's models come from (path, function, SHA-256): loading imports them."""
+        return self.path / "builder.json"
 
     @property
     def encoding(self) -> Path:

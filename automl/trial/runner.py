@@ -47,6 +47,8 @@ class Teacher:
     path: str  # a .keras file (loaded once per process)
     alpha: float
     temperature: float
+    #: user builders (``/abs/my_models.py:build``) to import before loading it (their custom layers register)
+    imports: tuple[str, ...] = ()
 
 
 @dataclass
@@ -242,6 +244,9 @@ def _distiller(student: Any, req: TrialRequest) -> Any:
     from automl.builders.metrics import keras_metrics
 
     assert req.teacher is not None
+    from automl.builders.user import import_targets
+
+    import_targets(req.teacher.imports)
     distiller = Distiller(student, load_teacher(req.teacher.path), alpha=req.teacher.alpha,
                           temperature=req.teacher.temperature, task=req.spec.task, target_scale=req.spec.y_std)
     distiller.compile(optimizer=student.optimizer,
