@@ -131,6 +131,8 @@ def import_recorded(model_path: str | Path) -> None:
     """Import the builders that :data:`RECORD` beside ``model_path`` names (a study's models load with them)."""
     import json
 
+    import automl.builders.custom  # noqa: F401  (automl's own layers: the logits of a builder's model)
+
     record = Path(model_path).parent / RECORD
     try:
         info = json.loads(record.read_text())
