@@ -171,9 +171,9 @@ def resolve(ref: str, *, base: Path, file: str | None, path: str) -> Builder:
     if fn is None:
         names = [n for n, v in vars(loaded).items() if callable(v) and not n.startswith("_")
                  and getattr(v, "__module__", None) == loaded.__name__]
-        raise err(f"{show(ref.rpartition(SEP)[0])} has no function `{function}`{did_you_mean(function, names)}")
+        raise err(f"{show(ref.rpartition(SEP)[0])} has no function {show(function)}{did_you_mean(function, names)}")
     if not callable(fn):
-        raise err(f"`{function}` in {show(ref.rpartition(SEP)[0])} is a {type(fn).__name__}, not a function")
+        raise err(f"{show(function)} in {show(ref.rpartition(SEP)[0])} is not a function, got {show(fn)}")
     source = getattr(loaded, "__file__", None)
     return Builder(ref=ref, module=module, function=function, path=str(Path(source).resolve()) if source else None,
                    sha256=file_sha256(source) if source and Path(source).is_file() else None)

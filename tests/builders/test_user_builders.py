@@ -74,8 +74,8 @@ def builders(tmp_path: Path) -> Path:
     ("models/absent.py:build", "block: builder file not found: models/absent.py (relative to {base})"),
     ("models/broken.py:build", "block: cannot import 'models/broken.py': ModuleNotFoundError: No module named "
                                "'no_such_module_here'"),
-    ("models/mine.py:buidl", "block: 'models/mine.py' has no function `buidl`; did you mean 'build'?"),
-    ("models/mine.py:not_callable", "block: `not_callable` in 'models/mine.py' is a int, not a function"),
+    ("models/mine.py:buidl", "block: 'models/mine.py' has no function 'buidl'; did you mean 'build'?"),
+    ("models/mine.py:not_callable", "block: 'not_callable' in 'models/mine.py' is not a function, got 3"),
     ("models/mine.py:", "block: expected FILE.py:FUNCTION or package.module:FUNCTION, got 'models/mine.py:'"),
     ("no_such_package_xyz.models:build", "block: cannot import 'no_such_package_xyz.models': ModuleNotFoundError"),
 ])
