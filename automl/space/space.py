@@ -31,7 +31,8 @@ class SpaceFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(None, description="Free text shown in reports.")
-    block: Param = Field(description="The model block: a name, or a categorical over names.")
+    block: Param = Field(description="The model block: a name, or a categorical over names; your own model is "
+                                     "FILE.py:FUNCTION or package.module:FUNCTION.")
     params: dict[str, Param] = Field(
         default_factory=dict,
         description="Hyperparameters: {type: int|float|categorical, ...} or a fixed value.",
