@@ -230,6 +230,9 @@ def load_teacher(path: str) -> Any:
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
     if key not in _teachers:
+        from automl.builders.user import import_recorded
+
+        import_recorded(path)  # a teacher of a user's builder (builder.json beside it): its custom layers
         _teachers.clear()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
