@@ -126,8 +126,9 @@ params:
 _CUSTOM = """## Your own model
 
 A space's `block` may name a Keras model builder of your own instead of a block: `FILE.py:FUNCTION` (a path
-relative to the space file, or to the pipeline file when the space is inline in it) or `package.module:FUNCTION`
-(importable on the Python path). `examples/my_models.py` is a complete one, `search_spaces/custom.yaml` its space
+relative to the space file, or to the pipeline file when the space is inline in it; given as `--set
+space.block=...`, relative to the working directory) or `package.module:FUNCTION` (importable on the Python
+path). `examples/my_models.py` is a complete one, `search_spaces/custom.yaml` its space
 and `pipelines/custom.yaml` a pipeline that tunes it, distills it and exports it to TFLite:
 
 ```yaml

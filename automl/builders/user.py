@@ -40,6 +40,11 @@ def _is_file(module: str) -> bool:
     return module.endswith(".py") or "/" in module or os.sep in module
 
 
+def is_file_reference(block: Any) -> bool:
+    """Whether ``block`` names a builder in a Python file (``my_models.py:build``), not in a module."""
+    return is_reference(block) and _is_file(str(block).rpartition(SEP)[0])
+
+
 @dataclass(frozen=True)
 class Builder:
     """A resolved builder: the reference as the space writes it, where it lives, and the file's SHA-256."""
@@ -237,4 +242,4 @@ class BuilderFailed(RuntimeError):
 
 
 __all__ = ["Builder", "BuilderData", "BuilderFailed", "RECORD", "call", "file_sha256", "import_file",
-           "import_recorded", "import_targets", "is_reference", "load", "resolve"]
+           "import_recorded", "import_targets", "is_file_reference", "is_reference", "load", "resolve"]

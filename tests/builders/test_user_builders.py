@@ -98,6 +98,16 @@ def test_an_inline_space_names_the_pipeline_and_space_block_and_resolves_against
     assert code == 0 and "blocks models/mine.py:build" in out, out
 
 
+def test_a_builder_file_given_on_the_command_line_is_relative_to_the_working_directory(
+        builders: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (builders / "sub").mkdir()
+    path = write_pipeline(builders / "sub", space={"block": "mlp", "params": {}})
+    monkeypatch.chdir(builders)
+    code, out = _validate(str(path), "--set", "space.block=models/mine.py:build", "--set", "space.params.width=4")
+    assert code == 0, out
+    assert f"blocks {builders / 'models' / 'mine.py'}:build" in out
+
+
 def test_a_builder_module_on_the_python_path(builders: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(builders / "models"))
     code, out = _validate(str(_space(builders, "mine:build")))
