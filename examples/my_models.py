@@ -40,6 +40,6 @@ def build(hp, data):
     x = keras.layers.Dropout(hp["dropout"])(x)
     if data.task == "classification":
         outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
-    else:
-        outputs = keras.layers.Dense(1)(x)
+    else:  # one unit, in the target's units (the training split's mean and spread)
+        outputs = keras.layers.Rescaling(data.y_std, offset=data.y_mean)(keras.layers.Dense(1)(x))
     return keras.Model(inputs, outputs, name="residual_mlp")

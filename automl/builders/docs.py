@@ -151,8 +151,8 @@ def build(hp, data):                  # examples/my_models.py, shortened
     x = keras.layers.Dropout(hp["dropout"])(x)
     if data.task == "classification":
         outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
-    else:
-        outputs = keras.layers.Dense(1)(x)
+    else:                             # one unit, in the target's units
+        outputs = keras.layers.Rescaling(data.y_std, offset=data.y_mean)(keras.layers.Dense(1)(x))
     return keras.Model(inputs, outputs)
 ```
 
