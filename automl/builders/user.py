@@ -70,10 +70,6 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-class _ImportFailed(Exception):
-    pass
-
-
 _modules: dict[tuple[str, int, int], Any] = {}  # (file, mtime, size) -> the module imported from it
 
 
