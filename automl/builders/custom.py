@@ -150,6 +150,26 @@ class SinePositionEmbedding(keras.layers.Layer):
 
 
 @_register
+class LogProbabilities(keras.layers.Layer):
+    """The logarithm of probabilities (clipped at ``floor``): the logits of a user's model that ends in a softmax.
+
+    ``softmax(log p) == p``, so a ``probs`` softmax after it gives the probabilities back, and distillation reads
+    it as it reads the logits of automl's own heads.
+    """
+
+    def __init__(self, floor: float = 1e-20, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.floor = float(floor)
+
+    def call(self, p: Any) -> Any:
+        p = ops.cast(p, "float32")
+        return ops.log(ops.clip(p, self.floor, 1.0))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "floor": self.floor}
+
+
+@_register
 class ColumnEmbedding(keras.layers.Layer):
     """Replaces each code column of a tabular input by a learned embedding of its code.
 

@@ -123,6 +123,101 @@ params:
   and are set the same way; `batch_size` and `epochs` default to the pipeline's `train` section.
 """
 
+_CUSTOM = """## Your own model
+
+A space's `block` may name a Keras model builder of your own instead of a block: `FILE.py:FUNCTION` (a path
+relative to the space file, or to the pipeline file when the space is inline in it; given as `--set
+space.block=...`, relative to the working directory) or `package.module:FUNCTION` (importable on the Python
+path). `examples/my_models.py` is a complete one, `search_spaces/custom.yaml` its space
+and `pipelines/custom.yaml` a pipeline that tunes it, distills it and exports it to TFLite:
+
+```yaml
+block: ../examples/my_models.py:build        # search_spaces/custom.yaml
+params:
+  units: {type: int, low: 16, high: 128, log: true}     # read by build() as hp["units"]
+  blocks: {type: int, low: 1, high: 3}
+  dropout: {type: float, low: 0.0, high: 0.4, step: 0.1}
+  lr: {type: float, low: 1.0e-3, high: 3.0e-2, log: true}   # training hyperparameters as for any block
+```
+
+```python
+import keras
+
+
+def build(hp, data):                  # examples/my_models.py, shortened
+    inputs = keras.Input(shape=data.input_shape)
+    x = data.normalization()(inputs)  # optional: the training split's mean and variance
+    x = keras.layers.Dense(hp["units"], activation="relu")(x)
+    x = keras.layers.Dropout(hp["dropout"])(x)
+    if data.task == "classification":
+        outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
+    else:                             # one unit, in the target's units
+        outputs = keras.layers.Rescaling(data.y_std, offset=data.y_mean)(keras.layers.Dense(1)(x))
+    return keras.Model(inputs, outputs)
+```
+
+```bash
+automl validate search_spaces/custom.yaml     # imports the builder: a typo stops here, before any trial
+automl run pipelines/custom.yaml --trials 4   # trials, then a distilled student and TFLite files
+cat mlruns/custom/builder.json                # the builder file's path and SHA-256
+```
+
+The contract, which automl keeps:
+
+- **`build(hp, data)`** is called once per trial (and again for a refit, a rebuild or a student). `hp` is a
+  dict of the trial's values: every param the space declares, sampled or fixed, and every training
+  hyperparameter below with its value (`lr`, `optimizer`, `batch_size`, `epochs`, ...). `data` has
+  `input_shape` (a tuple without the batch axis), `num_classes` (None for a regression) and `task`
+  (`classification` or `regression`), and the training split's statistics: `data.normalization()` is the
+  `Normalization` layer automl's own blocks start with; `x_mean`, `x_var`, and a regression target's `y_mean`
+  and `y_std`.
+- **It returns a `keras.Model`** that takes the raw inputs (shape `data.input_shape`) and ends in the task's
+  output: probabilities over `data.num_classes` (a softmax) for a classification, one unit in the target's
+  units for a regression. automl puts its own output layers after it (a classifier's `logits`, the logarithm of
+  your probabilities, then `probs`; a regression's `prediction` of shape (N,)), so distillation, metrics and
+  export treat it as they treat a model of automl's blocks.
+- **automl compiles it**: the space's optimizer (`optimizer`, `lr`, `momentum`, `clipnorm`, ...) and
+  learning-rate schedule (`schedule`, `warmup_epochs`, `plateau`), the task's loss (with `label_smoothing`)
+  and the study's metrics, as for a built-in block. A model the builder compiled is compiled again the same
+  way (what the builder compiled is not used), so every trial of a study trains on the same terms.
+  `batch_size`, `epochs`, `early_stopping` and `class_weight` apply as for any block; the layer
+  hyperparameters of the built-in blocks (`regularizer`, `l1`, `l2`, the image augmentation) are in `hp` for
+  the builder to use, and do nothing otherwise.
+- **Params are the builder's.** A param that is not a training hyperparameter goes to the builder as the space
+  gives it, unchecked (`activation: mish` means what your builder makes of it); training hyperparameters are
+  checked as always. In a choice of blocks (`choices: [mlp, ../examples/my_models.py:build]`) a param that only
+  your builder reads is conditioned on `block`, as a block's own hyperparameters are.
+- **Checked before any trial.** The file must exist and import, and have the function; otherwise one line and
+  exit code 2, naming the space file and `block` (`search_spaces/custom.yaml: block: '../examples/my_models.py'
+  has no function 'buidl'; did you mean 'build'?`; an inline space: `pipelines/x.yaml: space.block: ...`).
+- **A builder that fails fails its trial.** A builder that raises, returns something that is not a
+  `keras.Model`, or a model whose input or output has another shape FAILs that trial with the reason (Optuna
+  user attribute `fail_reason`, MLflow run `FAILED` with tag `automl.fail_reason`, e.g. `BuilderFailed: builder
+  my_models.py:build raised ValueError: ...`), and the study goes on.
+- **Every engine, every isolation.** The builder runs under the optuna and keras_tuner engines, inline and in
+  the trial process (`train.isolation: process`), which imports it by its absolute path (the file's folder is
+  on `sys.path` while it is imported, so it may import its neighbours), and in workers.
+- **Recorded with the study.** The builder's path and SHA-256 are in `mlruns/<name>/builder.json` and
+  `best.json`, on the session's MLflow run (params `builder`, `builder.path`, `builder.sha256`; tag
+  `automl.builder_sha256`) and in the study's storage. The file's SHA-256 is part of the space: a builder file
+  changed since the study started stops a resume as a changed space does (`study 'custom' exists with a
+  different search space (builder ../examples/my_models.py:build changed since the study started: sha256 ... ->
+  ...): use --name NEW_NAME ... or --new`).
+- **Custom layers must be registered** (`@keras.saving.register_keras_serializable(package="my_models")`, as
+  `Residual` in `examples/my_models.py`) so that a saved `.keras` file reloads. automl's own loads (distill,
+  export, report, a resumed study) first import the builder that `builder.json` beside the model names; a script
+  of yours does the same with `automl.builders.user.import_recorded("mlruns/custom/best.keras")` before
+  `keras.models.load_model` (or imports your module and `automl.builders.custom` itself).
+- **Distillation.** The default student is the teacher's builder called with the teacher's hyperparameters
+  scaled down to `distill.size` of its parameters: widths named `units`, `filters`, `dense_units`,
+  `hidden_units`, `embed_dim`, `key_dim`, `ff_dim`, `dim` or `width` shrink, then depths named `layers`,
+  `blocks`, `num_blocks`, `stages` or `depth`. Name your builder's so and the student is a narrower copy (a
+  builder with none of them gives a student as large as the teacher). `distill.student` may instead name a
+  space of its own, whose `block` may be a builder too.
+- Under `train.precision: mixed_float16` the builder is called under that dtype policy; end it in a float32
+  layer (`dtype="float32"`) as automl's heads do.
+"""
+
 
 def render_default(spec: Any) -> str:
     if isinstance(spec, FixedParam):
@@ -167,7 +262,7 @@ def render() -> str:
     from automl.builders.schedules import SCHEDULES, schedule_hyperparameters
     from automl.builders.training import fit_hyperparameters
 
-    out = [_INTRO, "## Blocks", ""]
+    out = [_INTRO, _CUSTOM, "## Blocks", ""]
     for name in BLOCKS:
         block = BLOCKS.get(name)
         ranks = ", ".join(RANK_NAMES[r] for r in block.ranks)

@@ -93,7 +93,11 @@ def float32_copy(model: Any, block: str, hp: dict[str, Any], spec: ModelSpec, *,
 
 def _build(keras: Any, block: str, hp: dict[str, Any], spec: ModelSpec, batch_size: int | None,
            epochs: int | None) -> Any:
+    from automl.builders import user
     from automl.builders.augmentation import augment
+
+    if user.is_reference(block):
+        return _compile(keras, _user_model(keras, block, hp, spec), hp, spec, batch_size, epochs)
 
     inputs = keras.Input(shape=spec.input_shape, name="input")
     x = augment(inputs, hp, len(spec.input_shape) + 1)
@@ -110,6 +114,53 @@ def _build(keras: Any, block: str, hp: dict[str, Any], spec: ModelSpec, batch_si
     if spec.task == "classification":
         logits = keras.layers.Dense(spec.num_classes, name="logits", dtype="float32")(x)
         outputs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
+    else:
+        z = keras.layers.Dense(1, name="output", dtype="float32")(x)
+        outputs = keras.layers.Rescaling(scale=spec.y_std, offset=spec.y_mean, name="unscale", dtype="float32")(z)
+        outputs = keras.layers.Reshape((), name="prediction", dtype="float32")(outputs)
+    return _compile(keras, keras.Model(inputs, outputs, name=f"{block}_model"), hp, spec, batch_size, epochs)
+
+
+def _user_model(keras: Any, target: str, hp: dict[str, Any], spec: ModelSpec) -> Any:
+    """The model of a user's builder (:mod:`automl.builders.user`) with automl's output layers after it.
+
+    The builder's model is nested whole; a classifier's probabilities become ``logits`` (their logarithm: a
+    softmax of it gives them back, and distillation reads it as any model's logits) and ``probs``; a
+    regression's one unit becomes the ``prediction`` of shape (N,). Whatever the builder compiled is replaced.
+    """
+    from automl.builders import user
+    from automl.builders.custom import LogProbabilities
+
+    classes = spec.num_classes if spec.task == "classification" else None
+    data = user.BuilderData(input_shape=tuple(spec.input_shape), num_classes=classes, task=spec.task,
+                            x_mean=tuple(spec.x_mean), x_var=tuple(spec.x_var), y_mean=spec.y_mean,
+                            y_std=spec.y_std)
+    inner = user.call(target, hp, data)
+    module, _, function = target.rpartition(user.SEP)
+    name = f"{module.rpartition('/')[2]}{user.SEP}{function}"
+    inputs = keras.Input(shape=spec.input_shape, name="input")
+    y = inner(inputs)
+    if isinstance(y, list | tuple | dict):
+        raise ValueError(f"builder {name} returned a model with {len(y)} outputs; automl trains models with one")
+    shape = tuple(y.shape)
+    if classes is not None:
+        if shape != (None, classes):
+            raise ValueError(f"builder {name} returned a model whose output has shape {shape}; a classifier of "
+                             f"{classes} classes ends in ({None}, {classes}) probabilities (a softmax)")
+        logits = LogProbabilities(name="logits", dtype="float32")(y)
+        outputs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
+    else:
+        if shape not in ((None, 1), (None,)):
+            raise ValueError(f"builder {name} returned a model whose output has shape {shape}; a regression ends "
+                             "in one unit, (None, 1)")
+        outputs = keras.layers.Reshape((), name="prediction", dtype="float32")(y)
+    return keras.Model(inputs, outputs, name=f"{inner.name}_automl")
+
+
+def _compile(keras: Any, model: Any, hp: dict[str, Any], spec: ModelSpec, batch_size: int | None,
+             epochs: int | None) -> Any:
+    """Compile ``model`` with the space's optimizer and schedule, the task's loss and the study's metrics."""
+    if spec.task == "classification":
         loss: Any = keras.losses.SparseCategoricalCrossentropy()
         if float(hp.get("label_smoothing") or 0.0) > 0:
             from automl.builders.custom import SparseSmoothedCrossentropy
@@ -117,12 +168,8 @@ def _build(keras: Any, block: str, hp: dict[str, Any], spec: ModelSpec, batch_si
             loss = SparseSmoothedCrossentropy(float(hp["label_smoothing"]))
         loss_weight = 1.0
     else:
-        z = keras.layers.Dense(1, name="output", dtype="float32")(x)
-        outputs = keras.layers.Rescaling(scale=spec.y_std, offset=spec.y_mean, name="unscale", dtype="float32")(z)
-        outputs = keras.layers.Reshape((), name="prediction", dtype="float32")(outputs)
         loss = keras.losses.MeanSquaredError()
         loss_weight = 1.0 / spec.y_std**2  # the loss reads in standardized units, metrics in raw units
-    model = keras.Model(inputs, outputs, name=f"{block}_model")
     batch = int(batch_size or hp.get("batch_size") or 32)
     steps = max(1, -(-spec.train_size // batch)) if spec.train_size else None
     model.compile(optimizer=build_optimizer(hp, steps_per_epoch=steps, epochs=epochs), loss=loss,

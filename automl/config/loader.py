@@ -308,6 +308,16 @@ def _absolute(value: Any, base: Path) -> Any:
     return value
 
 
+def _absolute_builder(value: Any) -> Any:
+    """``my_models.py:build`` with the file made absolute (relative to the working directory); anything else as is."""
+    from automl.builders.user import SEP, is_file_reference
+
+    if is_file_reference(value):
+        module, _, function = str(value).rpartition(SEP)
+        return f"{_absolute(module, Path.cwd())}{SEP}{function}"
+    return value
+
+
 def _shown(path: str) -> str:
     """A path as errors show it: relative to the working directory when it is below it."""
     rel = os.path.relpath(path)
@@ -340,7 +350,11 @@ def load_pipeline(
     if overrides is not None and not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
     for key, value in {**(overrides or {}), **env_overrides(raw)}.items():
-        _set(raw, key, _absolute(value, Path.cwd()) if key in PATH_KEYS else value, file)
+        if key in PATH_KEYS:
+            value = _absolute(value, Path.cwd())
+        elif key == "space.block":  # a builder file given on the command line is relative to the working directory
+            value = _absolute_builder(value)
+        _set(raw, key, value, file)
     for key in PATH_KEYS:
         value = _get(raw, key)
         if isinstance(value, str) and not value.strip():  # "" would name the working directory

@@ -125,7 +125,8 @@ class KerasTunerEngine(Engine):
     def _meta(self) -> dict[str, Any]:
         s = self.settings
         return {"engine": self.name, "sampler": s.sampler, "fingerprint": s.space.fingerprint(),
-                "direction": s.direction, "epochs": s.epochs, "space": s.space.describe()}
+                "direction": s.direction, "epochs": s.epochs, "space": s.space.describe(),
+                **({"builders": s.space.builder_digests()} if s.space.builders else {})}
 
     def _check_stored(self, meta: dict[str, Any] | None) -> None:
         s = self.settings
@@ -133,7 +134,8 @@ class KerasTunerEngine(Engine):
         if meta is None:
             raise StudyError(f"{self.dir} holds a keras-tuner project that automl did not make: {fix}")
         if meta["fingerprint"] != s.space.fingerprint():
-            raise StudyError(f"study '{s.name}' exists with a different search space: {fix}")
+            raise StudyError(f"study '{s.name}' exists with a different search space"
+                             f"{s.space.builder_change(meta.get('builders'))}: {fix}")
         if meta["direction"] != s.direction:
             raise StudyError(f"study '{s.name}' exists with direction {meta['direction']}, got {s.direction}: {fix}")
         if meta["sampler"] != s.sampler:

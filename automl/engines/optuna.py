@@ -34,6 +34,7 @@ _STATE = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED", TrialSta
           TrialState.RUNNING: "RUNNING", TrialState.WAITING: "WAITING"}
 _TELL = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}
 FINGERPRINT = "automl.space"
+BUILDERS_ATTR = "automl.builders"  # {block reference: SHA-256 of its file} of a space naming user builders
 ENGINE_ATTR = "automl.engine"
 #: a RUNNING trial of a SQLite study with no owner after this long was left by a dead process
 ORPHAN_SECONDS = 60
@@ -343,7 +344,8 @@ class OptunaEngine(Engine):
                     raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
                                      f"'{self.name}': {rename_or_new(s.name)}")
                 if attrs.get(FINGERPRINT) not in (None, fingerprint):
-                    raise StudyError(f"study '{s.name}' exists with a different search space: {rename_or_new(s.name)}")
+                    raise StudyError(f"study '{s.name}' exists with a different search space"
+                                     f"{s.space.builder_change(attrs.get(BUILDERS_ATTR))}: {rename_or_new(s.name)}")
                 stored_dirs = [d.name.lower() for d in stored.directions]
                 if stored_dirs != self.directions:
                     def said(dirs: list[str]) -> str:
@@ -359,6 +361,8 @@ class OptunaEngine(Engine):
             self.study.set_user_attr(FINGERPRINT, fingerprint)
             self.study.set_user_attr(ENGINE_ATTR, self.name)
             self.study.set_user_attr("automl.space_spec", s.space.describe())
+            if s.space.builders:  # which builder file (by SHA-256) the study's models come from
+                self.study.set_user_attr(BUILDERS_ATTR, s.space.builder_digests())
             if source is not None:
                 _seed(self.study, source, s.space)
             _enqueue(self.study, [(c, {"automl.enqueued": i}) for i, c in enumerate(enqueue)])

@@ -136,6 +136,9 @@ def _missing(path: Path, hint: str) -> Any:
 def _load(path: Path) -> Any:
     import keras
 
+    from automl.builders.user import import_recorded
+
+    import_recorded(path)  # a model of a user's builder: its module registers its custom layers
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training

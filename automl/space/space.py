@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,7 +31,8 @@ class SpaceFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(None, description="Free text shown in reports.")
-    block: Param = Field(description="The model block: a name, or a categorical over names.")
+    block: Param = Field(description="The model block: a name, or a categorical over names; your own model is "
+                                     "FILE.py:FUNCTION or package.module:FUNCTION.")
     params: dict[str, Param] = Field(
         default_factory=dict,
         description="Hyperparameters: {type: int|float|categorical, ...} or a fixed value.",
@@ -61,6 +63,8 @@ class Space:
 
     params: dict[str, Param]
     owners: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    #: the user's builders a block names (``my_models.py:build``), by the name the space gives them
+    builders: dict[str, Any] = field(default_factory=dict)  # automl.builders.user.Builder
 
     @property
     def blocks(self) -> list[str]:
@@ -94,14 +98,35 @@ class Space:
         return {k: v for k, v in values.items() if self.params[k].tunable}
 
     def decode(self, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Split sampled values into the block name and the hyperparameters its builder reads."""
+        """Split sampled values into the block name and the hyperparameters its builder reads.
+
+        A user's builder comes back as the reference any process imports (``/abs/my_models.py:build``).
+        """
         block = str(values[BLOCK])
         hp: dict[str, Any] = {}
         for name, value in values.items():
             owner, short = self.owners.get(name, (None, name))
             if name != BLOCK and owner in (None, block):
                 hp[short] = value
-        return block, hp
+        return (self.builders[block].target if block in self.builders else block), hp
+
+    def builder_records(self) -> list[dict[str, Any]]:
+        """Path, function and SHA-256 of every builder the space names (what the study records)."""
+        return [b.record() for b in self.builders.values()]
+
+    def builder_digests(self) -> dict[str, str | None]:
+        return {ref: b.sha256 for ref, b in self.builders.items()}
+
+    def builder_change(self, stored: Any) -> str:
+        """`` (builder x.py:build changed since: sha256 ab12.. -> cd34..)`` when ``stored`` (the digests a study
+        recorded) differs from this space's builders; else an empty string."""
+        if not isinstance(stored, dict) or stored == self.builder_digests():
+            return ""
+        for ref, digest in self.builder_digests().items():
+            if ref in stored and stored[ref] != digest:
+                return (f" (builder {ref} changed since the study started: sha256 {str(stored[ref])[:12]} -> "
+                        f"{str(digest)[:12]})")
+        return ""
 
     def can_be_active(self, name: str) -> bool:
         """False for a parameter whose condition no value of its parents can meet (momentum under adam)."""
@@ -161,7 +186,9 @@ class Space:
 
     def fingerprint(self) -> str:
         """A hash of the resolved space: a resumed study must see the same one."""
-        canon = {k: p.model_dump(mode="json") for k, p in self.params.items()}
+        canon: dict[str, Any] = {k: p.model_dump(mode="json") for k, p in self.params.items()}
+        if self.builders:  # a builder file edited since is another space (its SHA-256 is part of it)
+            canon = {"params": canon, "builders": self.builder_digests()}
         return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()[:16]
 
     def describe(self) -> list[dict[str, Any]]:
@@ -175,6 +202,7 @@ def resolve_space(
 
     Errors name ``file`` and the key path (``prefix`` + the key inside the space).
     """
+    from automl.builders import user
     from automl.builders.blocks import BLOCKS, RANK_NAMES
     from automl.builders.checks import check_param
     from automl.builders.training import training_hyperparameters
@@ -188,10 +216,15 @@ def resolve_space(
     else:
         raise err(BLOCK, "expected a block name or {type: categorical, choices: [...]}, "
                          f"got {show(block_spec.model_dump(exclude_defaults=True))}")
+    builders: dict[str, Any] = {}
+    base = Path(file).resolve().parent if file else Path.cwd()
     for name in names:
-        if not isinstance(name, str) or name not in BLOCKS:
-            raise err(BLOCK, one_of(str(name), BLOCKS.names(), "block"))
-    blocks = {str(n): BLOCKS.get(str(n)) for n in names}
+        if user.is_reference(name):  # the user's own model: imported now, so a typo stops before any trial
+            builders[str(name)] = user.resolve(str(name), base=base, file=file, path=prefix + BLOCK)
+        elif not isinstance(name, str) or name not in BLOCKS:
+            raise err(BLOCK, one_of(str(name), BLOCKS.names(), "block") + " or FILE.py:FUNCTION (your own model)")
+    all_blocks = {str(n): UserBlock(str(n)) if n in builders else BLOCKS.get(str(n)) for n in names}
+    blocks = dict(all_blocks)
     if rank is not None:
         fits = {n: b for n, b in blocks.items() if rank in b.ranks}
         if not fits:
@@ -214,7 +247,13 @@ def resolve_space(
             consumers.setdefault(hp, []).append(n)
     training = training_hyperparameters()
     # hyperparameters of blocks this data drops (or of another rank) are known, just not used here
-    elsewhere = {hp for n in names for hp in BLOCKS.get(str(n)).hyperparameters()}
+    elsewhere = {hp for b in all_blocks.values() for hp in b.hyperparameters()}
+    # a user's builder reads every param of the space that is not a training hyperparameter
+    for n in blocks:
+        if n in builders:
+            for hp in space.params:
+                if hp not in training and hp != BLOCK:
+                    consumers.setdefault(hp, []).append(n)
     known = set(consumers) | set(training) | elsewhere
 
     def sampler_name(bname: str, hp: str) -> str:
@@ -233,17 +272,18 @@ def resolve_space(
         if name not in known:
             raise err(f"params.{name}", f"not a hyperparameter of block(s) {', '.join(block_names)} "
                       f"or of training{did_you_mean(name, known)}")
-        problem = check_param(name, spec)
+        users = consumers.get(name, [])
+        # a name only the user's builders read means what they make of it
+        problem = check_param(name, spec) if name in training or set(users) - set(builders) else None
         if problem:
             raise err(f"params.{name}", problem)
-        users = consumers.get(name, [])
         if name not in training and not users:
             unused.add(name)  # only blocks this data drops use it
             continue
         if not spec.when:  # keep the default's condition (momentum only for sgd/rmsprop, ...)
             inherited = [training[name].when] if name in training else [
-                block_when(u, block_defaults[u][name].when) for u in users]
-            if inherited[0] and all(w == inherited[0] for w in inherited):
+                block_when(u, block_defaults[u][name].when) for u in users if name in block_defaults[u]]
+            if inherited and inherited[0] and all(w == inherited[0] for w in inherited):
                 spec = spec.conditioned(inherited[0])
         if name not in training and len(block_names) > 1 and BLOCK not in spec.when \
                 and set(users) != set(block_names):
@@ -271,7 +311,20 @@ def resolve_space(
 
     _check_conditions(params, space, [str(n) for n in names], err)
     ordered = _topological(params, err)
-    return Space(params=ordered, owners=owners)
+    return Space(params=ordered, owners=owners, builders={n: b for n, b in builders.items() if n in blocks})
+
+
+class UserBlock:
+    """A user's builder among the blocks of a space: any data rank, no hyperparameters of its own (it reads
+    the space's params)."""
+
+    ranks = (2, 3, 4)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def hyperparameters(self, rank: int | None = None) -> dict[str, Param]:
+        return {}
 
 
 def _check_conditions(params: dict[str, Param], space: SpaceFile, all_blocks: list[str], err: Any) -> None:

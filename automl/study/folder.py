@@ -151,10 +151,11 @@ def load_model(path: Path) -> Any:
     cannot."""
     import warnings
 
+    from automl.builders.user import import_recorded
     from automl.runtime import import_keras
 
     keras = import_keras()
-
+    import_recorded(path)  # a model of a user's builder: its custom layers are registered when its module imports
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
@@ -173,9 +174,9 @@ class StudyFolder:
     """
 
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
-    OWNED = ("best.keras", "best.json", "encoding.json", "student.keras", "student.json", "student_scratch.keras",
-             "candidates", "export", "report.html", "data", "measure.lock", "trials", "pareto.json", "terms.json",
-             MARKER)
+    OWNED = ("best.keras", "best.json", "builder.json", "encoding.json", "student.keras", "student.json",
+             "student_scratch.keras", "candidates", "export", "report.html", "data", "measure.lock", "trials",
+             "pareto.json", "terms.json", MARKER)
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -190,6 +191,11 @@ class StudyFolder:
     @property
     def best_info(self) -> Path:
         return self.path / "best.json"
+
+    @property
+    def builder_info(self) -> Path:
+        """The user's builders the study's models come from (path, function, SHA-256): loading imports them."""
+        return self.path / "builder.json"
 
     @property
     def encoding(self) -> Path:

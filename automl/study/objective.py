@@ -74,7 +74,9 @@ class TuneObjective:
         plan, folder = self.plan, self.plan.folder
         # the value of the first objective (the study's metric unless study.objectives puts another first)
         metric = plan.objectives[0][0] if plan.objectives else plan.metric
-        folder.write_best_info({"trial": number, "value": value, "metric": metric, "params": params, **extra})
+        builders = {"builders": self.space.builder_records()} if self.space.builders else {}
+        folder.write_best_info({"trial": number, "value": value, "metric": metric, "params": params, **builders,
+                                **extra})
         if plan.data.encoding:  # how raw CSV columns become the model's input tensor
             write_json(folder.encoding, plan.data.encoding)
 
@@ -192,7 +194,7 @@ class StudentObjective:
                 raise ConfigError(f"`{name}` is set under distill, not in the student's space",
                                   file=where, path=f"{prefix}params.{name}")
         space = resolve_space(space_file, self.plan.data.rank, file=where, prefix=prefix)
-        return Space(params={**space.params, **extra, "lr": cfg.lr}, owners=space.owners)
+        return Space(params={**space.params, **extra, "lr": cfg.lr}, owners=space.owners, builders=space.builders)
 
     # -- one student ---------------------------------------------------------------------------------
     def architecture(self, values: dict[str, Any]) -> tuple[str, dict[str, Any], int]:
@@ -214,7 +216,8 @@ class StudentObjective:
         # baseline must train on the same terms
         hp = {**hp, "batch_size": batch_size, "epochs": self.epochs, "class_weight": "none"}
         teacher = Teacher(path=str(self.teacher_path.resolve()), alpha=float(values["alpha"]),
-                          temperature=float(values["temperature"])) if distilled else None
+                          temperature=float(values["temperature"]),
+                          imports=tuple(b.target for b in self.plan.space.builders.values())) if distilled else None
         return TrialRequest(number=number, block=block, hp=hp, spec=spec, metric=self.plan.metric,
                             direction=self.plan.direction, epochs=self.epochs, batch_size=batch_size,
                             seed=self.pcfg.seed, timeout=self.pcfg.study.trial_timeout, teacher=teacher), hp

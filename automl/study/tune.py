@@ -118,6 +118,8 @@ class _Study(Session):
             **({"constraints": ", ".join(map(str, plan.constraints))} if plan.constraints else {}),
             **({"measure.format": cfg.study.measure.format, "measure.threads": cfg.study.measure.threads}
                if cfg.study.measured else {})})
+        if plan.space.builders:  # the user's model: which file (and which version of it) the trials built
+            self._record_builders(parent)
         self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")
         self.tracker.log_text(parent, json.dumps(plan.data.summary(), indent=2, default=str), "data.json")
         self.progress.study_started(plan.name, cfg.study.trials, before, plan.metric, plan.direction)
@@ -153,6 +155,20 @@ class _Study(Session):
                 self.progress.warning(warning)
         if not earlier or stored is None:
             write_json(self.folder.terms, now)
+
+    def _record_builders(self, parent: str) -> None:
+        """builder.json in the study folder (loading the study's models imports the builders it names) and the
+        builders' paths and SHA-256 on the session's MLflow run (params ``builder``, ``builder.path``,
+        ``builder.sha256``; tag ``automl.builder_sha256``)."""
+        records = self.plan.space.builder_records()
+        write_json(self.folder.builder_info, {"study": self.plan.name, "builders": records})
+
+        def joined(key: str) -> str:
+            return ", ".join(str(r[key]) for r in records)
+
+        self.tracker.log(parent, params={"builder": joined("block"), "builder.path": joined("path"),
+                                         "builder.sha256": joined("sha256")},
+                         tags={"automl.builder": joined("block"), "automl.builder_sha256": joined("sha256")})
 
     def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
         """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""

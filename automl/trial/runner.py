@@ -47,6 +47,8 @@ class Teacher:
     path: str  # a .keras file (loaded once per process)
     alpha: float
     temperature: float
+    #: user builders (``/abs/my_models.py:build``) to import before loading it (their custom layers register)
+    imports: tuple[str, ...] = ()
 
 
 @dataclass
@@ -228,6 +230,9 @@ def load_teacher(path: str) -> Any:
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
     if key not in _teachers:
+        from automl.builders.user import import_recorded
+
+        import_recorded(path)  # a teacher of a user's builder (builder.json beside it): its custom layers
         _teachers.clear()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
@@ -242,6 +247,9 @@ def _distiller(student: Any, req: TrialRequest) -> Any:
     from automl.builders.metrics import keras_metrics
 
     assert req.teacher is not None
+    from automl.builders.user import import_targets
+
+    import_targets(req.teacher.imports)
     distiller = Distiller(student, load_teacher(req.teacher.path), alpha=req.teacher.alpha,
                           temperature=req.teacher.temperature, task=req.spec.task, target_scale=req.spec.y_std)
     distiller.compile(optimizer=student.optimizer,
