@@ -23,7 +23,7 @@ from automl.study.folder import load_model, write_json
 from automl.study.loop import reason
 from automl.study.pareto import describe, front, plot
 from automl.study.session import Session
-from automl.tracking.registry import register_file
+from automl.tracking.registry import log_flavor, register_file
 from automl.trial.process import drop_spare, prestart
 from automl.trial.runner import TrialRequest, refit, run_trial
 
@@ -208,13 +208,16 @@ class _Study(Session):
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
             self.tracker.log_artifact(parent, self.best_path, "model")
-            if self.folder.encoding.exists():
-                self.tracker.log_artifact(parent, self.folder.encoding, "model")
+            for described in (self.folder.encoding, self.folder.target):
+                if described.exists():
+                    self.tracker.log_artifact(parent, described, "model")
+            logged = self._log_flavor(parent, model)
             self._registered = register_file(
                 self.tracker, plan.name, parent, f"model/{self.best_path.name}", self.best_path,
                 tags={"trial": best.number, plan.metric: best.value, **test},
                 description=f"Best model of the study {plan.name}")
-            self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test})
+            self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test,
+                                         **({"mlflow_model": logged} if logged else {})})
             release_memory()
         trials = self.engine.trials()
         pareto = self._settle_front(parent, trials) if plan.multi_objective else []
@@ -235,6 +238,11 @@ class _Study(Session):
             study=getattr(self.engine, "study", None), registered_version=self._registered,
             session_trials=[t for t in trials if t.number in set(self._session_trials)], plan=plan,
             objectives=list(plan.objectives), pareto=pareto)
+
+    def _log_flavor(self, parent: str, model: Any) -> str | None:
+        """The best model as an MLflow Keras model (``models:/m-...``, tagged ``automl.mlflow_model`` on the run);
+        None, with a note, when MLflow refuses it (the study's result stands)."""
+        return log_flavor(self.tracker, self.progress, self.folder, parent, model, "best_model")
 
     def _settle_front(self, parent: str, trials: list[TrialRecord]) -> list[dict[str, Any]]:
         """The Pareto front after this session: ``pareto.json`` and its plot on the parent run and in the study

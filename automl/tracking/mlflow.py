@@ -11,6 +11,8 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,45 @@ def absolute_sqlite(url: str) -> str:
 def tracking_uri(explicit: str | None = None) -> str:
     """``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlruns/mlflow.db`` (made absolute)."""
     return absolute_sqlite(explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+
+
+def keras_requirements() -> list[str]:
+    """The pip requirements of a logged Keras model: the installed keras and its backend's package."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import keras
+
+    backend = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(keras.backend.backend())
+    found = [f"keras=={keras.__version__}"]
+    for package in [p for p in (backend, "numpy") if p]:
+        try:
+            found.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:  # tensorflow-cpu installs the module under another distribution name
+            found.append(package)
+    return found
+
+
+@contextmanager
+def _fluent(uri: str, experiment_id: str) -> Iterator[None]:
+    """MLflow's global tracking URI and experiment pointed at ``uri`` / ``experiment_id`` for a call of its fluent
+    API (``Model.log`` reads both from there), then put back as they were, environment variables included."""
+    import mlflow
+    from mlflow.tracking import _tracking_service, fluent
+
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")}
+    saved_uri, saved_experiment = _tracking_service.utils._tracking_uri, fluent._active_experiment_id
+    mlflow.set_tracking_uri(uri)
+    fluent._active_experiment_id = experiment_id
+    try:
+        yield
+    finally:
+        _tracking_service.utils._tracking_uri = saved_uri
+        fluent._active_experiment_id = saved_experiment
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _quiet() -> None:
@@ -145,6 +186,27 @@ class Tracker:
 
     def log_text(self, run_id: str, text: str, file: str) -> None:
         self.client.log_text(run_id, text, file)
+
+    def log_keras_model(self, run_id: str, model: Any, name: str, *, metadata: dict[str, Any] | None = None) -> str:
+        """``model`` as an MLflow model of the Keras flavor (``mlflow.keras.log_model``), output of ``run_id`` in this
+        experiment; returns its URI (``models:/m-...``), which ``mlflow.keras.load_model`` and
+        ``mlflow.pyfunc.load_model`` read. The pip requirements are given (the installed keras and backend), so
+        MLflow neither loads the model in a subprocess to infer them nor reaches the network; ~1 s for a small
+        model, so it runs once per session (the best model, the student), never per trial."""
+        import mlflow
+        import numpy as np
+        from mlflow.models import Model, ModelSignature
+        from mlflow.types.schema import Schema, TensorSpec
+
+        def spec(tensor: Any) -> Schema:
+            return Schema([TensorSpec(np.dtype("float32"), (-1, *(int(d) for d in tensor.shape[1:])))])
+
+        signature = ModelSignature(inputs=spec(model.inputs[0]), outputs=spec(model.outputs[0]))
+        with _fluent(self.uri, self.experiment_id):
+            info = Model.log(None, name=name, flavor=mlflow.keras, model=model, run_id=run_id,
+                             pip_requirements=keras_requirements(), signature=signature, metadata=metadata,
+                             tags={"automl.role": name})
+        return str(info.model_uri)
 
     def running(self) -> list[Any]:
         """Runs of this experiment that are RUNNING (``mlflow.entities.Run``)."""
