@@ -128,7 +128,7 @@ class LoadedModel:
 
         x, notes = self.encode(data, file=file)
         out = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-        index = data.index if isinstance(data, pd.DataFrame) else None
+        index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(len(out))
         result = pd.DataFrame(index=index)
         if isinstance(data, pd.DataFrame) and self.encoding:
             for dropped in self.encoding.get("dropped", []):
