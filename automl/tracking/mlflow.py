@@ -44,13 +44,16 @@ def keras_requirements() -> list[str]:
 
     import keras
 
-    backend = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(keras.backend.backend())
+    backend = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",), "torch": ("torch",)}.get(
+        keras.backend.backend(), ())
     found = [f"keras=={keras.__version__}"]
-    for package in [p for p in (backend, "numpy") if p]:
-        try:
-            found.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:  # tensorflow-cpu installs the module under another distribution name
-            found.append(package)
+    for names in (backend, ("numpy",)):
+        for package in names:  # the `cpu` extra installs the module as the distribution tensorflow-cpu
+            try:
+                found.append(f"{package}=={version(package)}")
+                break
+            except PackageNotFoundError:
+                continue
     return found
 
 
