@@ -67,7 +67,7 @@ def _fluent(uri: str, experiment_id: str) -> Iterator[None]:
     saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")}
     saved_uri, saved_experiment = _tracking_service.utils._tracking_uri, fluent._active_experiment_id
     mlflow.set_tracking_uri(uri)
-    fluent._active_experiment_id = experiment_id
+    fluent._active_experiment_id = experiment_id  # type: ignore[assignment]
     try:
         yield
     finally:

@@ -115,6 +115,8 @@ def test_the_best_model_loads_through_mlflow_keras_and_pyfunc(in_csv_study: Path
 
     from automl.tracking import tracking_uri
 
+    # logging the flavor pointed MLflow's global URI and experiment at the study's store only meanwhile
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_EXPERIMENT_ID" not in os.environ
     info = json.loads(Path("mlruns/churn/best.json").read_text())
     uri = info["mlflow_model"]
     loaded = automl.load_model(in_csv_study)
