@@ -365,7 +365,8 @@ def predict(
     if output is None:
         sys.stdout.write(result.to_csv(index=False))
         return
-    err_console.print(f"{len(result)} predictions written to {output}", markup=False, highlight=False)
+    err_console.print(f"{len(result)} predictions of {result.attrs['model']} written to {output}", markup=False,
+                      highlight=False)
 
 
 def _refuse_model_with_pareto() -> None:

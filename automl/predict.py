@@ -272,6 +272,8 @@ def read_rows(path: str | Path) -> Any:
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError("is a folder: predict reads a CSV, .npz or .npy file", file=str(path))
     if not path.is_file():
         raise DataError("no such file", file=str(path))
     if path.suffix == ".npy":
@@ -307,6 +309,7 @@ def predict(source: str | Path | Pipeline, data: Any, *, model: str | Path = "be
     file = str(data) if isinstance(data, str | Path) else ""
     rows = read_rows(data) if isinstance(data, str | Path) else data
     result = loaded.predict(rows, file=file)
+    result.attrs["model"] = str(loaded.path)
     if output is not None:
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)

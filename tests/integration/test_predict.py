@@ -145,7 +145,7 @@ def test_cli_predict_in_a_subprocess_writes_the_csv(in_csv_study: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "automl.cli", "predict", str(in_csv_study), "new.csv", "-o",
                            "p.csv"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines()[-1] == "6 predictions written to p.csv"
+    assert done.stderr.splitlines()[-1] == "6 predictions of mlruns/churn/best.keras written to p.csv"
     assert "note: city: 2 row(s) with a category unseen in training" in done.stderr
     assert pd.read_csv("p.csv").columns.tolist() == ["id", "prediction", "probability_no", "probability_yes"]
 
@@ -171,6 +171,8 @@ def test_cli_predict_errors_exit_2_naming_the_file(in_csv_study: Path) -> None:
     assert result.exit_code == 2 and "mlruns/empty/best.keras is missing" in result.output
     result = runner.invoke(app, ["predict", str(in_csv_study), "absent.csv"])
     assert result.exit_code == 2 and "absent.csv: no such file" in result.output
+    result = runner.invoke(app, ["predict", str(in_csv_study), "mlruns"])
+    assert result.exit_code == 2 and "mlruns: is a folder: predict reads a CSV, .npz or .npy file" in result.output
 
 
 def test_a_model_path_and_csv_printed_to_stdout(in_csv_study: Path) -> None:
@@ -190,6 +192,13 @@ def test_regression_predicts_in_the_targets_units(tmp_path: Path) -> None:
     assert list(out.columns) == ["id", "prediction"]
     assert out["prediction"].dtype == np.float64 and np.isfinite(out["prediction"]).all()
     assert automl.load_model(path).class_names == []
+    # a study of an earlier release (no target.json, no encoding.json): the pipeline's data describes the model
+    Path("mlruns/spend/target.json").unlink()
+    Path("mlruns/spend/encoding.json").unlink()
+    old = automl.predict(path, _new_rows())
+    np.testing.assert_allclose(old["prediction"], out["prediction"], rtol=1e-6)
+    result = runner.invoke(app, ["predict", "mlruns/spend", "new.csv"])
+    assert result.exit_code == 2 and "mlruns/spend/target.json is missing" in result.output
 
 
 def test_npz_study_predicts_its_integer_labels(tmp_path: Path) -> None:
