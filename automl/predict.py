@@ -239,12 +239,18 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
     """A study's model (``best``, ``student`` or a ``.keras`` path) with its saved encoding and class names.
 
     ``source``: a pipeline file (its study, ``name`` / ``overrides`` as with ``--name`` / ``--set``), a study
-    folder (``mlruns/<name>``) or a study's name. Raises StudyError naming the file when the study or its model
-    is missing.
+    folder (``mlruns/<name>``), a study's name, or a ``.keras`` file in a study folder. Raises StudyError naming
+    the file when the study or its model is missing.
     """
     from automl.runtime import import_keras
     from automl.study.folder import load_model as load_keras
 
+    if not isinstance(source, str | Path) or Path(source).suffix != ".keras":
+        pass
+    elif str(model) != "best":
+        raise ConfigError(f"give either a model file ({source}) or --model, not both", path="--model")
+    else:  # a model file in a study folder: that study's encoding and target
+        source, model = Path(source).parent, source
     folder, pipeline, hint = _study_source(source, name, overrides)
     if not folder.path.is_dir():
         raise StudyError(f"no study '{folder.name}' here ({folder.path} does not exist): run `automl run {hint}` "

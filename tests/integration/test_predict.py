@@ -181,6 +181,8 @@ def test_a_model_path_and_csv_printed_to_stdout(in_csv_study: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith(("id,", "r1-"))]
     assert lines[0] == "id,prediction,probability_no,probability_yes" and len(lines) == 7
+    by_file = automl.predict("mlruns/churn/best.keras", "new.csv")  # a model file in a study folder
+    assert by_file.attrs["model"] == "mlruns/churn/best.keras" and len(by_file) == 6
 
 
 def test_regression_predicts_in_the_targets_units(tmp_path: Path) -> None:
