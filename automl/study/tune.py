@@ -211,7 +211,8 @@ class _Study(Session):
             for described in (self.folder.encoding, self.folder.target):
                 if described.exists():
                     self.tracker.log_artifact(parent, described, "model")
-            logged = self._log_flavor(parent, model)
+            # also an MLflow Keras model (tag automl.best_model); None, with a note, when MLflow refuses it
+            logged = log_flavor(self.tracker, self.progress, self.folder, parent, model, "best_model")
             self._registered = register_file(
                 self.tracker, plan.name, parent, f"model/{self.best_path.name}", self.best_path,
                 tags={"trial": best.number, plan.metric: best.value, **test},
@@ -238,11 +239,6 @@ class _Study(Session):
             study=getattr(self.engine, "study", None), registered_version=self._registered,
             session_trials=[t for t in trials if t.number in set(self._session_trials)], plan=plan,
             objectives=list(plan.objectives), pareto=pareto)
-
-    def _log_flavor(self, parent: str, model: Any) -> str | None:
-        """The best model as an MLflow Keras model (``models:/m-...``, tagged ``automl.mlflow_model`` on the run);
-        None, with a note, when MLflow refuses it (the study's result stands)."""
-        return log_flavor(self.tracker, self.progress, self.folder, parent, model, "best_model")
 
     def _settle_front(self, parent: str, trials: list[TrialRecord]) -> list[dict[str, Any]]:
         """The Pareto front after this session: ``pareto.json`` and its plot on the parent run and in the study
