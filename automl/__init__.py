@@ -11,16 +11,19 @@ from automl.runtime import environment_defaults
 
 environment_defaults()  # the backend, quiet logs, GPU memory as needed: before anything imports TensorFlow
 
-# The subpackages automl.distill / automl.export share their names with the API functions: import them
-# first, so that the functions bound below are what `automl.distill` / `automl.export` stay.
+# The subpackages automl.distill / automl.export (and the module automl.predict) share their names with the API
+# functions: import them first, so that the functions bound below are what `automl.distill` / `automl.export` stay.
 import automl.distill as _distill_package  # noqa: E402, F401
 import automl.export as _export_package  # noqa: E402, F401
+import automl.predict as _predict_module  # noqa: E402, F401
 import automl.report as _report_package  # noqa: E402, F401
 from automl.api import (  # noqa: E402
     distill,
     export,
     finish,
+    load_model,
     load_pipeline,
+    predict,
     report,
     run,
     studies,
@@ -41,7 +44,9 @@ __all__ = [
     "distill",
     "export",
     "finish",
+    "load_model",
     "load_pipeline",
+    "predict",
     "report",
     "run",
     "studies",

@@ -19,6 +19,7 @@ from automl.study.tune import tune as _tune
 if TYPE_CHECKING:
     from automl.distill import DistillResult
     from automl.export import ExportResult
+    from automl.predict import LoadedModel
     from automl.report import Report
     from automl.study.shared import WorkerResult
 
@@ -191,6 +192,33 @@ def export_pareto(target: str | Path | Pipeline, overrides: Overrides = None, *,
                           tracking_uri=tracking_uri, storage=storage)
 
 
+def predict(pipeline: str | Path | Pipeline, data: Any, model: str | Path = "best", output: str | Path | None = None,
+            name: str | None = None, overrides: Overrides = None) -> Any:
+    """What ``automl predict`` does: the study's model (``best``, ``student`` or a ``.keras`` path) on new raw rows
+    (a CSV, NPZ or NPY path, a DataFrame or an array), encoded as the training rows were; a pandas DataFrame with
+    ``prediction`` (the class as the training labels had it, or the value in the target's units) and, for
+    classes, ``probability_<class>`` per class; written to ``output`` as CSV when given.
+
+    >>> automl.predict("pipelines/csv.yaml", "examples/customers.csv").head()  # doctest: +SKIP
+    """
+    from automl.predict import predict as _predict
+
+    return _predict(pipeline, data, model=model, output=output, name=name, overrides=overrides)
+
+
+def load_model(pipeline: str | Path | Pipeline, model: str | Path = "best", *, name: str | None = None,
+               overrides: Overrides = None) -> LoadedModel:
+    """A study's model with its saved encoding and class names (``.model``, ``.encoding``, ``.class_names``,
+    ``.predict(frame_or_array)``); ``pipeline`` is a pipeline file, a study folder (``mlruns/<name>``) or a name.
+
+    >>> loaded = automl.load_model("pipelines/csv.yaml")  # doctest: +SKIP
+    >>> loaded.class_names, loaded.predict(pandas.read_csv("examples/customers.csv"))  # doctest: +SKIP
+    """
+    from automl.predict import load_model as _load_model
+
+    return _load_model(pipeline, model, name=name, overrides=overrides)
+
+
 @dataclass
 class Validated:
     file: str
@@ -246,5 +274,5 @@ def studies(storage: str | None = None) -> list[dict[str, Any]]:
     return sorted(list_studies(url), key=lambda r: str(r["name"]))
 
 
-__all__ = ["TuneResult", "Validated", "distill", "export", "load_pipeline", "report", "run", "studies", "tune",
-           "validate"]
+__all__ = ["TuneResult", "Validated", "distill", "export", "load_model", "load_pipeline", "predict", "report", "run",
+           "studies", "tune", "validate"]

@@ -355,6 +355,33 @@ def export(
     _print_export(result)
 
 
+@app.command()
+def predict(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline YAML file (its study), or a study folder mlruns/NAME.")],
+    data: Annotated[Path, typer.Argument(help="Raw rows: a CSV file (the target column may be there or not), or an "
+                                         ".npz (array x) / .npy file of raw features.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the predictions to this CSV file "
+                                                "(default: print them as CSV).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="best | student | PATH.keras.")] = "best",
+    set_: SetOpt = None,
+    name: NameOpt = None,
+) -> None:
+    """Predict new raw rows with the study's model, encoded as its training rows were (class names, probabilities)."""
+    from automl import api
+
+    if name is not None and not _is_pipeline(pipeline):
+        _guard(lambda: _refuse_name(pipeline))
+    result = _guard(lambda: api.predict(pipeline, data, model=model, output=output,
+                                        overrides=_overrides(set_, None, name) or None))
+    for note in result.attrs.get("notes", []):
+        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    if output is None:
+        sys.stdout.write(result.to_csv(index=False))
+        return
+    err_console.print(f"{len(result)} predictions of {result.attrs['model']} written to {output}", markup=False,
+                      highlight=False)
+
+
 def _refuse_model_with_pareto() -> None:
     raise ConfigError("--pareto and --pick export the Pareto trials' kept models; --model and --data pick another "
                       "model: give one or the other", path="--pareto")

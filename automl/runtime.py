@@ -28,6 +28,7 @@ def environment_defaults() -> None:
     # GPU memory as trials need it, not all of it up front (TensorFlow; JAX when KERAS_BACKEND=jax)
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow's usage reports: no network calls of ours
 
 
 def use_gpu(device: str | None) -> None:

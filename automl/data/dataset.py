@@ -21,6 +21,8 @@ class Dataset:
     task: str
     num_classes: int = 0
     class_names: list[str] = field(default_factory=list)
+    #: the classes as the source holds them (``[0, 1]`` for integer labels, else the names): what predict writes
+    class_values: list[Any] = field(default_factory=list)
     feature_names: list[str] | None = None
     encoding: dict[str, Any] | None = None
     source: str = ""

@@ -94,6 +94,7 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
     task = task or inferred.task
     y = raw.y
     class_names: list[str] = []
+    class_values: list[object] = []
     if task == "classification":
         classes, y = np.unique(y.astype(str) if y.dtype == object else y, return_inverse=True)
         if len(classes) < 2:
@@ -103,6 +104,7 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
             raise DataError(f"at most {MAX_CLASSES} classes, got {len(classes)}; set `task: regression` for a "
                             "numeric target", file=file, path="task")
         class_names = [str(c) for c in classes]
+        class_values = [c.item() if isinstance(c, np.generic) else c for c in classes]
         y = y.astype(np.int32)
     else:
         if not np.issubdtype(raw.y.dtype, np.number):
@@ -123,7 +125,7 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
         raise DataError("features contain NaN or infinite values", file=file, path="data")
     return Dataset(
         x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va], x_test=x[te], y_test=y[te],
-        task=task, num_classes=len(class_names), class_names=class_names,
+        task=task, num_classes=len(class_names), class_names=class_names, class_values=class_values,
         feature_names=names, encoding=encoding, source=data.source, task_rule=task_why,
         fixed_split=raw.split is not None,
     )

@@ -34,7 +34,7 @@ from automl.study.folder import file_digest, load_model, write_json
 from automl.study.loop import reason
 from automl.study.objective import StudentObjective
 from automl.study.session import Session
-from automl.tracking.registry import register_file
+from automl.tracking.registry import log_flavor, register_file
 from automl.trial.process import TrialProcessDied
 from automl.trial.runner import NullReporter
 
@@ -302,6 +302,9 @@ class _Distillation(Session):
                       f"student_scratch_{metric}": scratch.get(metric),
                       f"teacher_{metric}": teacher_test.get(metric), "verdict": result.verdict},
                 description=f"Student of {plan.name} distilled from {obj.teacher_path.name}")
+            student = load_model(folder.student_model)
+            log_flavor(self.tracker, self.progress, folder, parent, "student",
+                       lambda metadata: self.tracker.log_keras_model(parent, student, "student", metadata=metadata))
         result.registered_version = version
         self.tracker.end(parent, "COMPLETE")
         return result

@@ -174,9 +174,9 @@ class StudyFolder:
     """
 
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
-    OWNED = ("best.keras", "best.json", "builder.json", "encoding.json", "student.keras", "student.json",
-             "student_scratch.keras", "candidates", "export", "report.html", "data", "measure.lock", "trials",
-             "pareto.json", "terms.json", MARKER)
+    OWNED = ("best.keras", "best.json", "builder.json", "encoding.json", "target.json", "student.keras",
+             "student.json", "student_scratch.keras", "candidates", "export", "report.html", "data", "measure.lock",
+             "trials", "pareto.json", "terms.json", MARKER)
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -200,6 +200,11 @@ class StudyFolder:
     @property
     def encoding(self) -> Path:
         return self.path / "encoding.json"
+
+    @property
+    def target(self) -> Path:
+        """What the models' outputs mean without the training data: task, target column, class names (predict)."""
+        return self.path / "target.json"
 
     @property
     def student_model(self) -> Path:

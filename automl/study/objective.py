@@ -26,6 +26,7 @@ from automl.distill.student import DISTILL_PARAMS, fit_to_budget, replay
 from automl.engines.base import EngineTrial
 from automl.errors import ConfigError, StudyError
 from automl.plan import Plan
+from automl.predict import target_info
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
 from automl.study.folder import write_json
@@ -79,6 +80,7 @@ class TuneObjective:
                                 **extra})
         if plan.data.encoding:  # how raw CSV columns become the model's input tensor
             write_json(folder.encoding, plan.data.encoding)
+        write_json(folder.target, target_info(plan))  # what the outputs mean, for predict without the data
 
 
 class StudentObjective:

@@ -24,7 +24,7 @@ from automl.study.loop import reason
 from automl.study.pareto import describe, front, plot
 from automl.study.session import Session
 from automl.study.terms import check_resume, study_terms
-from automl.tracking.registry import register_file
+from automl.tracking.registry import log_flavor, register_file
 from automl.trial.process import InlineRunner, ProcessRunner, drop_spare, prestart
 from automl.trial.runner import NullReporter, TrialRequest
 
@@ -263,13 +263,20 @@ class _Study(Session):
             self.tracker.log(parent, params={f"best.{k}": v for k, v in best.params.items()},
                              metrics={"best_value": float(best.value or 0.0), "best_trial": best.number, **test})
             self.tracker.log_artifact(parent, self.best_path, "model")
-            if self.folder.encoding.exists():
-                self.tracker.log_artifact(parent, self.folder.encoding, "model")
+            for described in (self.folder.encoding, self.folder.target):
+                if described.exists():
+                    self.tracker.log_artifact(parent, described, "model")
+            # also an MLflow Keras model (tag automl.best_model); None, with a note, when MLflow refuses it
+            # (logged where Keras is: the trial process, or this process without one)
+            runner, tracker = self._final_runner(), self.tracker
+            logged = log_flavor(tracker, self.progress, self.folder, parent, "best_model", lambda metadata: (
+                runner.log_flavor(self.best_path, tracker.uri, tracker.experiment_id, parent, "best_model", metadata)))
             self._registered = register_file(
                 self.tracker, plan.name, parent, f"model/{self.best_path.name}", self.best_path,
                 tags={"trial": best.number, plan.metric: best.value, **test},
                 description=f"Best model of the study {plan.name}")
-            self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test})
+            self.folder.write_best_info({**(self.folder.read_best_info() or {}), **test,
+                                         **({"mlflow_model": logged} if logged else {})})
         trials = self.engine.trials()
         pareto = self._settle_front(parent, trials) if plan.multi_objective else []
         self.tracker.log(parent, metrics={

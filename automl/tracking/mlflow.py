@@ -11,6 +11,8 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,48 @@ def absolute_sqlite(url: str) -> str:
 def tracking_uri(explicit: str | None = None) -> str:
     """``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlruns/mlflow.db`` (made absolute)."""
     return absolute_sqlite(explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+
+
+def keras_requirements() -> list[str]:
+    """The pip requirements of a logged Keras model: the installed keras and its backend's package."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import keras
+
+    backend = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",), "torch": ("torch",)}.get(
+        keras.backend.backend(), ())
+    found = [f"keras=={keras.__version__}"]
+    for names in (backend, ("numpy",)):
+        for package in names:  # the `cpu` extra installs the module as the distribution tensorflow-cpu
+            try:
+                found.append(f"{package}=={version(package)}")
+                break
+            except PackageNotFoundError:
+                continue
+    return found
+
+
+@contextmanager
+def _fluent(uri: str, experiment_id: str) -> Iterator[None]:
+    """MLflow's global tracking URI and experiment pointed at ``uri`` / ``experiment_id`` for a call of its fluent
+    API (``Model.log`` reads both from there), then put back as they were, environment variables included."""
+    import mlflow
+    from mlflow.tracking import _tracking_service, fluent
+
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")}
+    saved_uri, saved_experiment = _tracking_service.utils._tracking_uri, fluent._active_experiment_id
+    mlflow.set_tracking_uri(uri)
+    fluent._active_experiment_id = experiment_id  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _tracking_service.utils._tracking_uri = saved_uri
+        fluent._active_experiment_id = saved_experiment
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _quiet() -> None:
@@ -146,6 +190,10 @@ class Tracker:
     def log_text(self, run_id: str, text: str, file: str) -> None:
         self.client.log_text(run_id, text, file)
 
+    def log_keras_model(self, run_id: str, model: Any, name: str, *, metadata: dict[str, Any] | None = None) -> str:
+        """``model`` as an MLflow model of the Keras flavor, output of ``run_id`` (:func:`log_keras_model`)."""
+        return log_keras_model(self.uri, self.experiment_id, run_id, model, name, metadata=metadata)
+
     def running(self) -> list[Any]:
         """Runs of this experiment that are RUNNING (``mlflow.entities.Run``)."""
         return list(self.client.search_runs([self.experiment_id], "attributes.status = 'RUNNING'",
@@ -186,3 +234,29 @@ class Tracker:
 
     def end(self, run_id: str, state: str = "COMPLETE") -> None:
         self.client.set_terminated(run_id, _STATUS.get(state, state))
+
+
+def log_keras_model(uri: str, experiment_id: str, run_id: str, model: Any, name: str, *,
+                    metadata: dict[str, Any] | None = None) -> str:
+    """``model`` as an MLflow model of the Keras flavor (``mlflow.keras.log_model``), output of ``run_id`` in the
+    experiment ``experiment_id`` of the store at ``uri``; returns its URI (``models:/m-...``), which
+    ``mlflow.keras.load_model`` and ``mlflow.pyfunc.load_model`` read. The pip requirements are given (the
+    installed keras and backend), so MLflow neither loads the model in a subprocess to infer them nor reaches
+    the network; ~1 s for a small model, so it runs once per session (the best model, the student), never per
+    trial. A function of the store, not of a :class:`Tracker`, so that a trial process (where the model and
+    Keras are) can log it."""
+    import mlflow
+    import numpy as np
+    from mlflow.models import Model, ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    def spec(tensor: Any) -> Schema:
+        return Schema([TensorSpec(np.dtype("float32"), (-1, *(int(d) for d in tensor.shape[1:])))])
+
+    _quiet()
+    signature = ModelSignature(inputs=spec(model.inputs[0]), outputs=spec(model.outputs[0]))
+    with _fluent(uri, experiment_id):
+        info = Model.log(None, name=name, flavor=mlflow.keras, model=model, run_id=run_id,
+                         pip_requirements=keras_requirements(), signature=signature, metadata=metadata,
+                         tags={"automl.role": name})
+    return str(info.model_uri)

@@ -1,8 +1,9 @@
 """MLflow model registry: register a file logged as a run artifact as a new model version.
 
-Models are registered as plain files (``best.keras``, ``student.keras``, ``*.tflite``) rather than as MLflow
-flavors: logging a flavor infers pip requirements by loading the model in a subprocess, slow and
-network-hungry, and TFLite has no flavor at all. A version's ``source`` is the artifact's URI, its tags
+Models are registered as plain files (``best.keras``, ``student.keras``, ``*.tflite``): TFLite has no MLflow
+flavor. The best model and the student are also logged with the Keras flavor (:func:`log_flavor`, with the pip
+requirements given so MLflow infers nothing), which ``mlflow.keras.load_model`` and ``mlflow.pyfunc.load_model``
+read. A version's ``source`` is the artifact's URI, its tags
 carry what a user searches by (``format``, accuracy, size), and an alias per ``alias`` value points at
 the latest one (``models:/<name>@int8``).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +74,27 @@ def find_versions(tracker: Tracker, name: str, **tags: str) -> list[Any]:
     format="int8")``)."""
     query = " and ".join([f"name='{name}'", *(f"tag.`{k}`='{v}'" for k, v in tags.items())])
     return list(tracker.client.search_model_versions(query, order_by=["version_number DESC"]))
+
+
+def log_flavor(tracker: Tracker, progress: Any, folder: Any, run_id: str, name: str,
+               log: Callable[[dict[str, Any]], str]) -> str | None:
+    """A model logged with MLflow's Keras flavor as ``name`` (``best_model``, ``student``), output of ``run_id``,
+    its metadata what predicting needs (``target.json`` and ``encoding.json`` of the study folder); the run is
+    tagged ``automl.<name>`` with the model's URI. ``log(metadata)`` logs it and returns the URI (where the model
+    is: :meth:`Tracker.log_keras_model` here, or a trial process, which holds Keras when this process does
+    not). None, with a note, when MLflow refuses it (the stage's result stands: the .keras file is logged as a
+    plain artifact too)."""
+    import json
+
+    metadata: dict[str, Any] = {"automl.study": folder.name}
+    for key, path in (("target", folder.target), ("encoding", folder.encoding)):
+        if path.exists():
+            metadata[key] = json.loads(path.read_text())
+    try:
+        uri = log(metadata)
+    except Exception as exc:  # a server without artifact access, a model MLflow cannot save: one note
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        progress.note(f"{name} was not logged as an MLflow Keras model: {first}")
+        return None
+    tracker.log(run_id, tags={f"automl.{name}": uri})
+    return uri

@@ -93,6 +93,20 @@ class InlineRunner:
         release_memory()
         return scores
 
+    def log_flavor(self, path: Path, uri: str, experiment_id: str, run_id: str, name: str,
+                   metadata: dict[str, Any]) -> str:
+        """Log the model at ``path`` with MLflow's Keras flavor (:func:`automl.tracking.mlflow.log_keras_model`)
+        and return its URI."""
+        from automl.study.folder import load_model
+        from automl.tracking.mlflow import log_keras_model
+
+        model = load_model(path)
+        try:
+            return log_keras_model(uri, experiment_id, run_id, model, name, metadata=metadata)
+        finally:
+            del model
+            release_memory()
+
     def refit(self, request: TrialRequest) -> None:
         """Train ``request`` on train + validation without validation (:func:`refit`); :meth:`keep` saves it."""
         from automl.trial.runner import refit
@@ -328,6 +342,12 @@ class ProcessRunner:
         """Train ``request`` on train + validation in the trial process; :meth:`keep` saves it."""
         self._ask(("refit", request))
 
+    def log_flavor(self, path: Path, uri: str, experiment_id: str, run_id: str, name: str,
+                   metadata: dict[str, Any]) -> str:
+        """Log the model at ``path`` with MLflow's Keras flavor from the trial process; its URI."""
+        logged: str = self._ask(("flavor", str(path), uri, experiment_id, run_id, name, metadata))[1]
+        return logged
+
     def discard(self) -> None:
         if self.proc is not None:
             self.conn.send(("discard",))
@@ -426,10 +446,12 @@ def child_main(conn: Any, parent: int) -> None:
             runner.discard()
         elif kind == "discard":
             runner.discard()
-        elif kind in ("score", "refit"):
+        elif kind in ("score", "refit", "flavor"):
             try:
                 if kind == "score":
                     conn.send(("scores", runner.score(Path(message[1]))))
+                elif kind == "flavor":
+                    conn.send(("logged", runner.log_flavor(Path(message[1]), *message[2:])))
                 else:
                     runner.refit(message[1])
                     conn.send(("refitted",))

@@ -101,6 +101,19 @@ def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: p
     assert info["pick"] == result.pick == ("scratch" if result.scratch_val > result.distilled_val else "distilled")
     assert parent.data.tags["automl.student_pick"] == result.pick
     assert metrics["student_scratch_val_accuracy"] == pytest.approx(result.scratch_val)
+    # the student is an MLflow Keras model too (issue 14), and `automl predict --model student` reads the file
+    import mlflow
+    import numpy as np
+
+    student = automl.load_model(tuned / "kd.yaml", "student")
+    x = np.random.default_rng(0).normal(size=(4, *student.input_shape)).astype(np.float32)
+    mlflow.set_tracking_uri(tracking_uri())
+    try:
+        logged = mlflow.keras.load_model(parent.data.tags["automl.student"])
+    finally:
+        mlflow.set_tracking_uri(None)
+    np.testing.assert_allclose(logged.predict(x, verbose=0), student.model.predict(x, verbose=0), atol=1e-6)
+    assert len(student.predict(x)) == 4
 
 
 def test_a_student_space_and_fixed_alpha_temperature(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:

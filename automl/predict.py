@@ -1,0 +1,328 @@
+"""Predictions on new raw rows with a study's model: ``automl predict`` and :func:`load_model`.
+
+The model takes the encoded features; the encoding (fitted on the training rows, ``encoding.json``) and what
+the outputs mean (task, target column, class names: ``target.json``) are saved beside it in the study folder,
+so predicting needs neither the training data nor the pipeline's data source. The encoding stays outside the
+model (numpy / pandas), which keeps the Keras model backend-neutral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from automl.errors import ConfigError, DataError, StudyError
+
+if TYPE_CHECKING:
+    from automl.config.loader import Pipeline
+    from automl.plan import Plan
+    from automl.study.folder import StudyFolder
+
+MODELS = ("best", "student")
+#: the prediction column; one ``probability_<class>`` column per class follows it (classification)
+PREDICTION = "prediction"
+
+
+def target_info(plan: Plan) -> dict[str, Any]:
+    """What ``target.json`` holds: how to read the models' outputs (and which input columns are not features)."""
+    data, cfg = plan.data, plan.pipeline.config.data
+    return {
+        "task": data.task,
+        "target": str(cfg.target) if cfg.source == "csv" and cfg.target is not None else None,
+        "class_names": list(data.class_names),
+        "class_values": list(data.class_values),
+        "source": data.source,
+        "input_shape": list(data.input_shape),
+        "feature_names": list(data.feature_names or []),
+        "not_features": [c for c in (cfg.target if cfg.source == "csv" else None, cfg.split_column) if c],
+    }
+
+
+@dataclass
+class LoadedModel:
+    """A study's Keras model with what turns raw rows into its inputs and its outputs into predictions.
+
+    >>> loaded = automl.load_model("pipelines/csv.yaml")  # doctest: +SKIP
+    >>> loaded.predict(pandas.read_csv("examples/customers.csv")).head()  # doctest: +SKIP
+    """
+
+    model: Any  # keras.Model
+    path: Path
+    task: str
+    class_names: list[str] = field(default_factory=list)
+    class_values: list[Any] = field(default_factory=list)
+    encoding: dict[str, Any] | None = None
+    target: str | None = None
+    feature_names: list[str] = field(default_factory=list)
+    study: str | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.model.inputs[0].shape[1:])
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw columns a CSV must hold (the encoded ones); empty for array inputs."""
+        if self.encoding:
+            return [str(c["column"]) for c in self.encoding["columns"]]
+        if self.feature_names and len(self.input_shape) == 1:
+            return list(self.feature_names)
+        return []
+
+    def encode(self, data: Any, *, file: str = "") -> tuple[np.ndarray, list[str]]:
+        """``data`` (a DataFrame of raw rows, or an array of raw features) as the model's input, and notes on what
+        the encoding filled in (missing values, categories unseen in training)."""
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            return self._encode_frame(data, file)
+        x = np.asarray(data, dtype=np.float32)
+        if self.encoding:
+            if x.ndim == 2 and x.shape[1] == len(self.encoding["features"]):
+                return x, []  # already encoded
+            raise DataError(f"this model reads the raw columns {', '.join(self.columns)}: pass a CSV file or a "
+                            f"DataFrame, not an array of shape {x.shape}", file=file)
+        return self._shaped(x, file), []
+
+    def _shaped(self, x: np.ndarray, file: str) -> np.ndarray:
+        shape = self.input_shape
+        if x.shape[1:] == shape:
+            return x
+        if x.ndim >= 1 and len(x) and int(np.prod(x.shape[1:])) == int(np.prod(shape)):
+            return x.reshape((len(x), *shape))
+        raise DataError(f"the model takes samples of shape {list(shape)}, got {list(x.shape[1:])}", file=file)
+
+    def _encode_frame(self, frame: Any, file: str) -> tuple[np.ndarray, list[str]]:
+        import pandas as pd
+
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"column(s) missing: {', '.join(missing)} (the model was trained on "
+                            f"{', '.join(self.columns)})", file=file)
+        if not self.encoding:
+            if self.columns:
+                frame = frame[self.columns]
+            else:  # numbers only: every column but the target's
+                frame = frame.drop(columns=[c for c in (self.target,) if c and c in frame.columns])
+            bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+            if bad:
+                raise DataError(f"column(s) {', '.join(bad)} are not numeric; the model takes numbers", file=file)
+            x = frame.to_numpy(dtype=np.float32)
+            if np.isnan(x).any():
+                raise DataError(f"{int(np.isnan(x).any(axis=1).sum())} row(s) have missing values; this model was "
+                                "trained on complete numeric rows", file=file)
+            return self._shaped(x, file), []
+        from automl.data.sources import apply_encoding
+
+        return apply_encoding(frame, self.encoding), _notes(frame, self.encoding)
+
+    def predict(self, data: Any, *, file: str = "", batch_size: int = 256) -> Any:
+        """A DataFrame, one row per input row: ``prediction`` (the class as the training labels had it, or the value
+        in the target's units), then ``probability_<class>`` for each class; the input's id-like columns (those
+        the encoding dropped) come first. Notes on filled-in values are in ``.attrs["notes"]``."""
+        import pandas as pd
+
+        x, notes = self.encode(data, file=file)
+        out = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+        index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(len(out))
+        result = pd.DataFrame(index=index)
+        if isinstance(data, pd.DataFrame) and self.encoding:
+            for dropped in self.encoding.get("dropped", []):
+                if dropped["column"] in data.columns:
+                    result[dropped["column"]] = data[dropped["column"]]
+        if self.task == "classification":
+            labels = self.class_values or self.class_names or [str(i) for i in range(out.shape[1])]
+            names = self.class_names or [str(v) for v in labels]
+            result[PREDICTION] = pd.Series(np.asarray(labels, dtype=object)[out.argmax(axis=1)], index=result.index)
+            for i, name in enumerate(names):
+                result[f"probability_{name}"] = out[:, i]
+        else:
+            result[PREDICTION] = out.reshape(len(out), -1)[:, 0]
+        result.attrs["notes"] = notes
+        return result
+
+
+def _notes(frame: Any, encoding: dict[str, Any]) -> list[str]:
+    """What the encoding filled in for ``frame``: missing numbers (the training median), unseen categories."""
+    import pandas as pd
+
+    notes = []
+    for col in encoding["columns"]:
+        series = frame[col["column"]]
+        if col["kind"] == "numeric":
+            numbers = pd.to_numeric(series.astype(float) if pd.api.types.is_bool_dtype(series) else series,
+                                    errors="coerce")
+            n = int(numbers.isna().sum())
+            if n:
+                notes.append(f"{col['column']}: {n} row(s) without a number, given the training median "
+                             f"{col['fill']:g}")
+            continue
+        values = series.astype("string").fillna("<missing>")
+        unseen = sorted(set(values.unique().tolist()) - set(col["categories"]))
+        if unseen:
+            n = int(values.isin(unseen).sum())
+            shown = ", ".join(repr(u) for u in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+            how = "code 0" if col["kind"] == "embedding" else "all zeros"
+            notes.append(f"{col['column']}: {n} row(s) with a category unseen in training ({shown}): {how}")
+    return notes
+
+
+# -- finding the model and what describes it ------------------------------------------------------------------
+def _study_source(source: Any, name: str | None, overrides: Any) -> tuple[StudyFolder, Pipeline | None, str]:
+    """The study folder of ``source`` (a pipeline file or Pipeline, a study folder, or a study's name), the
+    pipeline when there is one, and how to name the study in a hint."""
+    from automl.config.loader import Pipeline, load_pipeline, parse_overrides
+    from automl.study.folder import ROOT, StudyFolder
+
+    if isinstance(source, Pipeline) or Path(str(source)).suffix in (".yaml", ".yml"):
+        if isinstance(source, Pipeline):
+            if overrides or name is not None:
+                raise TypeError("overrides and name apply to a pipeline path, not a loaded Pipeline")
+            pipeline = source
+        else:
+            items = dict(overrides if isinstance(overrides, Mapping) else parse_overrides(overrides or []))
+            if name is not None:
+                items["name"] = name
+            pipeline = load_pipeline(source, items or None)
+        hint = str(pipeline.file or source) + (f" --name {name}" if name is not None else "")
+        return StudyFolder(pipeline.name), pipeline, hint
+    if name is not None or overrides:
+        raise ConfigError(f"--name and --set apply to a pipeline file, not to {source}", path="--name")
+    path = Path(str(source))
+    if path.is_dir():
+        return StudyFolder(path.name, root=path.parent), None, str(path)
+    return StudyFolder(str(source), root=ROOT), None, str(source)
+
+
+def _model_path(folder: StudyFolder, model: str | Path, hint: str) -> Path:
+    if str(model) == "best":
+        if not folder.best_model.exists():
+            raise StudyError(f"{folder.best_model} is missing: study '{folder.name}' has no best model yet (run "
+                             f"`automl run {hint}`; a study whose trials all failed has none)")
+        return folder.best_model
+    if str(model) == "student":
+        if not folder.student_model.exists():
+            raise StudyError(f"{folder.student_model} is missing: study '{folder.name}' has no distilled student "
+                             f"(run `automl distill {hint}` first)")
+        return folder.student_model
+    path = Path(model)
+    if path.suffix != ".keras":
+        raise ConfigError(f"expected best, student or a .keras file, got {str(model)!r}", path="--model")
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist", path="--model")
+    return path
+
+
+def _described(folder: StudyFolder, pipeline: Pipeline | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``target.json`` and ``encoding.json`` of the study; an earlier study without target.json is described by
+    its pipeline's data (read again: the same training rows, so the same encoding)."""
+    from automl.study.folder import read_json
+
+    target, encoding = read_json(folder.target), read_json(folder.encoding)
+    if target is not None and (encoding is not None or target.get("source") != "csv"):
+        return target, encoding
+    if pipeline is None:
+        raise StudyError(f"{folder.target} is missing (a study from an earlier release): predict with the "
+                         "pipeline file, whose data describes the model, or run the study again")
+    from automl.plan import make_plan
+
+    plan = make_plan(pipeline)
+    return target_info(plan), plan.data.encoding
+
+
+def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, name: str | None = None,
+               overrides: Any = None) -> LoadedModel:
+    """A study's model (``best``, ``student`` or a ``.keras`` path) with its saved encoding and class names.
+
+    ``source``: a pipeline file (its study, ``name`` / ``overrides`` as with ``--name`` / ``--set``), a study
+    folder (``mlruns/<name>``), a study's name, or a ``.keras`` file in a study folder. Raises StudyError naming
+    the file when the study or its model is missing.
+    """
+    from automl.runtime import import_keras
+    from automl.study.folder import load_model as load_keras
+
+    if not isinstance(source, str | Path) or Path(source).suffix != ".keras":
+        pass
+    elif str(model) != "best":
+        raise ConfigError(f"give either a model file ({source}) or --model, not both", path="--model")
+    else:  # a model file in a study folder: that study's encoding and target
+        source, model = Path(source).parent, source
+    folder, pipeline, hint = _study_source(source, name, overrides)
+    if not folder.path.is_dir():
+        raise StudyError(f"no study '{folder.name}' here ({folder.path} does not exist): run `automl run {hint}` "
+                         "first")
+    path = _model_path(folder, model, hint)
+    target, encoding = _described(folder, pipeline)
+    import_keras()  # once, without TensorFlow's start-up chatter
+    keras_model = load_keras(path)
+    loaded = LoadedModel(model=keras_model, path=path, task=str(target["task"]),
+                         class_names=[str(c) for c in target.get("class_names") or []],
+                         class_values=list(target.get("class_values") or []), encoding=encoding,
+                         target=target.get("target"), feature_names=list(target.get("feature_names") or []),
+                         study=folder.name)
+    width = len(encoding["features"]) if encoding else None
+    if width is not None and loaded.input_shape != (width,):
+        raise StudyError(f"{path} takes inputs of shape {list(loaded.input_shape)}, but the study's encoding "
+                         f"({folder.encoding}) makes {width} features: not a model of study '{folder.name}'")
+    return loaded
+
+
+# -- reading the rows -------------------------------------------------------------------------------------------
+def read_rows(path: str | Path) -> Any:
+    """A CSV file as a DataFrame, or the features of an ``.npz`` (``x``, else ``x_test``, else its one array) or
+    ``.npy`` file as an array; errors name the file."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("is a folder: predict reads a CSV, .npz or .npy file", file=str(path))
+    if not path.is_file():
+        raise DataError("no such file", file=str(path))
+    if path.suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read as .npy: {exc}", file=str(path)) from None
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                keys = list(npz.keys())
+                key = next((k for k in ("x", "x_test") if k in keys), keys[0] if len(keys) == 1 else None)
+                if key is None:
+                    raise DataError(f"holds {keys}: predict reads the array `x` (or `x_test`)", file=str(path))
+                return npz[key]
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read as .npz: {exc}", file=str(path)) from None
+    try:
+        frame = pd.read_csv(path)
+        if frame.shape[1] == 1:
+            frame = pd.read_csv(path, sep=None, engine="python")
+    except Exception as exc:  # pandas raises many types for a bad file
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"cannot read as CSV: {first}", file=str(path)) from None
+    return frame
+
+
+def predict(source: str | Path | Pipeline, data: Any, *, model: str | Path = "best", output: str | Path | None = None,
+            name: str | None = None, overrides: Any = None) -> Any:
+    """Predictions of a study's model on ``data`` (a CSV / NPZ / NPY path, a DataFrame of raw rows or an array of
+    raw features) as a DataFrame (:meth:`LoadedModel.predict`); written to ``output`` as CSV when given."""
+    loaded = load_model(source, model, name=name, overrides=overrides)
+    file = str(data) if isinstance(data, str | Path) else ""
+    rows = read_rows(data) if isinstance(data, str | Path) else data
+    result = loaded.predict(rows, file=file)
+    result.attrs["model"] = str(loaded.path)
+    if output is not None:
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            result.to_csv(output, index=False)
+        except OSError as exc:
+            raise DataError(f"cannot write predictions: {exc.strerror or exc}", file=str(output)) from None
+    return result
+
+
+__all__ = ["PREDICTION", "LoadedModel", "load_model", "predict", "read_rows", "target_info"]
