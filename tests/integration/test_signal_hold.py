@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from automl.testing import default_sigint
+
 CODE = """
 import builtins, os, signal
 from automl import signals
@@ -30,7 +32,7 @@ builtins._late = Late()
 def test_after_hold_signals_neither_raise_nor_kill_until_the_exit(held: bool) -> None:
     body = "signals.hold()" if held else "pass"
     done = subprocess.run([sys.executable, "-c", CODE.format(body=body)], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, preexec_fn=default_sigint)  # as from a terminal, also under `cmd &`
     if held:  # neither a KeyboardInterrupt, nor the default kill (exit -2), even during finalization
         assert done.returncode == 0, done.stderr[-1000:]
         assert "alive interrupted by the user (Ctrl-C) 130" in done.stdout
