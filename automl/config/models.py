@@ -398,9 +398,9 @@ class StudyConfig(_Model):
             if "pruner" not in self.model_fields_set:
                 self.pruner = "none"
         elif self.pruner == "dominated":
-            raise ValueError("[pruner] pruner dominated compares the objectives of a multi-objective study, got "
-                             f"{len(self.objectives or [])} objective(s): list two or more in `objectives`, or use "
-                             "median, percentile, ...")
+            raise ValueError("[pruner] pruner dominated compares the objectives of a multi-objective study, and "
+                             "this study has one objective: list two or more in `objectives`, or use median, "
+                             "percentile, ...")
         if self.constraints and self.engine != "optuna":
             raise ValueError(f"[constraints] constraints need engine optuna, got engine {self.engine}")
         for i, text in enumerate(self.constraints):

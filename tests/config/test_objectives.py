@@ -87,11 +87,11 @@ def test_no_measurement_without_a_tflite_metric(tmp_path: Path) -> None:
      "study.pruner: a multi-objective study prunes with `dominated` or not at all (Optuna prunes single-objective "
      "studies only), got pruner hyperband: set `pruner: dominated`, `pruner: none` or leave it out (none)"),
     ({"pruner": "dominated"},
-     "study.pruner: pruner dominated compares the objectives of a multi-objective study, got 0 objective(s): list "
-     "two or more in `objectives`, or use median, percentile, ..."),
+     "study.pruner: pruner dominated compares the objectives of a multi-objective study, and this study has "
+     "one objective: list two or more in `objectives`, or use median, percentile, ..."),
     ({"objectives": ["val_accuracy"], "pruner": {"name": "dominated", "min_trials": 2}},
-     "study.pruner: pruner dominated compares the objectives of a multi-objective study, got 1 objective(s): list "
-     "two or more in `objectives`, or use median, percentile, ..."),
+     "study.pruner: pruner dominated compares the objectives of a multi-objective study, and this study has "
+     "one objective: list two or more in `objectives`, or use median, percentile, ..."),
     ({"objectives": PARETO, "pruner": {"name": "dominated", "min_trials": 0}},
      "study.pruner.min_trials: expected a positive integer, got 0"),
     ({"objectives": PARETO, "pruner": {"name": "dominated", "percentile": 25}},
