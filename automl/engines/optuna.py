@@ -53,7 +53,7 @@ HEARTBEAT_STOPPED = "no heartbeat"
 #: trial of the series, and every trial of it so far
 RETRIED, RETRY_HISTORY = "failed_trial", "retry_history"
 #: a trial's own attributes that its retry does not inherit (they describe the attempt that died)
-_NOT_RETRIED = ("fail_reason", OWNER, "mlflow_run_id", "automl.session", "worker")
+_NOT_RETRIED = ("fail_reason", OWNER, "mlflow_run_id", "automl.session", "worker", EPOCH_OBJECTIVES)
 
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> BudgetCount:

@@ -159,3 +159,39 @@ def test_a_dominated_trial_stops_early_with_its_reason(tmp_path: Path, isolation
             client.search_runs([experiment.experiment_id], "tags.`automl.role` = 'trial'")}
     assert runs[1].data.tags["automl.state"] == "PRUNED" and runs[1].data.tags["automl.reason"] == reason
     assert runs[0].data.tags["automl.pareto"] == "true" and runs[1].data.tags["automl.pareto"] == "false"
+
+
+def test_workers_sharing_a_storage_judge_against_each_others_trials() -> None:
+    """Two engines on one SQLite storage (two workers): a trial asked before the other's trial completed is
+    judged, at its next epoch, against that trial's record in the storage."""
+    from automl.engines.base import StudySettings
+    from automl.engines.optuna import OptunaEngine
+    from tests.engines.contract import STORAGE, space_for
+
+    def worker(i: int) -> OptunaEngine:
+        engine = OptunaEngine(StudySettings(
+            name="shared", space=space_for("random"), sampler="random", pruner="dominated", direction="maximize",
+            seed=0, storage=STORAGE, epochs=4, worker=i, directions=["maximize", "minimize"],
+            metrics=["val_accuracy", "params_count"], pruner_options={"warmup_epochs": 1}))
+        engine.open()
+        return engine
+
+    first, second = worker(0), worker(1)
+    fast, slow = first.ask(), second.ask()
+    assert fast is not None and slow is not None
+    fast.measured({"params_count": 51.0})
+    slow.measured({"params_count": 195.0})
+    slow.report(0, 0.30, {"val_accuracy": 0.30})
+    assert not slow.should_prune()  # the warmup (and nothing completed yet)
+    for epoch, acc in enumerate([0.5, 0.8, 0.9, 0.9]):
+        fast.report(epoch, acc, {"val_accuracy": acc})
+        assert not fast.should_prune()
+    first.tell(fast, "COMPLETE", [0.9, 51.0], {})
+    slow.report(1, 0.35, {"val_accuracy": 0.35})
+    assert slow.should_prune()
+    assert slow.prune_reason == "dominated at epoch 1 by trial 0: val_accuracy 0.35 <= 0.8, params_count 195 >= 51"
+    second.tell(slow, "PRUNED", None, {"reason": slow.prune_reason})
+    stored = {t.number: t for t in optuna.load_study(study_name="shared", storage=STORAGE).get_trials()}
+    assert stored[0].user_attrs[EPOCH_OBJECTIVES] == [[0.5, 51.0], [0.8, 51.0], [0.9, 51.0], [0.9, 51.0]]
+    assert stored[1].state.name == "PRUNED" and stored[1].user_attrs[EPOCH_OBJECTIVES] == [[0.3, 195.0],
+                                                                                            [0.35, 195.0]]
