@@ -64,6 +64,14 @@ def test_two_minimized_objectives() -> None:
         "dominated at epoch 0 by trial 3: val_loss 0.9 >= 0.5, params_count 195 >= 51")
 
 
+def test_the_examples_of_the_pareto_module_hold() -> None:
+    import doctest
+
+    from automl.study import pareto
+
+    assert doctest.testmod(pareto).failed == 0
+
+
 # -- the Optuna trial: its records in the storage, the warmup -------------------------------------------------
 def _study(records: dict[int, list[list[float | None]]], **attrs: Any) -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"])
