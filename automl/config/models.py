@@ -230,8 +230,9 @@ class StudyConfig(_Model):
                          "mapping with its options, e.g. `{name: tpe, n_startup_trials: 5}` (optuna; "
                          "docs/engines.md).", json_schema_extra=lambda s: _name_or_options(s))
     pruner: str = Field("median", description="none | median | percentile | successive_halving | hyperband | "
-                        "patient | threshold (keras_tuner: none | median), fed by per-epoch reports. Or a mapping "
-                        "with its options, e.g. `{name: percentile, percentile: 25, warmup_epochs: 2}`.",
+                        "patient | threshold (keras_tuner: none | median), fed by per-epoch reports; a "
+                        "multi-objective study: none (its default) | dominated. Or a mapping with its options, "
+                        "e.g. `{name: percentile, percentile: 25, warmup_epochs: 2}`.",
                         json_schema_extra=lambda s: _name_or_options(s))
     trials: Trials = Field(20, description="Trials to add in this session (a resumed study keeps its own).")
     budget: Annotated[Int, Field(gt=0, le=1_000_000)] | None = Field(
@@ -250,7 +251,8 @@ class StudyConfig(_Model):
         "two or more make a multi-objective study with a Pareto front), e.g. `[{metric: val_accuracy, direction: "
         "maximize}, {metric: tflite_latency_ms, direction: minimize}]` or `[val_accuracy: maximize, "
         "tflite_latency_ms: minimize]`. Metrics: val_<metric> of the task, params_count, tflite_kib, "
-        "tflite_latency_ms (`measure`). A multi-objective study does not prune (docs/engines.md).")
+        "tflite_latency_ms (`measure`). A multi-objective study prunes only with `pruner: dominated` "
+        "(docs/engines.md).")
     constraints: Annotated[list[str], Field(max_length=32)] = Field(
         default_factory=list, description="Budgets every kept model must meet, e.g. `[\"tflite_latency_ms <= 1.0\", "
         "\"tflite_kib <= 64\"]` (METRIC <= | < | >= | > NUMBER; metrics params_count, tflite_kib, "
@@ -389,10 +391,16 @@ class StudyConfig(_Model):
                 raise ValueError(f"[sampler] sampler {self.sampler} optimizes one objective, got "
                                  f"{len(self.objectives or [])} objectives: use tpe, nsga2, nsga3, gp, random, "
                                  "qmc or grid")
-            if "pruner" in self.model_fields_set and self.pruner != "none":
-                raise ValueError(f"[pruner] a multi-objective study does not prune (Optuna prunes single-objective "
-                                 f"studies only), got pruner {self.pruner}: set `pruner: none` or leave it out")
-            self.pruner = "none"
+            if "pruner" in self.model_fields_set and self.pruner not in ("none", "dominated"):
+                raise ValueError(f"[pruner] a multi-objective study prunes with `dominated` or not at all (Optuna "
+                                 f"prunes single-objective studies only), got pruner {self.pruner}: set `pruner: "
+                                 "dominated`, `pruner: none` or leave it out (none)")
+            if "pruner" not in self.model_fields_set:
+                self.pruner = "none"
+        elif self.pruner == "dominated":
+            raise ValueError("[pruner] pruner dominated compares the objectives of a multi-objective study, and "
+                             "this study has one objective: list two or more in `objectives`, or use median, "
+                             "percentile, ...")
         if self.constraints and self.engine != "optuna":
             raise ValueError(f"[constraints] constraints need engine optuna, got engine {self.engine}")
         for i, text in enumerate(self.constraints):

@@ -42,6 +42,8 @@ class EngineTrial(ABC):
     number: int
     #: epochs this trial may train, when the engine decides it (Hyperband's budget); None: ``train.epochs``
     epochs: int | None = None
+    #: why :meth:`should_prune` last said yes, when the engine says more than "pruned after epoch N"
+    prune_reason: str | None = None
 
     @property
     def engine_id(self) -> str:
@@ -67,6 +69,11 @@ class EngineTrial(ABC):
 
     @abstractmethod
     def should_prune(self) -> bool: ...
+
+    def measured(self, values: dict[str, float]) -> None:
+        """What the trial knew of its model before training (``params_count``, ``tflite_*``), once, before its
+        first epoch; ``pruner: dominated`` compares them."""
+        return None
 
 
 @dataclass
@@ -95,6 +102,8 @@ class StudySettings:
     grace_period: int | None = None
     #: one direction per objective when the study has several (``study.objectives``); empty: ``[direction]``
     directions: list[str] = field(default_factory=list)
+    #: the metric of each objective, in the order of ``directions`` (multi-objective studies)
+    metrics: list[str] = field(default_factory=list)
     #: the study's total trials over every session and host (``study.budget``); None: no total. With a budget,
     #: a trial failed because its process died is retried (enqueued again), counted once
     budget: int | None = None

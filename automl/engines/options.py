@@ -190,6 +190,13 @@ class ThresholdOptions(_Warmup):
         return self
 
 
+class DominatedOptions(_Warmup):
+    """Multi-objective studies only: stop a trial whose objectives at an epoch (the per-epoch `val_` metrics with
+    what was measured before training) are dominated by a completed trial's at that epoch."""
+
+    min_trials: Positive = Field(1, description="Completed trials that reached an epoch before it is compared.")
+
+
 #: engine -> sampler/pruner name -> its options; a name missing here takes no options
 SAMPLER_OPTIONS: dict[str, dict[str, type[Options]]] = {
     "optuna": {"tpe": TPEOptions, "qmc": QMCOptions, "cmaes": CmaEsOptions, "gp": GPOptions,
@@ -198,7 +205,7 @@ SAMPLER_OPTIONS: dict[str, dict[str, type[Options]]] = {
 PRUNER_OPTIONS: dict[str, dict[str, type[Options]]] = {
     "optuna": {"median": MedianOptions, "percentile": PercentileOptions,
                "successive_halving": SuccessiveHalvingOptions, "hyperband": HyperbandOptions,
-               "patient": PatientOptions, "threshold": ThresholdOptions},
+               "patient": PatientOptions, "threshold": ThresholdOptions, "dominated": DominatedOptions},
 }
 
 

@@ -8,6 +8,7 @@ import math
 import re
 import threading
 import warnings
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,7 +18,15 @@ from pydantic import ValidationError
 
 from automl import faults
 from automl._text import one_of
-from automl.engines.base import BudgetCount, Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new
+from automl.engines.base import (
+    FEASIBLE,
+    BudgetCount,
+    Engine,
+    EngineTrial,
+    StudySettings,
+    TrialRecord,
+    rename_or_new,
+)
 from automl.engines.options import CROSSOVERS, population_for, resolve
 from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
@@ -25,6 +34,7 @@ from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space
 from automl.stores import database_lock, driver_problem, redact, retrying, store_lock, unreachable
+from automl.study.pareto import EPOCH_OBJECTIVES, dominator
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -43,7 +53,7 @@ HEARTBEAT_STOPPED = "no heartbeat"
 #: trial of the series, and every trial of it so far
 RETRIED, RETRY_HISTORY = "failed_trial", "retry_history"
 #: a trial's own attributes that its retry does not inherit (they describe the attempt that died)
-_NOT_RETRIED = ("fail_reason", OWNER, "mlflow_run_id", "automl.session", "worker")
+_NOT_RETRIED = ("fail_reason", OWNER, "mlflow_run_id", "automl.session", "worker", EPOCH_OBJECTIVES)
 
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> BudgetCount:
@@ -122,12 +132,48 @@ class _Heartbeat:
         self.thread.join(5)
 
 
+@dataclass(frozen=True)
+class Dominance:
+    """``pruner: dominated`` of a multi-objective study: from epoch ``warmup`` on, every ``interval`` epochs, a
+    trial dominated by a completed trial at the same epoch stops (:func:`automl.study.pareto.dominator`), once
+    ``min_trials`` completed trials reached that epoch."""
+
+    objectives: tuple[tuple[str, str], ...]
+    warmup: int = 1
+    interval: int = 1
+    min_trials: int = 1
+
+    def judge(self, study: optuna.Study, epoch: int, row: list[float | None]) -> str | None:
+        if epoch < self.warmup or (epoch - self.warmup) % self.interval:
+            return None
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))  # afresh: workers add theirs
+        others = [(t.number, t.user_attrs.get(EPOCH_OBJECTIVES) or []) for t in done
+                  if t.user_attrs.get(FEASIBLE) is not False]
+        return dominator(row, others, self.objectives, epoch, min_trials=self.min_trials)
+
+
+def _known(value: Any) -> float | None:
+    """A value the rule can compare (JSON keeps no NaN on every storage): finite, or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 class OptunaTrial(EngineTrial):
-    def __init__(self, trial: optuna.Trial, *, multi_objective: bool = False) -> None:
+    def __init__(self, trial: optuna.Trial, *, multi_objective: bool = False,
+                 objectives: tuple[tuple[str, str], ...] = (), dominance: Dominance | None = None) -> None:
         self.trial = trial
         self.number = trial.number
-        # Optuna neither stores intermediate values nor prunes in a multi-objective study (Trial.report raises)
+        # Optuna neither stores intermediate values nor prunes in a multi-objective study (Trial.report raises):
+        # automl records each epoch's objective values itself (EPOCH_OBJECTIVES) and `pruner: dominated` reads them
         self.multi_objective = multi_objective
+        self.objectives = objectives
+        self.dominance = dominance
+        self.known: dict[str, float] = {}  # what the trial knew before training (params_count, tflite_*)
+        self.epoch_objectives: list[list[float | None]] = []
+        self._trained = False  # whether the last epoch's row holds a value that training changes
 
     @property
     def engine_id(self) -> str:
@@ -147,12 +193,28 @@ class OptunaTrial(EngineTrial):
     def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
         return self.trial.suggest_categorical(name, choices)
 
+    def measured(self, values: dict[str, float]) -> None:
+        self.known.update(values)
+
     def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
         if not self.multi_objective:
             self.trial.report(value, epoch)
+            return
+        row = [_known(metrics[m]) if m in metrics else _known(self.known.get(m)) for m, _ in self.objectives]
+        self._trained = any(m in metrics and row[i] is not None for i, (m, _) in enumerate(self.objectives))
+        width = len(self.objectives)
+        while len(self.epoch_objectives) < epoch:  # epochs are reported in order; a gap stays unknown
+            self.epoch_objectives.append([None] * width)
+        self.epoch_objectives[epoch:] = [row]
 
     def should_prune(self) -> bool:
-        return not self.multi_objective and self.trial.should_prune()
+        if not self.multi_objective:
+            return self.trial.should_prune()
+        if self.dominance is None or not self.epoch_objectives or not self._trained:
+            return False  # a row of values known before training says nothing training could change
+        epoch = len(self.epoch_objectives) - 1
+        self.prune_reason = self.dominance.judge(self.trial.study, epoch, self.epoch_objectives[epoch])
+        return self.prune_reason is not None
 
 
 def _options(kind: Literal["sampler", "pruner"], name: str, raw: dict[str, Any]) -> Any:
@@ -321,6 +383,16 @@ class OptunaEngine(Engine):
                                                   interval_steps=opts.interval_epochs)
         return optuna.pruners.NopPruner()
 
+    def _dominance(self) -> Dominance | None:
+        """The rule of ``pruner: dominated`` (a multi-objective study's own early stop), or None."""
+        s = self.settings
+        if s.pruner != "dominated" or len(self.directions) < 2:
+            return None
+        opts = _options("pruner", s.pruner, s.pruner_options)
+        warmup = max(1, s.epochs // 4) if opts.warmup_epochs is None else opts.warmup_epochs
+        return Dominance(objectives=tuple(zip(s.metrics, self.directions, strict=True)), warmup=warmup,
+                         interval=opts.interval_epochs, min_trials=opts.min_trials)
+
     def exists(self) -> bool:
         return self.settings.name in optuna.get_all_study_names(self.storage)
 
@@ -401,7 +473,8 @@ class OptunaEngine(Engine):
             warnings.simplefilter("ignore", UserWarning)
             trial = study.ask()
         trial.set_user_attr(OWNER, str(this_process()))  # whoever finds it RUNNING later can tell if we died
-        asked = OptunaTrial(trial, multi_objective=len(self.directions) > 1)
+        asked = OptunaTrial(trial, multi_objective=len(self.directions) > 1, dominance=self._dominance(),
+                            objectives=tuple(zip(self.settings.metrics, self.directions, strict=False)))
         if self.settings.heartbeat_interval:
             self._heartbeats[asked.number] = _Heartbeat(study._storage, trial._trial_id,
                                                         self.settings.heartbeat_interval)
@@ -437,6 +510,8 @@ class OptunaEngine(Engine):
             beat.stop()
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
+        if trial.epoch_objectives:  # what `pruner: dominated` compares later trials with, in every storage
+            trial.trial.set_user_attr(EPOCH_OBJECTIVES, trial.epoch_objectives)
         # Optuna 5's way to constraints: the samplers that support them (tpe, nsga2, nsga3, gp) read the trial's
         # constraint values (<= 0: met); a PRUNED trial's count too (TPE ranks it with the infeasible ones)
         for key, violation in (constraints or {}).items():

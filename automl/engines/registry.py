@@ -15,9 +15,11 @@ ENGINE_SAMPLERS: dict[str, tuple[str, ...]] = {
     "optuna": ("tpe", "random", "grid", "qmc", "cmaes", "gp", "nsga2", "nsga3"),
     "keras_tuner": ("random", "bayesian", "hyperband", "grid"),
 }
-# engine -> the pruners it offers; keras-tuner's early stopping is its Hyperband sampler
+# engine -> the pruners it offers; keras-tuner's early stopping is its Hyperband sampler; `dominated` is automl's
+# own, for multi-objective studies only
 ENGINE_PRUNERS: dict[str, tuple[str, ...]] = {
-    "optuna": ("none", "median", "percentile", "successive_halving", "hyperband", "patient", "threshold"),
+    "optuna": ("none", "median", "percentile", "successive_halving", "hyperband", "patient", "threshold",
+               "dominated"),
     "keras_tuner": ("none", "median"),
 }
 # sampler -> (the module it needs beyond automl's dependencies, the extra that installs it)

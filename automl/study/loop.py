@@ -72,6 +72,9 @@ class EpochRelay:
         with signals.deferred():
             return self.trial.should_prune()
 
+    def measured(self, values: dict[str, float]) -> None:
+        self.trial.measured(values)
+
 
 def reason(exc: BaseException) -> str:
     """An exception as a run's ``automl.fail_reason``: its type and first line."""
@@ -97,6 +100,7 @@ class Loop:
                                  storage=plan.storage, epochs=obj.epochs, worker=worker or 0,
                                  heartbeat_interval=cfg.study.heartbeat_interval, grace_period=cfg.study.grace_period,
                                  directions=[d for _, d in obj.objectives] if len(obj.objectives) > 1 else [],
+                                 metrics=[m for m, _ in obj.objectives] if len(obj.objectives) > 1 else [],
                                  budget=obj.budget, **obj.engine_options)
         self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
@@ -221,6 +225,8 @@ class Loop:
             faults.point("trial_start")
             result = self.runner.run(request, reporter)
             reporter.flush()
+            if result.state == "PRUNED" and trial.prune_reason:  # the engine's own words (pruner: dominated)
+                result.reason = trial.prune_reason
         except Exception as exc:  # outside build and fit (which the runner records itself): still this trial's
             reporter.flush()
             result = TrialResult(state="FAIL", reason=reason(exc))

@@ -32,7 +32,15 @@ import numpy as np
 
 from automl import faults, signals
 from automl.data.dataset import Dataset
-from automl.trial.runner import Reporter, TrialRequest, TrialResult, release_memory, run_cv_trial, run_trial
+from automl.trial.runner import (
+    Reporter,
+    TrialRequest,
+    TrialResult,
+    release_memory,
+    run_cv_trial,
+    run_trial,
+    tell_measured,
+)
 
 _SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 POLL_SECONDS = 0.25
@@ -264,6 +272,8 @@ class ProcessRunner:
                     reporter.report(epoch, value, metrics)
                     faults.point("epoch_end")  # the study's process, at the same moment as inline
                     self.conn.send(("prune", reporter.should_prune()))
+                elif kind == "measured":  # known before training; no answer awaited
+                    tell_measured(reporter, message[1])
                 elif kind == "result":
                     result: TrialResult = message[1]
                     return result
@@ -406,6 +416,9 @@ class _PipeReporter:
 
     def should_prune(self) -> bool:
         return self.pruned
+
+    def measured(self, values: dict[str, float]) -> None:
+        self.conn.send(("measured", values))
 
 
 def child_main(conn: Any, parent: int) -> None:

@@ -31,6 +31,14 @@ class Reporter(Protocol):
     def should_prune(self) -> bool: ...
 
 
+def tell_measured(reporter: Reporter, values: dict[str, float]) -> None:
+    """Tell ``reporter`` what is known of the model before training (``params_count``, ``tflite_*``), if it
+    listens (``measured(values)``: the study's relay and the trial process's pipe do)."""
+    listen = getattr(reporter, "measured", None)
+    if listen is not None:
+        listen(values)
+
+
 class NullReporter:
     def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
         pass
@@ -189,6 +197,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         if broken:  # known before training: not worth an epoch
             result.state, result.reason = "PRUNED", f"infeasible: {'; '.join(broken)}"
             return result
+        tell_measured(reporter, {"params_count": float(result.n_params), **result.measured})
         fitted = model if req.teacher is None else _distiller(model, req)
         callback = _trial_callback(req, reporter, result, model)
         callbacks = [callback, *training_callbacks(fitted, req.hp, monitor=req.metric, direction=req.direction)]
@@ -319,4 +328,4 @@ def _first_line(exc: BaseException) -> str:
 
 
 __all__ = ["NullReporter", "Reporter", "Teacher", "TrialRequest", "TrialResult", "direction_of", "release_memory",
-           "run_cv_trial", "run_trial"]
+           "run_cv_trial", "run_trial", "tell_measured"]

@@ -47,6 +47,15 @@ def test_a_multi_objective_study_does_not_prune_by_default() -> None:
     assert StudyConfig.model_validate({"objectives": PARETO[:1]}).pruner == "median"  # one objective prunes
 
 
+def test_a_multi_objective_study_may_prune_dominated_trials(tmp_path: Path) -> None:
+    study = load_pipeline(write_pipeline(tmp_path, study={
+        "objectives": PARETO, "pruner": {"name": "dominated", "warmup_epochs": 2, "min_trials": 3}})).config.study
+    assert study.pruner == "dominated"
+    assert study.pruner_options == {"warmup_epochs": 2, "interval_epochs": 1, "min_trials": 3}
+    plain = StudyConfig.model_validate({"objectives": PARETO, "pruner": "dominated"})
+    assert plain.pruner == "dominated"
+
+
 def test_constraints_are_parsed_and_name_what_is_measured(tmp_path: Path) -> None:
     study = load_pipeline(write_pipeline(tmp_path, study={
         "constraints": ["tflite_kib <= 64", "params_count<20000"]})).config.study
@@ -72,8 +81,22 @@ def test_no_measurement_without_a_tflite_metric(tmp_path: Path) -> None:
      "study.metric: `objectives` replaces `metric` and `direction`: set one or the other, got metric=val_accuracy "
      "beside objectives"),
     ({"objectives": PARETO, "pruner": "median"},
-     "study.pruner: a multi-objective study does not prune (Optuna prunes single-objective studies only), got "
-     "pruner median: set `pruner: none` or leave it out"),
+     "study.pruner: a multi-objective study prunes with `dominated` or not at all (Optuna prunes single-objective "
+     "studies only), got pruner median: set `pruner: dominated`, `pruner: none` or leave it out (none)"),
+    ({"objectives": PARETO, "pruner": {"name": "hyperband", "min_resource": 2}},
+     "study.pruner: a multi-objective study prunes with `dominated` or not at all (Optuna prunes single-objective "
+     "studies only), got pruner hyperband: set `pruner: dominated`, `pruner: none` or leave it out (none)"),
+    ({"pruner": "dominated"},
+     "study.pruner: pruner dominated compares the objectives of a multi-objective study, and this study has "
+     "one objective: list two or more in `objectives`, or use median, percentile, ..."),
+    ({"objectives": ["val_accuracy"], "pruner": {"name": "dominated", "min_trials": 2}},
+     "study.pruner: pruner dominated compares the objectives of a multi-objective study, and this study has "
+     "one objective: list two or more in `objectives`, or use median, percentile, ..."),
+    ({"objectives": PARETO, "pruner": {"name": "dominated", "min_trials": 0}},
+     "study.pruner.min_trials: expected a positive integer, got 0"),
+    ({"objectives": PARETO, "pruner": {"name": "dominated", "percentile": 25}},
+     "study.pruner.percentile: unknown dominated pruner option 'percentile' (choices: interval_epochs, "
+     "min_trials, warmup_epochs)"),
     ({"objectives": PARETO, "sampler": "cmaes"},
      "study.sampler: sampler cmaes optimizes one objective, got 2 objectives: use tpe, nsga2, nsga3, gp, random, "
      "qmc or grid"),
