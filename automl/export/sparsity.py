@@ -161,18 +161,51 @@ class FineTune:
     ramp_steps: int
     learning_rate: float
     history: dict[str, list[float]]
+    kept_epoch: int  # 1-based: the epoch whose weights were kept (lowest val_loss among those at the target)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "epochs": self.epochs, "steps": self.steps, "ramp_steps": self.ramp_steps,
                 "schedule": f"polynomial (power {POWER}) from 0 to {self.target:g} over {self.ramp_steps} of "
                             f"{self.steps} steps, then constant", "learning_rate": self.learning_rate,
-                "history": self.history}
+                "kept_epoch": self.kept_epoch, "history": self.history}
+
+
+def _best_at_target_class() -> Any:
+    import keras
+
+    class _BestAtTarget(keras.callbacks.Callback):  # type: ignore[misc]
+        """Keeps the weights of the epoch with the lowest ``val_loss`` among those that ended with the masks at
+        the target (the ramp over); the last epoch when there is no validation split."""
+
+        def __init__(self, pruning: Any) -> None:
+            super().__init__()
+            self.pruning = pruning
+            self.best = float("inf")
+            self.weights: list[Any] | None = None
+            self.epoch = 0
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if self.pruning.step < self.pruning.ramp_steps:
+                return
+            value = float((logs or {}).get("val_loss", float("nan")))
+            if value != value:  # no validation: the last epoch
+                value = -float(epoch)
+            if value < self.best:
+                self.best, self.epoch = value, epoch + 1
+                self.weights = [np.array(w) for w in self.model.get_weights()]
+
+        def on_train_end(self, logs: Any = None) -> None:
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return _BestAtTarget
 
 
 def prune(model: Any, data: Any, *, target: float, epochs: int, batch_size: int, learning_rate: float,
           seed: int = 0) -> FineTune:
-    """Fine-tune ``model`` in place on ``data``'s training split (validation split monitored) while pruning its
-    kernels to ``target``; on return its pruned kernels hold exact zeros and no mask is left anywhere."""
+    """Fine-tune ``model`` in place on ``data``'s training split while pruning its kernels to ``target``; of the
+    epochs that end at the target, the one with the lowest validation loss is kept. On return the pruned kernels
+    hold exact zeros and no mask is left anywhere."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -190,9 +223,12 @@ def prune(model: Any, data: Any, *, target: float, epochs: int, batch_size: int,
         metrics = ["mae"]
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, loss_weights=[weight], metrics=metrics)
     callback = PruningCallback(model, target, ramp)
+    keep = _best_at_target_class()(callback)
     val = (np.asarray(data.x_val, dtype=np.float32), np.asarray(data.y_val)) if len(data.x_val) else None
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=val, callbacks=[callback],
+    # the pruning callback first: an epoch's weights are kept with its masks applied
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=val, callbacks=[callback, keep],
                         verbose=0, shuffle=True)
-    callback.finish()
+    callback.finish()  # the restored epoch already has the final masks: this only makes sure
     return FineTune(target=target, epochs=epochs, steps=steps, ramp_steps=ramp, learning_rate=learning_rate,
-                    history={k: [round(float(v), 6) for v in vals] for k, vals in history.history.items()})
+                    history={k: [round(float(v), 6) for v in vals] for k, vals in history.history.items()},
+                    kept_epoch=keep.epoch or epochs)
