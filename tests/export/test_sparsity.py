@@ -132,3 +132,20 @@ def test_cli_bad_sparsity_is_one_line_naming_the_key(tmp_path: Path, value: str,
     out = runner.invoke(app, ["export", str(pipeline), "--set", f"export.sparsity={value}"])
     assert out.exit_code == 2
     assert out.output.strip() == f"{pipeline}: {message}"
+
+
+def test_api_export_of_a_regression_model_with_sparsity_from_overrides(tmp_path: Path) -> None:
+    from tests.export.test_exporter import _save_model
+
+    pipeline = write_pipeline(tmp_path, name="spreg", data={"source": "synthetic", "samples": 200, "features": 8,
+                                                            "classes": 0})
+    _save_model(pipeline, epochs=10)
+    result = automl.export(pipeline, {"export.sparsity": 0.5, "export.sparsity_epochs": 2,
+                                      "export.latency_runs": 3}, formats=["float32"])
+    assert result.sparse is not None and [f.format for f in result.sparse_files] == ["float32"]
+    sp = result.sparse
+    assert sp["metric"] == "mae" and sp["measured"]["kernels"] == pytest.approx(0.5, abs=0.01)
+    test = sp["test"]  # the relative MAE increase of the pruned model over the dense one
+    assert test["drop"] == pytest.approx((test["sparse"] - test["dense"]) / test["dense"])
+    assert result.sparse_files[0].validation.metric == "mae"
+    assert Path("mlruns/spreg/export/best_sparse_float32.tflite").exists()
