@@ -59,7 +59,8 @@ def prunable(model: Any) -> list[tuple[str, Any]]:
             if var is None or id(var) in seen:
                 continue
             seen.add(id(var))
-            out.append((f"{layer.name}/{attr}" if attr != "kernel" else layer.name, var))
+            path = str(getattr(var, "path", "") or f"{layer.name}/{attr}")  # e.g. attention/query/kernel: unique
+            out.append((path.removesuffix("/kernel"), var))
     return out
 
 

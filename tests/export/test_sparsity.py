@@ -115,13 +115,6 @@ def test_run_with_sparsity_writes_sparse_files_beside_the_dense_ones(tmp_path: P
     assert version.tags["format"] == "int8" and float(version.tags["sparsity"]) == pytest.approx(0.5, abs=0.01)
     assert client.get_model_version_by_alias("sp-tflite", "int8").version != version.version
 
-    out = runner.invoke(app, ["export", str(pipeline), "--format", "float32", "--set", "export.sparsity=0.25",
-                              "--set", "export.sparsity_epochs=1"])
-    assert out.exit_code == 0, out.output
-    text = " ".join(out.output.split())
-    assert "25.0% zeros in the pruned kernels" in text and "best_sparse_float32.tflite" in text
-    assert "sparse vs dense Keras: validation drop" in text and "x the dense file's" in text
-
 
 @pytest.mark.parametrize(("value", "message"), [
     ("1.5", "export.sparsity: expected a value < 1, got 1.5"),
@@ -134,18 +127,30 @@ def test_cli_bad_sparsity_is_one_line_naming_the_key(tmp_path: Path, value: str,
     assert out.output.strip() == f"{pipeline}: {message}"
 
 
-def test_api_export_of_a_regression_model_with_sparsity_from_overrides(tmp_path: Path) -> None:
+def test_cli_export_of_a_regression_model_with_sparsity(tmp_path: Path) -> None:
     from tests.export.test_exporter import _save_model
 
     pipeline = write_pipeline(tmp_path, name="spreg", data={"source": "synthetic", "samples": 200, "features": 8,
                                                             "classes": 0})
     _save_model(pipeline, epochs=10)
-    result = automl.export(pipeline, {"export.sparsity": 0.5, "export.sparsity_epochs": 2,
-                                      "export.latency_runs": 3}, formats=["float32"])
-    assert result.sparse is not None and [f.format for f in result.sparse_files] == ["float32"]
-    sp = result.sparse
-    assert sp["metric"] == "mae" and sp["measured"]["kernels"] == pytest.approx(0.5, abs=0.01)
-    test = sp["test"]  # the relative MAE increase of the pruned model over the dense one
+    out = runner.invoke(app, ["export", str(pipeline), "--format", "float32", "--set", "export.sparsity=0.25",
+                              "--set", "export.sparsity_epochs=2", "--set", "export.latency_runs=3"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "25.0% zeros in the pruned kernels" in text and "best_sparse_float32.tflite" in text
+    assert "sparse vs dense Keras: validation drop" in text and "x the dense file's" in text
+    sp = json.loads(Path("mlruns/spreg/export/best_sparse_float32.json").read_text())
+    assert sp["metric"] == "mae" and sp["sparsity"]["measured"]["kernels"] == pytest.approx(0.25, abs=0.01)
+    test = sp["sparsity"]["test"]  # the relative MAE increase of the pruned model over the dense one
     assert test["drop"] == pytest.approx((test["sparse"] - test["dense"]) / test["dense"])
-    assert result.sparse_files[0].validation.metric == "mae"
-    assert Path("mlruns/spreg/export/best_sparse_float32.tflite").exists()
+
+
+
+def test_attention_projections_are_pruned_and_recurrent_kernels_are_not() -> None:
+    from tests.export.conftest import make_data, recurrent_model, transformer_model
+
+    x, _ = make_data((12, 3), n=40)
+    assert [name for name, _ in prunable(transformer_model(x))] == [
+        "embed", "attention/attention_output", "attention/value", "attention/key", "attention/query", "ff1", "ff2",
+        "logits"]
+    assert [name for name, _ in prunable(recurrent_model(x, "LSTM"))] == ["logits"]
