@@ -594,6 +594,9 @@ class ExportConfig(_Model):
         "over the first two thirds of the steps).")
     sparsity_lr: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-3, description="sparsity: the fine-tune's learning rate (Adam).")
+    sparse_encoding: bool = Field(
+        False, description="sparsity: write the sparse float32/float16 files with TFLite sparse tensors "
+        "(smaller files, densified when loaded; dynamic and int8 files stay dense-encoded).")
 
     @field_validator("formats", mode="before")
     @classmethod

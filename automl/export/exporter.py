@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +351,7 @@ class _Export:
         model (validation decides, test is reported), and convert it to every format beside the dense files."""
         import gzip
 
+        from automl.export.convert import SPARSE_ENCODED
         from automl.export.sparsity import PRUNED, measure, prune
         from automl.export.validate import drop_interval, score
 
@@ -391,19 +392,27 @@ class _Export:
                      "samples": len(x_test), "interval": interval.to_dict()},
         }
         self.tracker.log(parent, params={"sparsity": cfg.sparsity, "sparsity_epochs": cfg.sparsity_epochs,
-                                         "sparsity_lr": cfg.sparsity_lr},
+                                         "sparsity_lr": cfg.sparsity_lr, "sparse_encoding": cfg.sparse_encoding},
                          metrics={"sparsity_kernels": measured["kernels"], "sparsity_all": measured["all"],
                                   "sparse_val_drop": val_drop, "sparse_test_drop": record["test"]["drop"],
                                   f"sparse_keras_{metric}": sparse_test},
                          tags={"automl.sparse.flagged": record["validation"]["flagged"]})
         self.tracker.log_artifact(parent, str(keras_path), "export")
         prepared = inference_model(sparse)
+        sparse_options = replace(options, sparse_encoding=cfg.sparse_encoding)
         dense_by_format = {f.format: f for f in dense_files}
         files = []
         for fmt in cfg.formats:
             io = cfg.io if fmt == "int8" else "float32"
             variant = fmt if io == "float32" else f"{fmt}_{io}"
             content = convert(prepared, fmt, options)
+            encoding = "dense"
+            if cfg.sparse_encoding and fmt in SPARSE_ENCODED:  # TFLite's sparse tensors, where they are smaller
+                encoded = convert(prepared, fmt, sparse_options)
+                if len(encoded) < len(content):
+                    content, encoding = encoded, "sparse tensors"
+                else:
+                    encoding = f"dense (sparse tensors: {len(encoded)} bytes, not smaller)"
             tflite = self.folder / f"{self.label}_sparse_{variant}.tflite"
             write_bytes(tflite, content)
             # against the dense Keras model: the drop is everything the sparse file loses (pruning and format)
@@ -417,8 +426,9 @@ class _Export:
             dense_content = Path(dense_file.path).read_bytes()
             gz, dense_gz = len(gzip.compress(content, 9)), len(gzip.compress(dense_content, 9))
             dense_latency = dense_file.validation.latency_ms_median
-            one = {**record, "dense_file": dense_file.path, "size_bytes": len(content),
-                   "dense_size_bytes": len(dense_content), "gzip_bytes": gz, "dense_gzip_bytes": dense_gz,
+            one = {**record, "encoding": encoding, "dense_file": dense_file.path, "size_bytes": len(content),
+                   "dense_size_bytes": len(dense_content), "size_ratio": len(content) / len(dense_content),
+                   "gzip_bytes": gz, "dense_gzip_bytes": dense_gz,
                    "gzip_ratio": gz / dense_gz,
                    "latency_ratio": check.latency_ms_median / dense_latency if dense_latency > 0 else None}
             report = self.folder / f"{self.label}_sparse_{variant}.json"
