@@ -239,7 +239,9 @@ def _print_sparse(result: Any) -> None:
             info = json.load(fh)["sparsity"]
         latency = "" if info["latency_ratio"] is None else f", latency {info['latency_ratio']:.2f}x of dense"
         drop = f"{v.drop * 100:+.2f} {unit}"
-        console.print(f"  {Path(f.path).name}: {v.size_kib:.1f} KiB, gzip -9 {info['gzip_bytes'] / 1024:.1f} KiB = "
+        encoded = info.get("encoding", "dense") != "dense"
+        size = f"{v.size_kib:.1f} KiB" + (f" ({info['size_ratio']:.2f}x, {info['encoding']})" if encoded else "")
+        console.print(f"  {Path(f.path).name}: {size}, gzip -9 {info['gzip_bytes'] / 1024:.1f} KiB = "
                       f"{info['gzip_ratio']:.2f}x the dense file's; {sp['metric']} {v.tflite_value:.4f}, drop vs "
                       f"dense Keras {drop}{' FLAGGED' if v.flagged else ''}{latency}", markup=False,
                       highlight=False, soft_wrap=True)
