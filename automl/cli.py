@@ -216,6 +216,35 @@ def _print_export(result: Any) -> None:
         if v.size_warning and not warned:  # the same split for every file: once
             err_console.print(f"warning: {v.size_warning}", markup=False, highlight=False)
             warned = True
+    if result.sparse is not None:
+        _print_sparse(result)
+
+
+def _print_sparse(result: Any) -> None:
+    """export.sparsity: the measured sparsity, the pruned model's drop vs the dense one, and per file the gzip
+    size against the dense file's."""
+    sp = result.sparse
+    unit = "pt" if sp["metric"] == "accuracy" else "%"
+    val, test = sp["validation"], sp["test"]
+    verdict = (f"[red]over max_drop {sp['max_drop']:g} FLAGGED[/]" if val["flagged"]
+               else f"within max_drop {sp['max_drop']:g}")
+    console.print(f"sparse model ({sp['keras_model']}): {sp['measured']['kernels']:.1%} zeros in the pruned kernels, "
+                  f"{sp['measured']['all']:.1%} of all weights (target {sp['target']:g}, "
+                  f"fine-tuned {sp['fine_tune']['epochs']} epoch(s))", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"sparse vs dense Keras: validation drop {val['drop'] * 100:+.2f} {unit} ({verdict}); test drop "
+                  f"{test['drop'] * 100:+.2f} {unit}", highlight=False, soft_wrap=True)
+    for f in result.sparse_files:
+        v = f.validation
+        with open(f.json_path) as fh:
+            info = json.load(fh)["sparsity"]
+        latency = "" if info["latency_ratio"] is None else f", latency {info['latency_ratio']:.2f}x of dense"
+        drop = f"{v.drop * 100:+.2f} {unit}"
+        encoded = info.get("encoding", "dense") != "dense"
+        size = f"{v.size_kib:.1f} KiB" + (f" ({info['size_ratio']:.2f}x, {info['encoding']})" if encoded else "")
+        console.print(f"  {Path(f.path).name}: {size}, gzip -9 {info['gzip_bytes'] / 1024:.1f} KiB = "
+                      f"{info['gzip_ratio']:.2f}x the dense file's; {sp['metric']} {v.tflite_value:.4f}, drop vs "
+                      f"dense Keras {drop}{' FLAGGED' if v.flagged else ''}{latency}", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -593,6 +593,18 @@ class ExportConfig(_Model):
         True, description="int8: when the drop on the validation split exceeds max_drop, try more and stratified "
         "calibration samples, the other per_channel setting, then 16-bit activations or float layers; the first "
         "that meets max_drop ships as <model>_int8.tflite (plain int8 kept as <model>_int8_plain.tflite).")
+    sparsity: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        None, description="Also export a pruned copy: a short fine-tune zeroes this share of every Dense/Conv "
+        "kernel (smallest magnitudes, per layer), then every format is written as <model>_sparse_<format>.tflite "
+        "beside the dense files; null: off.")
+    sparsity_epochs: Epochs = Field(
+        4, description="sparsity: fine-tune epochs on the training split (the sparsity ramps from 0 to the target "
+        "over the first two thirds of the steps).")
+    sparsity_lr: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1e-3, description="sparsity: the fine-tune's learning rate (Adam).")
+    sparse_encoding: bool = Field(
+        False, description="sparsity: write the sparse float32/float16 files with TFLite sparse tensors "
+        "(smaller files, densified when loaded; dynamic and int8 files stay dense-encoded).")
 
     @field_validator("formats", mode="before")
     @classmethod

@@ -31,7 +31,13 @@ class ConvertOptions:
     representative: np.ndarray | None = None  # raw training samples, one per calibration step
     io: str = "float32"  # float32 | int8 | uint8 (full-integer format only)
     per_channel: bool = True  # quantization scales per output channel (False: per tensor, smaller files)
+    #: float formats of a pruned model: store weights that are mostly zeros as TFLite sparse tensors
+    #: (Optimize.EXPERIMENTAL_SPARSITY); the interpreter densifies them when it loads the file
+    sparse_encoding: bool = False
 
+
+# the formats whose sparse-encoded files ai-edge-litert runs (dynamic and int8 ones fail in its XNNPACK delegate)
+SPARSE_ENCODED = ("float32", "float16")
 
 # name -> a function that configures a TFLiteConverter for that format
 FORMATS: Registry[None] = Registry("format")
@@ -120,6 +126,8 @@ def convert(model: Any, fmt: str, options: ConvertOptions | None = None) -> byte
     configure = FORMATS.factory(fmt)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     configure(converter, options)
+    if options.sparse_encoding and fmt in SPARSE_ENCODED:
+        converter.optimizations = [*(converter.optimizations or []), tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     try:
         with quiet():
             return bytes(converter.convert())

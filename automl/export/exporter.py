@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,10 @@ class ExportResult:
     model_path: str
     files: list[ExportedFile] = field(default_factory=list)
     parent_run_id: str = ""
+    #: export.sparsity: the pruned model's record (sparsity measured, fine-tune, drop vs the dense model on the
+    #: validation and test splits) and its files, ``<model>_sparse_<format>.tflite``, in the order exported
+    sparse: dict[str, Any] | None = None
+    sparse_files: list[ExportedFile] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[ExportedFile]:
@@ -269,6 +273,8 @@ class _Export:
         try:
             for fmt in cfg.formats:
                 result.files.append(self._one(fmt, prepared, ref, x_test, options, parent))
+            if cfg.sparsity is not None:
+                result.sparse, result.sparse_files = self._sparse(model, ref, x_test, options, parent, result.files)
         except BaseException:
             self.tracker.end(parent, "FAIL")
             raise
@@ -340,6 +346,117 @@ class _Export:
             description=f"TFLite exports of {plan.name} (tags: format, validation on the test split)")
         return ExportedFile(format=fmt, path=str(tflite), json_path=str(report), validation=check,
                             registered_version=version, recovery=recovery)
+
+
+    def _sparse(self, dense: Any, ref: Any, x_test: np.ndarray, options: ConvertOptions, parent: str,
+                dense_files: list[ExportedFile]) -> tuple[dict[str, Any], list[ExportedFile]]:
+        """export.sparsity: prune a fresh copy of the model during a short fine-tune, compare it with the dense
+        model (validation decides, test is reported), and convert it to every format beside the dense files."""
+        import gzip
+
+        from automl.export.convert import SPARSE_ENCODED
+        from automl.export.sparsity import PRUNED, measure, prune
+        from automl.export.validate import drop_interval, score
+
+        plan, cfg, data = self.plan, self.cfg, self.plan.data
+        assert cfg.sparsity is not None
+        seed = plan.pipeline.config.seed or 0
+        sparse = _load(self.path)
+        tune = prune(sparse, data, target=cfg.sparsity, epochs=cfg.sparsity_epochs,
+                     batch_size=plan.pipeline.config.train.batch_size, learning_rate=cfg.sparsity_lr, seed=seed)
+        measured = measure(sparse)
+        keras_path = self.folder / f"{self.label}_sparse.keras"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sparse.save(keras_path)
+
+        def drop(dense_value: float, sparse_value: float) -> float:
+            if data.task == "classification":
+                return dense_value - sparse_value
+            return (sparse_value - dense_value) / max(dense_value, 1e-12)
+
+        x_val = np.asarray(data.x_val, dtype=np.float32)
+        dense_val = score(np.asarray(dense.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
+        sparse_val = score(np.asarray(sparse.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
+        test_out = np.asarray(sparse.predict(x_test, verbose=0, batch_size=256), dtype=np.float32)
+        sparse_test = score(test_out, data.y_test, data.task)
+        interval = drop_interval(test_out.reshape(ref.outputs.shape), ref.outputs, data.y_test, data.task)
+        val_drop = drop(dense_val, sparse_val)
+        metric = "accuracy" if data.task == "classification" else "mae"
+        record: dict[str, Any] = {
+            "target": cfg.sparsity, "keras_model": str(keras_path), "dense_model": str(self.path),
+            "pruned": "kernels of " + ", ".join(sorted(PRUNED)) + " layers (per layer, smallest magnitudes); "
+                      "biases, normalization, embedding and recurrent layers stay dense",
+            "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": cfg.max_drop,
+            "decided_on": "validation",
+            "validation": {"dense": dense_val, "sparse": sparse_val, "drop": val_drop, "samples": len(x_val),
+                           "flagged": bool(val_drop > cfg.max_drop + 1e-6)},
+            "test": {"dense": ref.value, "sparse": sparse_test, "drop": drop(ref.value, sparse_test),
+                     "samples": len(x_test), "interval": interval.to_dict()},
+        }
+        self.tracker.log(parent, params={"sparsity": cfg.sparsity, "sparsity_epochs": cfg.sparsity_epochs,
+                                         "sparsity_lr": cfg.sparsity_lr, "sparse_encoding": cfg.sparse_encoding},
+                         metrics={"sparsity_kernels": measured["kernels"], "sparsity_all": measured["all"],
+                                  "sparse_val_drop": val_drop, "sparse_test_drop": record["test"]["drop"],
+                                  f"sparse_keras_{metric}": sparse_test},
+                         tags={"automl.sparse.flagged": record["validation"]["flagged"]})
+        self.tracker.log_artifact(parent, str(keras_path), "export")
+        prepared = inference_model(sparse)
+        sparse_options = replace(options, sparse_encoding=cfg.sparse_encoding)
+        dense_by_format = {f.format: f for f in dense_files}
+        files = []
+        for fmt in cfg.formats:
+            io = cfg.io if fmt == "int8" else "float32"
+            variant = fmt if io == "float32" else f"{fmt}_{io}"
+            content = convert(prepared, fmt, options)
+            encoding = "dense"
+            if cfg.sparse_encoding and fmt in SPARSE_ENCODED:  # TFLite's sparse tensors, where they are smaller
+                encoded = convert(prepared, fmt, sparse_options)
+                if len(encoded) < len(content):
+                    content, encoding = encoded, "sparse tensors"
+                else:
+                    encoding = f"dense (sparse tensors: {len(encoded)} bytes, not smaller)"
+            tflite = self.folder / f"{self.label}_sparse_{variant}.tflite"
+            write_bytes(tflite, content)
+            # against the dense Keras model: the drop is everything the sparse file loses (pruning and format)
+            check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
+                             latency_runs=cfg.latency_runs, file=tflite, io=io)
+            reference = self.folder / f"{self.label}_float32.tflite"
+            if reference.exists() and "float32" in cfg.formats:
+                check.size_ratio = len(content) / reference.stat().st_size
+            check.usage = _usage(data, check)
+            dense_file = dense_by_format[fmt]
+            dense_content = Path(dense_file.path).read_bytes()
+            gz, dense_gz = len(gzip.compress(content, 9)), len(gzip.compress(dense_content, 9))
+            dense_latency = dense_file.validation.latency_ms_median
+            one = {**record, "encoding": encoding, "dense_file": dense_file.path, "size_bytes": len(content),
+                   "dense_size_bytes": len(dense_content), "size_ratio": len(content) / len(dense_content),
+                   "gzip_bytes": gz, "dense_gzip_bytes": dense_gz,
+                   "gzip_ratio": gz / dense_gz,
+                   "latency_ratio": check.latency_ms_median / dense_latency if dense_latency > 0 else None}
+            report = self.folder / f"{self.label}_sparse_{variant}.json"
+            write_json(report, {"model": str(keras_path), **check.to_dict(), "sparsity": one})
+            key = f"sparse_{fmt}"
+            self.tracker.log(parent, metrics={
+                f"{key}_size_kib": check.size_kib, f"{key}_gzip_kib": gz / 1024, f"{key}_gzip_ratio": gz / dense_gz,
+                f"{key}_{metric}": check.tflite_value, f"{key}_drop": check.drop,
+                f"{key}_latency_ms": check.latency_ms_median,
+                **({f"{key}_latency_ratio": one["latency_ratio"]} if one["latency_ratio"] is not None else {})},
+                tags={f"automl.{key}.flagged": check.flagged})
+            self.tracker.log_artifact(parent, tflite, "export")
+            self.tracker.log_artifact(parent, report, "export")
+            version = register_file(
+                self.tracker, f"{plan.name}-tflite", parent, f"export/{tflite.name}", tflite,
+                alias=f"{self.alias_prefix}sparse_{variant}",
+                tags={"format": fmt, "io": io, "per_channel": cfg.per_channel, "model": self.label,
+                      "sparsity": round(measured["kernels"], 4), "size_kib": round(check.size_kib, 2),
+                      "gzip_kib": round(gz / 1024, 2), "gzip_ratio": round(gz / dense_gz, 4),
+                      metric: check.tflite_value, f"keras_{metric}": check.keras_value, "drop": check.drop,
+                      "flagged": check.flagged, "latency_ms_median": check.latency_ms_median},
+                description=f"TFLite exports of {plan.name} (tags: format, validation on the test split)")
+            files.append(ExportedFile(format=fmt, path=str(tflite), json_path=str(report), validation=check,
+                                      registered_version=version))
+        return record, files
 
 
 def _usage(data: Any, check: Validation) -> dict[str, Any]:

@@ -155,7 +155,8 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
             flagged = drop > float(e.get("max_drop", 1.0)) + 1e-12
             ci = e.get("drop_interval") or {}
             shown = f"{drop:+.4f}" + (f" [{float(ci['low']):+.4f}, {float(ci['high']):+.4f}]" if "low" in ci else "")
-            rows.append([escape(str(e.get("format"))), escape(str(e.get("file", "")).rsplit("/", 1)[-1]),
+            name = str(e.get("format")) + (" sparse" if isinstance(e.get("sparsity"), dict) else "")  # pruned copy
+            rows.append([escape(name), escape(str(e.get("file", "")).rsplit("/", 1)[-1]),
                          f"{float(e.get('size_bytes', 0)) / 1024:.1f} KiB", fmt(e.get("keras_value")),
                          fmt(e.get("tflite_value")),
                          f'<span class=flag>{shown} flagged</span>' if flagged else shown,

@@ -61,7 +61,8 @@ def summary(report: Report, top: int = 5) -> list[Any]:
         for col in ("format", "size", f"tflite {metric}", "drop", "latency p50"):
             exports.add_column(col, justify="left" if col == "format" else "right")
         for e in study.exports:
-            exports.add_row(str(e.get("format")), f"{float(e.get('size_bytes', 0)) / 1024:.1f} KiB",
+            name = str(e.get("format")) + (" sparse" if isinstance(e.get("sparsity"), dict) else "")  # pruned copy
+            exports.add_row(name, f"{float(e.get('size_bytes', 0)) / 1024:.1f} KiB",
                             fmt(e.get("tflite_value")), f"{float(e.get('drop', 0.0)):+.4f}",
                             f"{fmt(e.get('latency_ms_median'), 3)} ms")
         out.append(exports)
