@@ -77,7 +77,8 @@ def _automl_child(job: dict[str, Any]) -> dict[str, Any]:
     from automl.config import load_pipeline
     from automl.plan import make_plan
 
-    folder = Path(job["workdir"]) / job.get("isolation", "inline")
+    # a folder (and so a study) of its own per measurement: the whole-call runs must not resume the warm run's study
+    folder = Path(job["workdir"]) / (f"whole-{job.get('isolation', 'inline')}" if job.get("whole") else "warm")
     folder.mkdir(exist_ok=True)
     os.chdir(folder)
     path = _write_pipeline(job, folder)
