@@ -285,6 +285,20 @@ class _Export:
         self.tracker.end(parent, "COMPLETE")
         return result
 
+    def _write_checked(self, tflite: Path, content: bytes, fmt: str, ref: Any, x_test: np.ndarray,
+                       io: Any) -> Validation:
+        """Write ``content`` to ``tflite`` and validate it in the interpreter against ``ref`` on the test split;
+        its size against the float32 file, and how to feed it."""
+        cfg, data = self.cfg, self.plan.data
+        write_bytes(tflite, content)
+        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
+                         latency_runs=cfg.latency_runs, file=tflite, io=io)
+        reference = self.folder / f"{self.label}_float32.tflite"
+        if reference.exists() and "float32" in cfg.formats:
+            check.size_ratio = len(content) / reference.stat().st_size
+        check.usage = _usage(data, check)
+        return check
+
     def _one(self, fmt: str, prepared: Any, ref: Any, x_test: np.ndarray, options: ConvertOptions,
              parent: str) -> ExportedFile:
         plan, cfg, data = self.plan, self.cfg, self.plan.data
@@ -303,13 +317,7 @@ class _Export:
                                     latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}")
             content = recovery.content
         tflite = self.folder / f"{self.label}_{variant}.tflite"
-        write_bytes(tflite, content)
-        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
-                         latency_runs=cfg.latency_runs, file=tflite, io=io)
-        reference = self.folder / f"{self.label}_float32.tflite"
-        if reference.exists() and "float32" in cfg.formats:
-            check.size_ratio = len(content) / reference.stat().st_size
-        check.usage = _usage(data, check)
+        check = self._write_checked(tflite, content, fmt, ref, x_test, io)
         report = self.folder / f"{self.label}_{variant}.json"
         extra: dict[str, Any] = {}
         if fmt == "int8":
@@ -417,14 +425,8 @@ class _Export:
                 else:
                     encoding = f"dense (sparse tensors: {len(encoded)} bytes, not smaller)"
             tflite = self.folder / f"{self.label}_sparse_{variant}.tflite"
-            write_bytes(tflite, content)
             # against the dense Keras model: the drop is everything the sparse file loses (pruning and format)
-            check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
-                             latency_runs=cfg.latency_runs, file=tflite, io=io)
-            reference = self.folder / f"{self.label}_float32.tflite"
-            if reference.exists() and "float32" in cfg.formats:
-                check.size_ratio = len(content) / reference.stat().st_size
-            check.usage = _usage(data, check)
+            check = self._write_checked(tflite, content, fmt, ref, x_test, io)
             dense_file = dense_by_format[fmt]
             dense_content = Path(dense_file.path).read_bytes()
             gz, dense_gz = len(gzip.compress(content, 9)), len(gzip.compress(dense_content, 9))
