@@ -242,14 +242,11 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
     folder (``mlruns/<name>``), a study's name, or a ``.keras`` file in a study folder. Raises StudyError naming
     the file when the study or its model is missing.
     """
-    from automl.runtime import import_keras
     from automl.study.folder import load_model as load_keras
 
-    if not isinstance(source, str | Path) or Path(source).suffix != ".keras":
-        pass
-    elif str(model) != "best":
-        raise ConfigError(f"give either a model file ({source}) or --model, not both", path="--model")
-    else:  # a model file in a study folder: that study's encoding and target
+    if isinstance(source, str | Path) and Path(source).suffix == ".keras":  # a model file in a study folder:
+        if str(model) != "best":  # that study's encoding and target
+            raise ConfigError(f"give either a model file ({source}) or --model, not both", path="--model")
         source, model = Path(source).parent, source
     folder, pipeline, hint = _study_source(source, name, overrides)
     if not folder.path.is_dir():
@@ -257,8 +254,7 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
                          "first")
     path = _model_path(folder, model, hint)
     target, encoding = _described(folder, pipeline)
-    import_keras()  # once, without TensorFlow's start-up chatter
-    keras_model = load_keras(path)
+    keras_model = load_keras(path)  # imports Keras once, without TensorFlow's start-up chatter
     loaded = LoadedModel(model=keras_model, path=path, task=str(target["task"]),
                          class_names=[str(c) for c in target.get("class_names") or []],
                          class_values=list(target.get("class_values") or []), encoding=encoding,
