@@ -3,7 +3,6 @@ own mlruns/), sharing only the Optuna storage and the MLflow store, then the end
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,20 +18,9 @@ from typer.testing import CliRunner
 from automl.cli import app
 from automl.study.shared import VERSIONS
 from automl.testing import write_pipeline
+from tests.scale.test_postgres import _env, _runs
 
 runner = CliRunner()
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "AUTOML_STORAGE")}
-
-
-def _runs(client: MlflowClient, name: str) -> tuple[list, list]:
-    experiment = client.get_experiment_by_name(name)
-    assert experiment is not None, f"no experiment {name}"
-    runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    return ([r for r in runs if r.data.tags.get("automl.role") == "study"],
-            [r for r in runs if r.data.tags.get("automl.role") == "trial"])
 
 
 def _host(root: Path, name: str, i: int | str, **study: object) -> Path:
