@@ -187,7 +187,7 @@ def _study_source(source: Any, name: str | None, overrides: Any) -> tuple[StudyF
             items = dict(overrides if isinstance(overrides, Mapping) else parse_overrides(overrides or []))
             if name is not None:
                 items["name"] = name
-            pipeline = load_pipeline(source, items or None)
+            pipeline = load_pipeline(source, items or None, check_data=False)  # the model needs no data
         hint = str(pipeline.file or source) + (f" --name {name}" if name is not None else "")
         return StudyFolder(pipeline.name), pipeline, hint
     if name is not None or overrides:

@@ -332,9 +332,10 @@ def _exists(path: Path) -> bool:
 
 
 def load_pipeline(
-    path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
+    path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None, *, check_data: bool = True
 ) -> Pipeline:
-    """Load, override and validate a pipeline file and its space.
+    """Load, override and validate a pipeline file and its space. ``check_data=False`` skips the check that
+    the data files exist (``automl predict`` needs the pipeline's names, not its training data).
 
     >>> p = load_pipeline("pipelines/quickstart.yaml", {"study.trials": 5})  # doctest: +SKIP
     """
@@ -371,7 +372,7 @@ def load_pipeline(
     space = load_space(space_raw, file=space_file, prefix=prefix)
     for key in ("path", "validation_path", "test_path"):
         given = getattr(config.data, key)
-        if given is not None and not _exists(given):
+        if check_data and given is not None and not _exists(given):
             raise ConfigError(f"file not found: {clip(_shown(str(given)), _FILE_CHARS)}", file=file,
                               path=f"data.{key}")
     student = config.distill.student if config.distill is not None else None

@@ -97,6 +97,7 @@ def test_load_model_holds_the_saved_encoding_and_needs_no_training_data(in_csv_s
     Path("train.csv").rename("train.csv.away")  # predicting from the study folder reads no training data
     try:
         by_folder = automl.load_model("mlruns/churn")
+        by_pipeline = automl.load_model(in_csv_study)  # the pipeline names the study; its data is not read
     finally:
         Path("train.csv.away").rename("train.csv")
     assert loaded.class_names == ["no", "yes"] and loaded.task == "classification"
@@ -106,6 +107,8 @@ def test_load_model_holds_the_saved_encoding_and_needs_no_training_data(in_csv_s
     assert x.shape == (6, loaded.input_shape[0])
     assert x[0, loaded.encoding["features"].index("city=rome")] == 0  # unseen city: all zeros
     np.testing.assert_allclose(by_folder.predict(_new_rows())["probability_yes"],
+                               loaded.predict(x)["probability_yes"], atol=1e-6)
+    np.testing.assert_allclose(by_pipeline.predict(_new_rows())["probability_yes"],
                                loaded.predict(x)["probability_yes"], atol=1e-6)
     assert json.loads(Path("mlruns/churn/target.json").read_text())["class_names"] == ["no", "yes"]
 
