@@ -537,7 +537,7 @@ def _param(value: Any, *, low: float, high: float, low_open: bool = False) -> Pa
 class DistillConfig(_Model):
     """Teacher (the study's best model) -> a smaller student trained with the distillation loss.
 
-    ``alpha``, ``temperature``, ``lr`` and ``size`` take a fixed value or a space parameter
+    ``alpha``, ``temperature``, ``lr``, ``size``, ``depth`` and ``mixup`` take a fixed value or a space parameter
     (``{type: float, low: ..., high: ...}``); the student study searches the ranges.
     """
 
@@ -546,19 +546,32 @@ class DistillConfig(_Model):
         "the teacher's block at `size` times its parameter count.")
     size: Param = Field(default_factory=lambda: float_range(0.05, 0.25),
                         description="Default student: its parameters as a fraction of the teacher's (0, 1].")
+    depth: Param = Field(
+        default_factory=lambda: FixedParam(value=1.0), description="Default student: its depth (layers, "
+        "conv_blocks, ...) as a fraction of the teacher's (0, 1]; a shallower student spends its parameters on width "
+        "(up to 16x the teacher's). A space parameter searches it, e.g. `{type: categorical, choices: [0.5, 1.0]}`.")
     alpha: Param = Field(default_factory=lambda: float_range(0.1, 0.9, step=0.1),
                          description="Weight of the hard-label loss; 1 - alpha weighs the teacher's [0, 1].")
     temperature: Param = Field(default_factory=lambda: float_range(1.0, 8.0, log=True),
                                description="Softmax temperature of the teacher/student logits (> 0).")
     lr: Param = Field(default_factory=lambda: float_range(1e-4, 1e-2, log=True),
                       description="The student's learning rate (> 0); its optimizer is the teacher's.")
+    mixup: Param = Field(
+        default_factory=lambda: FixedParam(value=0.0), description="Mixup of the transfer batches: each batch is "
+        "mixed with itself reversed by a weight drawn from Beta(mixup, mixup); the teacher sees the mixed inputs and "
+        "the hard-label term uses the mixed labels [0, 100]; 0: off. Needs float inputs.")
     epochs: Epochs | None = Field(None, description="Epochs per student; default train.epochs.")
     trials: Trials = Field(8, description="Trials of the student study (a fresh study on every run).")
 
-    @field_validator("size", mode="before")
+    @field_validator("size", "depth", mode="before")
     @classmethod
-    def _size(cls, value: Any) -> Param:
+    def _fraction(cls, value: Any) -> Param:
         return _param(value, low=0.0, high=1.0, low_open=True)
+
+    @field_validator("mixup", mode="before")
+    @classmethod
+    def _mixup(cls, value: Any) -> Param:
+        return _param(value, low=0.0, high=100.0)
 
     @field_validator("alpha", mode="before")
     @classmethod

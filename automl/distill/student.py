@@ -1,12 +1,15 @@
-"""The student's architecture: the teacher's block made narrower (or a space of its own).
+"""The student's architecture: the teacher's block made smaller (or a space of its own).
 
-The default student keeps the teacher's block and training settings and scales every width
-hyperparameter (units, filters, ...) by one factor, the largest that keeps its parameter count within
-``size`` times the teacher's; when even the narrowest version is too big, depth goes down as well.
+The default student keeps the teacher's block and training settings, scales every depth hyperparameter
+(layers, conv_blocks, ...) by ``depth`` and every width hyperparameter (units, filters, ...) by one factor,
+the largest that keeps its parameter count within ``size`` times the teacher's: a shallower student is
+wider (up to :data:`MAX_WIDTH` times the teacher); when even the narrowest version is too big, depth goes
+down further.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,9 @@ WIDTH_HPS = ("units", "filters", "dense_units", "rnn_units", "hidden_units", "em
 WIDTH_FACTORS = ("width_multiplier",)  # float widths (mobilenet), scaled without rounding
 DEPTH_HPS = ("layers", "conv_blocks", "num_blocks", "blocks", "stages", "depth", "rnn_layers",
              "transformer_blocks")
-DISTILL_PARAMS = ("alpha", "temperature", "size")
+DISTILL_PARAMS = ("alpha", "temperature", "size", "depth", "mixup")
+#: how much wider than the teacher a shallower student may grow (width factor at most this)
+MAX_WIDTH = 16.0
 
 
 def replay(space: Space, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -66,13 +71,21 @@ class Fitted:
     depth: float
 
 
-def fit_to_budget(block: str, hp: dict[str, Any], spec: ModelSpec, max_params: int, *,
-                  steps: int = 12) -> Fitted:
-    """The widest scaled copy of ``hp`` with at most ``max_params`` parameters.
+def fit_to_budget(block: str, hp: dict[str, Any], spec: ModelSpec, max_params: int, *, depth: float = 1.0,
+                  max_width: float = MAX_WIDTH, steps: int = 12) -> Fitted:
+    """The widest scaled copy of ``hp`` at ``depth`` times the teacher's depth with at most ``max_params``
+    parameters.
 
-    Bisection on the width factor (parameter counts grow with width); if even width -> 0 is over the
-    budget, depth is halved and the search repeated. Returns the smallest model found when nothing fits.
+    Bisection on the width factor (parameter counts grow with width): up to 1 at the teacher's depth, up to
+    ``max_width`` for a shallower student (the parameters its missing layers would have held go to width).
+    If even width -> 0 is over the budget, depth is halved and the search repeated. Returns the smallest
+    model found when nothing fits.
+
+    >>> fit_to_budget("mlp", {"layers": 2, "units": 16}, spec, 500, depth=0.5).hp["layers"]  # doctest: +SKIP
+    1
     """
+    if not 0.0 < depth <= 1.0:
+        raise ValueError(f"`0 < depth <= 1` must hold, got depth={depth}")
     seen: dict[tuple[Any, ...], int | None] = {}
 
     def params_at(width: float, depth: float) -> tuple[dict[str, Any], int | None]:
@@ -83,17 +96,17 @@ def fit_to_budget(block: str, hp: dict[str, Any], spec: ModelSpec, max_params: i
         return cand, seen[key]
 
     smallest: Fitted | None = None
-    depth = 1.0
     while True:
-        full_hp, full = params_at(1.0, depth)
+        top = 1.0 if depth >= 1.0 else max(1.0, max_width)
+        full_hp, full = params_at(top, depth)
         if full is not None and full <= max_params:
-            return Fitted(full_hp, full, 1.0, depth)
+            return Fitted(full_hp, full, top, depth)
         low_hp, low = params_at(0.0, depth)
         if low is not None and (smallest is None or low < smallest.n_params):
             smallest = Fitted(low_hp, low, 0.0, depth)
         if low is not None and low <= max_params:
-            lo, hi = 0.0, 1.0  # lo fits, hi does not
-            for _ in range(steps):
+            lo, hi = 0.0, top  # lo fits, hi does not
+            for _ in range(steps + int(math.log2(top))):  # the same resolution whatever the top
                 mid = (lo + hi) / 2
                 _, n = params_at(mid, depth)
                 if n is not None and n <= max_params:

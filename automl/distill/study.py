@@ -181,7 +181,8 @@ class _Distillation(Session):
             "teacher": str(obj.teacher_path), "teacher_params": obj.teacher_params, "precision": plan.precision,
             "alpha": _describe(cfg.alpha), "temperature": _describe(cfg.temperature), "lr": _describe(cfg.lr),
             "student": cfg.student if isinstance(cfg.student, str) or cfg.student is None else "inline",
-            **({"size": _describe(cfg.size)} if cfg.student is None else {})})
+            "mixup": _describe(cfg.mixup),
+            **({"size": _describe(cfg.size), "depth": _describe(cfg.depth)} if cfg.student is None else {})})
         self.progress.study_started(obj.name, cfg.trials, 0, plan.metric, plan.direction)
         freeze_imports()
         try:

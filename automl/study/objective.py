@@ -87,8 +87,9 @@ class StudentObjective:
     """The student study: each trial distills the teacher into a student of the sampled architecture.
 
     The default student (``distill.student`` unset) is the teacher's block scaled to ``size`` times the
-    teacher's parameter count (:func:`~automl.distill.student.fit_to_budget`); a student space searches an
-    architecture of its own. ``alpha``, ``temperature`` and ``lr`` are searched alongside.
+    teacher's parameter count at ``depth`` times its depth (:func:`~automl.distill.student.fit_to_budget`); a
+    student space searches an architecture of its own. ``alpha``, ``temperature``, ``mixup`` and ``lr`` are
+    searched alongside.
     """
 
     prefix, role = "student", "student-trial"
@@ -180,11 +181,11 @@ class StudentObjective:
 
     def _space(self) -> Space:
         cfg, file = self.cfg, self.plan.pipeline.file
-        extra: dict[str, Param] = {"alpha": cfg.alpha, "temperature": cfg.temperature}
+        extra: dict[str, Param] = {"alpha": cfg.alpha, "temperature": cfg.temperature, "mixup": cfg.mixup}
         if cfg.student is None:
             # the rest of the architecture is the teacher's (see architecture)
             return Space(params={BLOCK: FixedParam(value=self.teacher_block), **extra, "size": cfg.size,
-                                 "lr": cfg.lr})
+                                 "depth": cfg.depth, "lr": cfg.lr})
         if isinstance(cfg.student, str):
             space_file = load_space(read_yaml(cfg.student), file=cfg.student)
             where, prefix = cfg.student, ""
@@ -205,7 +206,8 @@ class StudentObjective:
         hp = {k: v for k, v in hp.items() if k not in DISTILL_PARAMS}
         if self.cfg.student is None:
             budget = max(1, int(float(values["size"]) * self.teacher_params))
-            fitted = fit_to_budget(block, {**self.teacher_hp, "lr": hp["lr"]}, self.spec, budget)
+            fitted = fit_to_budget(block, {**self.teacher_hp, "lr": hp["lr"]}, self.spec, budget,
+                                   depth=float(values["depth"]))
             return block, fitted.hp, fitted.n_params
         return block, hp, int(build_model(block, hp, self.spec).count_params())
 
@@ -218,7 +220,7 @@ class StudentObjective:
         # baseline must train on the same terms
         hp = {**hp, "batch_size": batch_size, "epochs": self.epochs, "class_weight": "none"}
         teacher = Teacher(path=str(self.teacher_path.resolve()), alpha=float(values["alpha"]),
-                          temperature=float(values["temperature"]),
+                          temperature=float(values["temperature"]), mixup=float(values["mixup"]),
                           imports=tuple(b.target for b in self.plan.space.builders.values())) if distilled else None
         return TrialRequest(number=number, block=block, hp=hp, spec=spec, metric=self.plan.metric,
                             direction=self.plan.direction, epochs=self.epochs, batch_size=batch_size,

@@ -55,6 +55,8 @@ class Teacher:
     path: str  # a .keras file (loaded once per process)
     alpha: float
     temperature: float
+    #: mixup of the transfer batches, Beta(mixup, mixup) weights; 0: off (automl.builders.distiller.Distiller)
+    mixup: float = 0.0
     #: user builders (``/abs/my_models.py:build``) to import before loading it (their custom layers register)
     imports: tuple[str, ...] = ()
 
@@ -260,7 +262,8 @@ def _distiller(student: Any, req: TrialRequest) -> Any:
 
     import_targets(req.teacher.imports)
     distiller = Distiller(student, load_teacher(req.teacher.path), alpha=req.teacher.alpha,
-                          temperature=req.teacher.temperature, task=req.spec.task, target_scale=req.spec.y_std)
+                          temperature=req.teacher.temperature, task=req.spec.task, target_scale=req.spec.y_std,
+                          mixup=req.teacher.mixup)
     distiller.compile(optimizer=student.optimizer,
                       metrics=keras_metrics(req.spec.task, req.spec.num_classes, req.spec.metrics))
     return distiller

@@ -120,3 +120,57 @@ def test_a_model_without_logits_layer_is_refused() -> None:
 def test_bad_alpha_or_temperature_is_refused(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Distiller(_classifier(4), _classifier(4), **kwargs)
+
+
+def test_mixed_labels_weigh_the_hard_term_by_lam() -> None:
+    other = np.array([3, 0, 0])
+    ce = lambda labels: float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, STUDENT))  # noqa: E731
+    got = float(distillation_loss(Y, STUDENT, TEACHER, alpha=1.0, temperature=2.0, y_mixed=other, lam=0.3))
+    assert got == pytest.approx(0.3 * ce(Y) + 0.7 * ce(other), rel=1e-5)
+    soft_only = float(distillation_loss(Y, STUDENT, TEACHER, alpha=0.0, temperature=2.0, y_mixed=other, lam=0.3))
+    assert soft_only == pytest.approx(_by_hand(0.0, 2.0), rel=1e-5)  # the soft term reads the teacher alone
+
+
+def test_mixed_regression_targets_are_mixed_linearly() -> None:
+    y, other = np.array([1.0, 2.0], dtype=np.float32), np.array([3.0, 0.0], dtype=np.float32)
+    student = np.array([2.0, 1.0], dtype=np.float32)
+    got = float(distillation_loss(y, student, student, alpha=1.0, temperature=1.0, task="regression",
+                                  y_mixed=other, lam=0.25))
+    assert got == pytest.approx(float(np.mean((0.25 * y + 0.75 * other - student) ** 2)), rel=1e-6)
+
+
+@keras.saving.register_keras_serializable(package="automl_tests")
+class Record(keras.layers.Layer):
+    """Identity that keeps the last batch it saw (a fixed batch of 16 rows)."""
+
+    def build(self, input_shape: Any) -> None:
+        self.seen = self.add_weight(shape=(16, 6), initializer="zeros", trainable=False, name="seen")
+
+    def call(self, x: Any) -> Any:
+        self.seen.assign(x)
+        return x
+
+
+def test_with_mixup_the_teacher_sees_the_batch_mixed_with_itself_reversed() -> None:
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(2).normal(size=(16, 6)).astype(np.float32)
+    y = np.arange(16) % 3
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(8, name="hidden")(Record(name="record")(inputs))
+    teacher = keras.Model(inputs, keras.layers.Activation("softmax")(keras.layers.Dense(3, name="logits")(hidden)))
+    distiller = Distiller(_classifier(4), teacher, alpha=0.5, temperature=2.0, mixup=0.4)
+    distiller.compile(optimizer="adam")
+    distiller.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+
+    seen = teacher.get_layer("record").seen.numpy()
+    lam = (seen[0] - x[-1]) / (x[0] - x[-1])  # seen = lam * x + (1 - lam) * x[::-1], one lam per batch
+    assert 0.0 < lam[0] < 1.0
+    np.testing.assert_allclose(seen, lam[0] * x + (1 - lam[0]) * x[::-1], atol=1e-4)
+
+
+def test_mixup_needs_float_inputs() -> None:
+    distiller = Distiller(_classifier(4), _classifier(4), alpha=0.5, temperature=2.0, mixup=0.4)
+    with pytest.raises(ValueError, match="mixup needs one float input tensor, got ndarray int64"):
+        distiller._mix(np.zeros((4, 6), dtype=np.int64), np.zeros(4))
+    with pytest.raises(ValueError, match="mixup >= 0"):
+        Distiller(_classifier(4), _classifier(4), alpha=0.5, temperature=2.0, mixup=-0.1)
