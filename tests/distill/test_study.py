@@ -29,7 +29,7 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.chdir(folder)
     try:
         pipeline = write_pipeline(folder, name="kd", study={"trials": 2}, train={"epochs": 3},
-                                  space={**_space(), "params": {**_space()["params"], "units": 32}})
+                                  space={**_space(), "params": {**_space()["params"], "units": 32, "layers": 2}})
         automl.tune(pipeline)
     finally:
         os.chdir(cwd)
@@ -150,3 +150,24 @@ def test_alpha_in_the_student_space_is_refused(tuned: Path, monkeypatch: pytest.
     out = runner.invoke(app, ["distill", "kd.yaml", "--set", f"distill.student={json.dumps(space)}"])
     assert out.exit_code == 2
     assert "kd.yaml: distill.student.params.alpha: `alpha` is set under distill" in out.output
+
+
+def test_depth_and_mixup_reach_the_students(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl.config import load_pipeline
+    from automl.plan import make_plan
+    from automl.study.objective import StudentObjective
+
+    monkeypatch.chdir(tuned)
+    searched = {"depth": {"type": "categorical", "choices": [0.5, 1.0]}, "mixup": 0.3, "size": 0.25}
+    objective = StudentObjective(make_plan(load_pipeline(tuned / "kd.yaml", {"distill": searched})))
+    assert objective.space.params["depth"].grid() == [0.5, 1.0]
+    values = {"block": "mlp", "alpha": 0.5, "temperature": 2.0, "mixup": 0.3, "size": 0.25, "lr": 0.01}
+    _, deep, deep_params = objective.architecture({**values, "depth": 1.0})
+    _, shallow, shallow_params = objective.architecture({**values, "depth": 0.5})
+    assert (deep["layers"], shallow["layers"]) == (2, 1)
+    assert shallow["units"] > deep["units"]  # the layer it lost went to width
+    assert max(deep_params, shallow_params) <= 0.25 * objective.teacher_params
+    request, _ = objective.student_request(0, {**values, "depth": 0.5}, objective.spec)
+    assert request.teacher is not None and request.teacher.mixup == 0.3
+    scratch, _ = objective.student_request(0, {**values, "depth": 0.5}, objective.spec, distilled=False)
+    assert scratch.teacher is None and scratch.hp["layers"] == 1  # the baseline: the same shallow student
