@@ -114,6 +114,8 @@ def _rows(model: type[BaseModel], prefix: str, out: list[tuple[str, str, str, st
         if field.default_factory is not None:
             value = field.default_factory()  # type: ignore[call-arg]
             shown = value.model_dump(mode="json", exclude_defaults=True) if isinstance(value, BaseModel) else value
+            if isinstance(shown, dict) and set(shown) == {"value"}:  # a fixed parameter reads as its value
+                shown = shown["value"]
             default = f"`{shown}`"
         elif field.default is PydanticUndefined:
             default = "required"

@@ -1,0 +1,266 @@
+"""Benchmark "distillation that pays" (issue 15): teacher, distilled student and the same student from scratch.
+
+Two generated tasks (no download) where a teacher is good and a small model trained from scratch is
+clearly worse:
+
+``motifs``
+    benchmarks/mobile.py's motif-order sequences (64 steps x 4 channels, 10 classes = ordered pairs of
+    motifs, a distractor motif, noise); a Conv1D teacher (3 blocks, 64/128/256 filters).
+``glyphs``
+    its 2-D cousin: 24 x 24 one-channel images, 10 classes = which of 5 glyphs (5 x 5 sign patterns) stands in
+    the left half and which in the right half, a distractor glyph anywhere, Gaussian noise; a 2-D CNN teacher
+    (3 blocks, 32/64/128 filters, a 64-unit dense layer).
+
+Each task runs as a user would run it: one pipeline with a ``distill:`` section through ``automl.run``
+(the teacher study of one fixed configuration -> the student study over alpha, temperature, lr, the
+student's depth and mixup at ``size`` = 25% of the teacher's parameters, with ``--student-epochs`` epochs
+-> the same student from scratch, the product's verdict). Then the best student configuration is trained
+again with ``--seeds`` fresh seeds, distilled and from scratch (the same architecture, learning rate,
+epochs and batch size; each keeps its best validation epoch), and, with ``--ablate`` (the default), distilled
+with mixup switched (off when the study picked it, at 0.4 when it did not), so the table says what mixup
+did. The teacher is trained once per task (seed 0); the seeds vary the students' initialization and batch order.
+
+    .venv/bin/python benchmarks/distill.py --quick                     # smoke run, ~3 min on 2 CPU cores
+    .venv/bin/python benchmarks/distill.py                             # both tasks, 3 seeds, ~30 min
+    .venv/bin/python benchmarks/distill.py --write docs/benchmarks.md  # the "Distillation" section
+
+Target (issue 15): the distilled student at <= 25% of the teacher's parameters, within 1 pt of the teacher
+and >= 0.5 pt over the same student from scratch (means over the seeds). The report says which are missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from _common import environment, mean_sd, publish, table
+from mobile import TEACHER as MOTIF_TEACHER
+from mobile import motif_data
+
+GLYPH_TEACHER = {"conv_blocks": 3, "filters": 32, "kernel_size": 3, "dense_units": 64, "dropout": 0.2,
+                 "normalization": "none", "optimizer": "adam", "lr": 2e-3}
+
+
+def glyph_data(n: int, *, side: int = 24, noise: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Class k = the k-th ordered pair (a, b) of 5 glyphs: a in the left half of the image, b in the right half."""
+    rng = np.random.default_rng(seed)
+    glyphs = np.where(np.random.default_rng(321).random(size=(6, 5, 5)) > 0.5, 1.0, -1.0)
+    pairs = [(a, b) for a in range(5) for b in range(5) if a != b][:10]
+    y = rng.integers(0, len(pairs), n)
+    x = rng.normal(scale=noise, size=(n, side, side, 1))
+    half = side // 2
+    for i in range(n):
+        a, b = pairs[y[i]]
+        for glyph, (c_low, c_high) in ((a, (0, half - 5)), (b, (half, side - 5)), (5, (0, side - 5))):
+            r, c = rng.integers(0, side - 5 + 1), rng.integers(c_low, c_high + 1)
+            x[i, r:r + 5, c:c + 5, 0] += glyphs[glyph]  # glyph 5: a distractor that belongs to no class
+    return (2.0 * x + 5.0).astype(np.float32), y.astype(np.int64)
+
+
+TASKS: dict[str, dict[str, Any]] = {
+    "motifs": {"data": lambda n, noise: motif_data(n, noise=noise), "block": "cnn1d", "teacher": MOTIF_TEACHER,
+               "noise": 1.0, "what": "motif-order sequences, 64 x 4"},
+    "glyphs": {"data": lambda n, noise: glyph_data(n, noise=noise), "block": "cnn", "teacher": GLYPH_TEACHER,
+               "noise": 1.0, "what": "glyph-pair images, 24 x 24 x 1"},
+}
+
+
+def distill_section(args: argparse.Namespace) -> dict[str, Any]:
+    def choices(values: list[float]) -> Any:
+        return values[0] if len(values) == 1 else {"type": "categorical", "choices": values}
+
+    return {"trials": args.student_trials, "epochs": args.student_epochs, "size": args.size,
+            "depth": choices(args.depths), "mixup": choices(args.mixups),
+            "alpha": {"type": "float", "low": 0.1, "high": 0.9, "step": 0.1},
+            "temperature": {"type": "float", "low": 1.0, "high": 8.0, "log": True},
+            "lr": {"type": "float", "low": 5e-4, "high": 5e-3, "log": True}}
+
+
+def write_pipeline(folder: Path, task: str, args: argparse.Namespace) -> Path:
+    spec = TASKS[task]
+    x, y = spec["data"](args.samples, spec["noise"])
+    np.savez(folder / f"{task}.npz", x=x, y=y)
+    doc = {
+        "name": task, "seed": 0,
+        "data": {"source": "npz", "path": f"{task}.npz", "validation_split": 0.2, "test_split": 0.2},
+        "task": "classification",
+        "space": {"block": spec["block"], "params": spec["teacher"]},
+        "study": {"sampler": "tpe", "pruner": "none", "trials": 1},
+        "train": {"epochs": args.epochs, "batch_size": 64, "isolation": "inline"},
+        "distill": distill_section(args),
+    }
+    path = folder / f"{task}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def retrain(pipeline: Path, info: dict[str, Any], seeds: int, ablate: bool) -> dict[str, list[float]]:
+    """Test accuracy of the best student configuration with fresh seeds: distilled, from scratch and (ablate)
+    distilled with mixup switched."""
+    from automl.builders.model import ModelSpec
+    from automl.config import load_pipeline
+    from automl.plan import make_plan
+    from automl.trial.runner import Teacher, TrialRequest, run_trial
+
+    plan = make_plan(load_pipeline(pipeline))
+    data = plan.data
+    spec = ModelSpec.from_arrays(data.x_train, data.y_train, data.task, data.num_classes)
+    epochs = int(yaml.safe_load(pipeline.read_text())["distill"]["epochs"])
+    p = info["params"]
+    mixup = float(p.get("mixup", 0.0))
+    switched = 0.0 if mixup > 0 else 0.4
+    arms: dict[str, float | None] = {"distilled": mixup, "scratch": None}
+    if ablate:
+        arms["switched"] = switched
+    out: dict[str, list[float]] = {arm: [] for arm in arms}
+    batch_size = int(info["hp"].get("batch_size") or 64)
+    # as the student study trains them: no class weights for either (the distillation loss weighs no samples)
+    hp = {**info["hp"], "batch_size": batch_size, "epochs": epochs, "class_weight": "none"}
+    for seed in range(seeds):
+        for arm, arm_mixup in arms.items():
+            teacher = None if arm_mixup is None else Teacher(
+                path=str(Path(f"mlruns/{plan.name}/best.keras").resolve()), alpha=float(p["alpha"]),
+                temperature=float(p["temperature"]), mixup=arm_mixup)
+            request = TrialRequest(number=0, block=info["block"], hp=hp, spec=spec, metric=plan.metric,
+                                   direction=plan.direction, epochs=epochs, batch_size=batch_size,
+                                   seed=1000 + seed, teacher=teacher)
+            result = run_trial(request, data)
+            if result.model is None:
+                raise RuntimeError(f"{plan.name} seed {seed} {arm}: {result.reason}")
+            acc = float(result.model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"])
+            out[arm].append(acc)
+            print(f"{plan.name} seed {seed} {arm}: {acc:.4f}", file=sys.stderr, flush=True)
+    out["switched_mixup"] = [switched]
+    return out
+
+
+def run_task(folder: Path, task: str, args: argparse.Namespace) -> dict[str, Any]:
+    import automl
+
+    work = folder / task
+    work.mkdir(parents=True, exist_ok=True)
+    os.chdir(work)
+    started = time.monotonic()
+    pipeline = write_pipeline(work, task, args)
+    result = automl.run(pipeline, new=True).distill
+    assert result is not None, "the pipeline has a distill section"
+    info = json.loads(Path(f"mlruns/{task}/student.json").read_text())
+    seeds = retrain(pipeline, info, args.seeds, args.ablate)
+    trials = [{"params": t.params, "value": t.value} for t in result.trials if t.value is not None]
+    return {"task": task, "teacher": result.teacher_test["accuracy"], "teacher_params": result.teacher_params,
+            "student_params": result.student_params, "verdict": result.verdict, "params": info["params"],
+            "hp": info["hp"], "teacher_hp": TASKS[task]["teacher"], "seeds": seeds, "trials": trials,
+            "minutes": (time.monotonic() - started) / 60}
+
+
+def _pt(value: float) -> str:
+    return f"{value * 100:+.2f} pt"
+
+
+def _check(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _architecture(hp: dict[str, Any], teacher: dict[str, Any]) -> str:
+    keys = [k for k in ("conv_blocks", "layers", "filters", "units", "dense_units") if k in teacher]
+    return ", ".join(f"{k} {teacher[k]} -> {hp[k]}" for k in keys)
+
+
+def report(runs: list[dict[str, Any]], args: argparse.Namespace, command: str, minutes: float,
+           load: tuple[float, float, float]) -> str:
+    lines = [
+        f"`{command}` ({minutes:.0f} min): {args.samples} samples per task (60/20/20 train/val/test), teacher "
+        f"{args.epochs} epochs (one fixed configuration, seed 0), student study {args.student_trials} trials of "
+        f"{args.student_epochs} epochs at size {args.size} (depth from {args.depths}, mixup from {args.mixups}, "
+        f"alpha, temperature, lr), then the best student configuration retrained with {args.seeds} fresh "
+        "seed(s), distilled and from scratch (same architecture, lr, epochs, batch size; best validation epoch "
+        "kept); benchmarks/distill.py.", "",
+        environment(load), "",
+    ]
+    rows, targets = [], []
+    for run in runs:
+        s = run["seeds"]
+        distilled, scratch = s["distilled"], s["scratch"]
+        gains = [d - c for d, c in zip(distilled, scratch, strict=True)]
+        ratio = run["student_params"] / run["teacher_params"]
+        vs_teacher = statistics.mean(distilled) - run["teacher"]
+        row = [run["task"], f"{run['teacher']:.4f} ({run['teacher_params']:,})",
+               f"{mean_sd(distilled, 4)}", f"{mean_sd(scratch, 4)}", f"{mean_sd([g * 100 for g in gains], 2)} pt",
+               f"{run['student_params']:,} ({ratio:.1%})", _pt(vs_teacher)]
+        if "switched" in s:
+            label = "off" if s["switched_mixup"][0] == 0 else f"{s['switched_mixup'][0]:g}"
+            row.append(f"{mean_sd(s['switched'], 4)} (mixup {label})")
+        rows.append(row)
+        gain = statistics.mean(gains)
+        targets.append(
+            f"- {run['task']}: <= 25% of the teacher's parameters: {ratio:.1%} ({_check(ratio <= 0.25)}); within 1 pt "
+            f"of the teacher: {_pt(vs_teacher)} ({_check(vs_teacher >= -0.01)}); >= 0.5 pt over scratch: "
+            f"{_pt(gain)} ({_check(gain >= 0.005)}), {sum(g > 0 for g in gains)} of {len(gains)} seeds better.")
+    headers = ["task", "teacher (params)", "distilled", "from scratch", "gain", "student params",
+               "distilled vs teacher"]
+    if args.ablate:
+        headers.append("distilled, mixup switched")
+    lines += [table(headers, rows), "", "Test accuracy, mean ± sd over the seeds; gain = distilled − scratch per "
+              "seed.", "", "### Targets", "", *targets, "", "### What the student study chose", ""]
+    for run in runs:
+        p = run["params"]
+        lines.append(
+            f"- {run['task']} ({TASKS[run['task']]['what']}, {run['minutes']:.0f} min): depth {p.get('depth')}, "
+            f"mixup {p.get('mixup')}, alpha {p['alpha']:.2g}, temperature {p['temperature']:.3g}, lr "
+            f"{p['lr']:.3g}; {_architecture(run['hp'], run['teacher_hp'])}. The product's own verdict (seed 0, "
+            f"the study's best trial): {run['verdict']}.")
+        by_depth: dict[Any, list[float]] = {}
+        by_mixup: dict[Any, list[float]] = {}
+        for t in run["trials"]:
+            by_depth.setdefault(t["params"].get("depth"), []).append(t["value"])
+            by_mixup.setdefault(t["params"].get("mixup"), []).append(t["value"])
+        for name, groups in (("depth", by_depth), ("mixup", by_mixup)):
+            if len(groups) > 1:
+                lines.append(f"  - study trials by {name} (validation accuracy, best / n): " + "; ".join(
+                    f"{k}: {max(v):.4f} / {len(v)}" for k, v in sorted(groups.items(), key=lambda kv: str(kv[0]))))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small data, few epochs, 1 seed")
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["motifs", "glyphs"])
+    parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=20, help="the teacher's epochs")
+    parser.add_argument("--student-epochs", type=int, default=40)
+    parser.add_argument("--student-trials", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--size", type=float, default=0.25, help="student parameters / teacher's (fixed)")
+    parser.add_argument("--depths", type=float, nargs="+", default=[0.34, 0.67, 1.0])
+    parser.add_argument("--mixups", type=float, nargs="+", default=[0.0, 0.4])
+    parser.add_argument("--no-ablate", dest="ablate", action="store_false", help="skip the mixup-switched arm")
+    parser.add_argument("--workdir", type=Path, help="where the tasks' mlruns/ go (default: a temporary folder)")
+    parser.add_argument("--write", type=Path, help="write the Distillation section of this Markdown file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.samples, args.epochs, args.student_epochs = 1500, 4, 6
+        args.student_trials, args.seeds, args.ablate = 2, 1, False
+    write_to = args.write.resolve() if args.write else None
+    folder = (args.workdir or Path(tempfile.mkdtemp(prefix="automl-distill-"))).resolve()
+    load = os.getloadavg()
+    started = time.monotonic()
+    runs = []
+    for task in args.tasks:
+        runs.append(run_task(folder, task, args))
+        (folder / "runs.json").write_text(json.dumps(runs, indent=1, default=str))
+    command = "python benchmarks/distill.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    publish(report(runs, args, command.strip(), (time.monotonic() - started) / 60, load), write_to, "Distillation")
+    print(f"work folder: {folder}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
