@@ -36,6 +36,8 @@ from _common import environment, publish
 
 TITLE = "Mobile: model families"
 SPIKE, SPIKE_RATE = 800.0, 0.05
+RECURRENT_NOTE = (": the export unrolls the LSTM over the 64 time steps, one set of ops per step, and every op and "
+                  "intermediate tensor is described in the file")
 SPACES: dict[str, dict[str, Any]] = {
     "cnn": {"block": "cnn", "params": {"conv_blocks": 2, "filters": 16, "kernel_size": 3, "dense_units": 64,
                                        "dropout": 0.2, "lr": 2e-3}},
@@ -76,7 +78,7 @@ def images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def write_pipeline(folder: Path, family: str, args: argparse.Namespace) -> Path:
     from mobile import motif_data
 
-    x, y = images(args.samples) if family == "cnn" else motif_data(args.samples)
+    x, y = images(args.samples) if family == "cnn" else motif_data(args.samples, noise=args.noise)
     np.savez(folder / f"{family}.npz", x=add_spikes(x, 0), y=y)
     doc = {
         "name": f"families_{family}", "seed": 0,
@@ -166,7 +168,8 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
         "`automl.run` (a fixed space, 1 trial) with `export: {formats: [float32, int8], max_drop: 0.002, "
         "sparsity: 0.5}`; generated tasks with rare sensor spikes (5% of samples have one value off by +-800 raw "
         "units), where plain int8 loses: 16 x 16 blurred-template images for cnn, the motif-order sequences of "
-        "the Mobile section for the others (60/20/20 train/val/test); benchmarks/_families.py.", "",
+        "the Mobile section for the others (noise 0.5 where Mobile has 1.0: learnable in a few epochs; 60/20/20 "
+        "train/val/test); benchmarks/_families.py.", "",
         environment(), "",
         "Latency: ai-edge-litert, one thread, batch 1, this x86 CPU (not a phone); each file timed alone after all "
         "training, in blocks until the median settles; CV = the blocks' coefficient of variation, load = the "
@@ -201,10 +204,18 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
         lines += ["", f"Sparse: {rec['sparsity_kernels']:.1%} zeros in the pruned kernels, which hold "
                       f"{rec['pruned_weights'] / max(rec['keras_params'], 1):.1%} of the weights; Keras drop vs dense "
                       f"{_pt(rec['sparse_val_drop'])} pt validation, {_pt(rec['sparse_test_drop'])} pt test [95% CI "
-                      f"{_pt(interval.get('low'))}, {_pt(interval.get('high'))}] (≤ 0.5 pt: "
+                      f"{_pt(interval.get('low'))}, {_pt(interval.get('high'))}] (≤ 0.5 pt on test: "
                       f"{'met' if drop_ok else '**missed**'}); gzip of the sparse float32 file "
                       f"{ratio:.3f}x the dense one (≤ 0.6x: {'met' if ratio <= 0.6 else '**missed**'}), int8 "
                       f"{ratio8:.3f}x.", ""]
+        if ratio > 0.6:
+            share, pruned = f32["weight_bytes"] / f32["size_bytes"], rec["pruned_weights"] / max(rec["keras_params"], 1)
+            lines[-1:] = [f"Why the gzip target is missed (measured): constant buffers are {share:.0%} of the dense "
+                          f"float32 file (the rest is the graph{RECURRENT_NOTE if rec['family'] == 'rnn' else ''}), "
+                          f"and the pruned kernels hold {pruned:.0%} of the weights (biases, normalization and "
+                          "embeddings stay dense), so the zeros are at most "
+                          f"{share * pruned / 2:.0%} of the file's bytes; the remaining non-zero float32 values barely "
+                          "compress (gzip -9 of the dense float32 weights is about 0.9x).", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -212,8 +223,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="mobile.py --families", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="cnn,cnn1d,rnn,transformer", help="families, comma-separated")
-    parser.add_argument("--samples", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--samples", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--noise", type=float, default=0.5, help="the motif sequences' noise (Mobile's is 1.0)")
     parser.add_argument("--sparsity-epochs", type=int, default=4)
     parser.add_argument("--max-drop", type=float, default=0.002)
     parser.add_argument("--workdir", type=Path, help="where the data, pipelines and mlruns/ go (default: temporary)")
