@@ -13,6 +13,8 @@ too. ``--seeds N`` retrains the best student configuration, distilled and from s
     .venv/bin/python benchmarks/mobile.py                                   # ~10 min on 2 CPU cores
     .venv/bin/python benchmarks/mobile.py --samples 8000 --epochs 30 --student-trials 16 --seeds 5
     .venv/bin/python benchmarks/mobile.py --write docs/benchmarks.md        # the "Mobile" section
+    .venv/bin/python benchmarks/mobile.py --families --write docs/benchmarks.md   # "Mobile: model families"
+    .venv/bin/python benchmarks/mobile.py --families --latency-only FOLDER --write docs/benchmarks.md
 
 Targets (issue 6): int8 <= 0.27x the float32 size with <= 0.5 pt accuracy drop; the distilled student
 <= 1/4 of the teacher's parameters, within 1 pt of the teacher and better than the same student from
@@ -214,6 +216,13 @@ def report(result: Any, teacher_export: Any, per_tensor: dict[str, Any], seeds: 
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--families" in argv:  # the per-family table (issue 15): benchmarks/_families.py
+        import _families
+
+        argv.remove("--families")
+        _families.main(argv)
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=20)

@@ -394,7 +394,7 @@ class _Export:
         record: dict[str, Any] = {
             "target": cfg.sparsity, "keras_model": str(keras_path), "dense_model": str(self.path),
             "pruned": "kernels of " + ", ".join(sorted(PRUNED)) + " layers (per layer, smallest magnitudes); "
-                      "biases, normalization, embedding and recurrent layers stay dense",
+                      "biases, normalization and embedding layers stay dense",
             "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": cfg.max_drop,
             "decided_on": "validation",
             "validation": {"dense": dense_val, "sparse": sparse_val, "drop": val_drop, "samples": len(x_val),

@@ -1,12 +1,12 @@
 """Magnitude weight pruning on plain Keras 3 (``export.sparsity``): a short fine-tune on the training split during
-which the smallest-magnitude weights of every Dense / EinsumDense / Conv kernel are zeroed, per layer, to a
-target sparsity that ramps up on a polynomial schedule.
+which the smallest-magnitude weights of every Dense / EinsumDense / Conv kernel and of every recurrent cell's input
+and recurrent kernels are zeroed, per layer, to a target sparsity that ramps up on a polynomial schedule.
 
 The masks live in a :class:`PruningCallback`, never in the model: after every optimizer step the callback
 multiplies each pruned kernel by its mask (so a zeroed weight stays zero whatever the optimizer's momentum
 says), masks are recomputed on the schedule while the sparsity ramps, and at the end of training the final
 masks are applied once more. What is left is the same model, with exact zeros in its kernels, which the normal
-export path converts. Biases, normalization, embedding and recurrent layers are left dense.
+export path converts. Biases, normalization and embedding layers are left dense.
 
 >>> callback = PruningCallback(model, target=0.5, ramp_steps=40)  # doctest: +SKIP
 >>> model.fit(x, y, epochs=3, callbacks=[callback])  # doctest: +SKIP
@@ -31,6 +31,9 @@ PRUNED = {
     "DepthwiseConv1D": ("kernel",), "DepthwiseConv2D": ("kernel",),
     "SeparableConv1D": ("depthwise_kernel", "pointwise_kernel"),
     "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel"),
+    # recurrent layers hold their weights in a cell: input and recurrent kernels (as TF-MOT's prune registry)
+    "LSTMCell": ("kernel", "recurrent_kernel"), "GRUCell": ("kernel", "recurrent_kernel"),
+    "SimpleRNNCell": ("kernel", "recurrent_kernel"),
 }
 POWER = 3  # the polynomial schedule's exponent (TF-MOT's PolynomialDecay default)
 RAMP = 2 / 3  # the sparsity reaches its target after this share of the fine-tune's steps

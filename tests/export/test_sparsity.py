@@ -67,6 +67,26 @@ def test_callback_reaches_the_target_exactly_prunes_only_kernels_and_zeros_stay_
         assert np.mean(w == 0) == 0.5
 
 
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_recurrent_layers_prune_their_input_and_recurrent_kernels(cell: str) -> None:
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 10, 3)).astype(np.float32)
+    y = (x[:, :, 0].mean(axis=1) > 0).astype(int)
+    inputs = keras.Input((10, 3))
+    h = keras.layers.Bidirectional(getattr(keras.layers, cell)(6, return_sequences=True), name="bi")(inputs)
+    h = getattr(keras.layers, cell)(8, name="rec")(h)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="logits")(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    names = [name for name, _ in prunable(model)]
+    assert len(names) == 7 and sum(n.endswith("recurrent_kernel") for n in names) == 3, names  # 2 + 1 cells
+    model.fit(x, y, epochs=2, batch_size=16, callbacks=[PruningCallback(model, 0.5, ramp_steps=4)], verbose=0)
+    sparsity = measure(model)
+    assert set(sparsity["layers"].values()) == {0.5}, sparsity["layers"]
+    for var in model.weights:  # the recurrent layers' biases stay dense
+        if var.path.endswith("bias"):
+            assert np.count_nonzero(np.asarray(var.numpy()) == 0) < np.asarray(var.numpy()).size / 2, var.path
+
+
 @pytest.mark.slow  # 16-25 s on 2 shared cores: a tuning trial, two dense and two sparse files, the CLI
 def test_run_with_sparsity_writes_sparse_files_beside_the_dense_ones(tmp_path: Path) -> None:
     export = {"formats": ["float32", "int8"], "sparsity": 0.5, "sparsity_epochs": 2, "latency_runs": 5,
@@ -163,14 +183,16 @@ def test_cli_export_of_a_regression_model_with_sparsity(tmp_path: Path) -> None:
 
 
 
-def test_attention_projections_are_pruned_and_recurrent_kernels_are_not() -> None:
+def test_attention_projections_and_recurrent_kernels_are_pruned() -> None:
     from tests.export.conftest import make_data, recurrent_model, transformer_model
 
     x, _ = make_data((12, 3), n=40)
     assert [name for name, _ in prunable(transformer_model(x))] == [
         "embed", "attention/attention_output", "attention/value", "attention/key", "attention/query", "ff1", "ff2",
         "logits"]
-    assert [name for name, _ in prunable(recurrent_model(x, "LSTM"))] == ["logits"]
+    names = [name for name, _ in prunable(recurrent_model(x, "LSTM"))]
+    assert len(names) == 3 and names[-1] == "logits"
+    assert names[0].endswith("lstm_cell") and names[1].endswith("lstm_cell/recurrent_kernel")
 
 
 def _conv_input(layer_class: str) -> tuple[int, ...]:
@@ -183,13 +205,15 @@ def test_every_pruned_name_is_a_weight_of_that_keras_layer(layer_class: str) -> 
     kwargs: dict[str, object] = {"units": 3} if layer_class == "Dense" else (
         {"equation": "ab,bc->ac", "output_shape": 3} if layer_class == "EinsumDense" else
         {"kernel_size": 3} if layer_class.startswith("Depthwise") else {"filters": 3, "kernel_size": 3})
-    shape = (4,) if "Dense" in layer_class else _conv_input(layer_class)
+    if layer_class.endswith("Cell"):  # a recurrent cell runs inside an RNN layer
+        kwargs, shape = {"units": 3}, (6, 4)
+    else:
+        shape = (4,) if "Dense" in layer_class else _conv_input(layer_class)
     layer = getattr(keras.layers, layer_class)(**kwargs)
-    layer.build((None, *shape))
+    model = keras.Sequential([keras.Input(shape), keras.layers.RNN(layer) if layer_class.endswith("Cell") else layer])
     names = {var.path.rsplit("/", 1)[-1] for var in layer.weights}
     assert set(PRUNED[layer_class]) <= names, f"{layer_class} has weights {sorted(names)}"
-    assert [v is not None for _, v in prunable(keras.Sequential([keras.Input(shape), layer]))] == [True] * len(
-        PRUNED[layer_class])
+    assert len(prunable(model)) == len(PRUNED[layer_class])
 
 
 def test_depthwise_and_separable_kernels_reach_the_target() -> None:
