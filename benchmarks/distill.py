@@ -70,7 +70,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "motifs": {"data": lambda n, noise: motif_data(n, noise=noise), "block": "cnn1d", "teacher": MOTIF_TEACHER,
                "noise": 1.0, "what": "motif-order sequences, 64 x 4"},
     "glyphs": {"data": lambda n, noise: glyph_data(n, noise=noise), "block": "cnn", "teacher": GLYPH_TEACHER,
-               "noise": 1.0, "what": "glyph-pair images, 24 x 24 x 1"},
+               "noise": 0.6, "what": "glyph-pair images, 24 x 24 x 1"},
 }
 
 
