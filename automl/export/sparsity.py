@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
-#: (Keras layer class name, kernel attribute names) of the layers whose kernels are pruned
+#: (Keras layer class name, kernel attribute names) of the layers whose kernels are pruned. Keras 3 names a
+#: DepthwiseConv's one weight ``kernel`` (SeparableConv's two ``depthwise_kernel`` and ``pointwise_kernel``); a name
+#: a built layer lacks raises in :func:`prunable` rather than leaving that layer silently dense.
 PRUNED = {
     "Dense": ("kernel",), "EinsumDense": ("kernel",),
     "Conv1D": ("kernel",), "Conv2D": ("kernel",), "Conv3D": ("kernel",),
     "Conv1DTranspose": ("kernel",), "Conv2DTranspose": ("kernel",), "Conv3DTranspose": ("kernel",),
-    "DepthwiseConv1D": ("depthwise_kernel",), "DepthwiseConv2D": ("depthwise_kernel",),
+    "DepthwiseConv1D": ("kernel",), "DepthwiseConv2D": ("kernel",),
     "SeparableConv1D": ("depthwise_kernel", "pointwise_kernel"),
     "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel"),
 }
@@ -51,11 +53,20 @@ def _layers(model: Any) -> list[Any]:
 
 
 def prunable(model: Any) -> list[tuple[str, Any]]:
-    """``(name, variable)`` of every kernel that pruning zeroes (see :data:`PRUNED`), nested layers included."""
+    """``(name, variable)`` of every kernel that pruning zeroes (see :data:`PRUNED`), nested layers included.
+
+    Raises ExportError when a built layer of a pruned class has no such weight (a Keras rename): pruning would
+    otherwise leave it dense without a word."""
     out, seen = [], set()
     for layer in _layers(model):
         for attr in PRUNED.get(type(layer).__name__, ()):
             var = getattr(layer, attr, None)
+            if var is None and getattr(layer, "built", False):
+                from automl.errors import ExportError
+
+                names = sorted(w.path.rsplit("/", 1)[-1] for w in layer.weights)
+                raise ExportError(f"layer '{layer.name}' ({type(layer).__name__}) has no weight `{attr}` to prune "
+                                  f"(automl.export.sparsity.PRUNED); its weights are {names}")
             if var is None or id(var) in seen:
                 continue
             seen.add(id(var))

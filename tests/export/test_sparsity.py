@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import automl
 from automl.cli import app
-from automl.export.sparsity import PruningCallback, magnitude_mask, measure, prunable, schedule
+from automl.export.sparsity import PRUNED, PruningCallback, magnitude_mask, measure, prunable, schedule
 from automl.runtime import import_keras
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
@@ -171,3 +171,53 @@ def test_attention_projections_are_pruned_and_recurrent_kernels_are_not() -> Non
         "embed", "attention/attention_output", "attention/value", "attention/key", "attention/query", "ff1", "ff2",
         "logits"]
     assert [name for name, _ in prunable(recurrent_model(x, "LSTM"))] == ["logits"]
+
+
+def _conv_input(layer_class: str) -> tuple[int, ...]:
+    return (6, 6, 4) if layer_class.endswith(("2D", "2DTranspose")) else (
+        (6, 6, 6, 4) if layer_class.endswith(("3D", "3DTranspose")) else (6, 4))
+
+
+@pytest.mark.parametrize("layer_class", sorted(PRUNED))
+def test_every_pruned_name_is_a_weight_of_that_keras_layer(layer_class: str) -> None:
+    kwargs: dict[str, object] = {"units": 3} if layer_class == "Dense" else (
+        {"equation": "ab,bc->ac", "output_shape": 3} if layer_class == "EinsumDense" else
+        {"kernel_size": 3} if layer_class.startswith("Depthwise") else {"filters": 3, "kernel_size": 3})
+    shape = (4,) if "Dense" in layer_class else _conv_input(layer_class)
+    layer = getattr(keras.layers, layer_class)(**kwargs)
+    layer.build((None, *shape))
+    names = {var.path.rsplit("/", 1)[-1] for var in layer.weights}
+    assert set(PRUNED[layer_class]) <= names, f"{layer_class} has weights {sorted(names)}"
+    assert [v is not None for _, v in prunable(keras.Sequential([keras.Input(shape), layer]))] == [True] * len(
+        PRUNED[layer_class])
+
+
+def test_depthwise_and_separable_kernels_reach_the_target() -> None:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8, 8, 3)).astype(np.float32)
+    y = (x[:, :4].mean(axis=(1, 2, 3)) > 0).astype(int)
+    inputs = keras.Input((8, 8, 3))
+    h = keras.layers.DepthwiseConv2D(3, depth_multiplier=4, name="depthwise")(inputs)
+    h = keras.layers.SeparableConv2D(16, 3, name="separable")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="logits")(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    assert [name for name, _ in prunable(model)] == [
+        "depthwise", "separable/depthwise_kernel", "separable/pointwise_kernel", "logits"]
+    model.fit(x, y, epochs=2, batch_size=16, callbacks=[PruningCallback(model, 0.5, ramp_steps=4)], verbose=0)
+    layers = measure(model)["layers"]
+    assert layers["depthwise"] == 0.5  # 3 x 3 x 3 x 4 = 108 weights
+    assert layers["separable/depthwise_kernel"] == 0.5 and layers["separable/pointwise_kernel"] == 0.5
+    assert np.sum(model.get_layer("depthwise").kernel.numpy() == 0) == 54
+
+
+def test_a_pruned_name_the_layer_lacks_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl.errors import ExportError
+    from automl.export import sparsity
+
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, name="dw")(inputs))
+    monkeypatch.setitem(sparsity.PRUNED, "DepthwiseConv2D", ("depthwise_kernel",))
+    with pytest.raises(ExportError, match=r"layer 'dw' \(DepthwiseConv2D\) has no weight `depthwise_kernel`"):
+        prunable(model)
