@@ -20,8 +20,8 @@ epochs and batch size; each keeps its best validation epoch), and, with ``--abla
 with mixup switched (off when the study picked it, at 0.4 when it did not), so the table says what mixup
 did. The teacher is trained once per task (seed 0); the seeds vary the students' initialization and batch order.
 
-    .venv/bin/python benchmarks/distill.py --quick                     # smoke run, ~3 min on 2 CPU cores
-    .venv/bin/python benchmarks/distill.py                             # both tasks, 3 seeds, ~30 min
+    .venv/bin/python benchmarks/distill.py --quick                     # smoke run, ~2 min on 2 CPU cores
+    .venv/bin/python benchmarks/distill.py                             # both tasks, 3 seeds, ~25 min
     .venv/bin/python benchmarks/distill.py --write docs/benchmarks.md  # the "Distillation" section
 
 Target (issue 15): the distilled student at <= 25% of the teacher's parameters, within 1 pt of the teacher
@@ -46,6 +46,7 @@ from _common import environment, mean_sd, publish, table
 from mobile import TEACHER as MOTIF_TEACHER
 from mobile import motif_data
 
+QUICK_ARGS = ["--quick"]  # benchmarks/run_all.py --quick
 GLYPH_TEACHER = {"conv_blocks": 3, "filters": 32, "kernel_size": 3, "dense_units": 64, "dropout": 0.2,
                  "normalization": "none", "optimizer": "adam", "lr": 2e-3}
 
@@ -70,7 +71,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "motifs": {"data": lambda n, noise: motif_data(n, noise=noise), "block": "cnn1d", "teacher": MOTIF_TEACHER,
                "noise": 1.0, "what": "motif-order sequences, 64 x 4"},
     "glyphs": {"data": lambda n, noise: glyph_data(n, noise=noise), "block": "cnn", "teacher": GLYPH_TEACHER,
-               "noise": 1.0, "what": "glyph-pair images, 24 x 24 x 1"},
+               "noise": 0.6, "what": "glyph-pair images, 24 x 24 x 1"},
 }
 
 
@@ -236,8 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["motifs", "glyphs"])
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=20, help="the teacher's epochs")
-    parser.add_argument("--student-epochs", type=int, default=40)
-    parser.add_argument("--student-trials", type=int, default=8)
+    parser.add_argument("--student-epochs", type=int, default=30)
+    parser.add_argument("--student-trials", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--size", type=float, default=0.25, help="student parameters / teacher's (fixed)")
     parser.add_argument("--depths", type=float, nargs="+", default=[0.34, 0.67, 1.0])
