@@ -155,12 +155,13 @@ def quantized_kernels(model: Any, per_channel: bool = True) -> list[tuple[Any, t
     """``(variable, channel axes)`` of every kernel the converter quantizes to int8 weights (:data:`QUANTIZED`;
     ``None`` axes: one scale per tensor). A layer whose output a BatchNormalization still reads is left out: the
     converter folds that normalization in first, so its grid is not this kernel's."""
-    from automl.export.sparsity import _layers
+    from automl.export.prepare import all_layers
 
-    before_bn = {id(layer) for layer in _layers(model) for node in getattr(layer, "_outbound_nodes", [])
+    layers = all_layers(model)
+    before_bn = {id(layer) for layer in layers for node in getattr(layer, "_outbound_nodes", [])
                  if type(node.operation).__name__ == "BatchNormalization"}
     out, seen = [], set()
-    for layer in _layers(model):
+    for layer in layers:
         if id(layer) in before_bn:
             continue
         for attr, axes in QUANTIZED.get(type(layer).__name__, {}).items():
@@ -225,22 +226,14 @@ class QatRecord:
                 "history": self.history}
 
 
-def training_loss(task: str, y: np.ndarray) -> tuple[Any, float, list[Any]]:
-    """The fine-tunes' loss, its weight and metrics: cross-entropy on the model's probabilities, or the mean
-    squared error in standardized units (divided by the target's variance), like the model's own loss."""
-    import keras
-
-    if task == "classification":
-        return keras.losses.SparseCategoricalCrossentropy(), 1.0, ["accuracy"]
-    return keras.losses.MeanSquaredError(), 1.0 / max(float(np.var(y)), 1e-12), ["mae"]
-
-
 def finetune(model: Any, x_train: np.ndarray, y_train: np.ndarray, *, task: str, epochs: int, lr: float,
              batch_size: int = 32, per_channel: bool = True, seed: int = 0) -> QatRecord:
     """Quantization-aware fine-tune of ``model`` in place (already folded, see :func:`fold_batchnorm`): ``epochs``
     epochs of Adam at ``lr`` on the training split with the kernels on their int8 grid in every step; on return
     the kernels hold their grid values. The last epoch is kept (validation is left to the ladder's decision)."""
     import keras
+
+    from automl.export.sparsity import training_loss
 
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()

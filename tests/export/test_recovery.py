@@ -72,6 +72,17 @@ def _cancelling_weights(model: Any) -> Any:
     return model
 
 
+def _outlier_weights(model: Any, value: float = 150.0) -> Any:
+    """Weights +value / -value from the two identical inputs to every hidden unit: outputs unchanged, but each
+    output channel's int8 scale becomes value / 127, and the small weights that carry the signal round to a few
+    levels, per channel or per tensor alike; only the hidden layer kept float, or weights trained on that grid,
+    recover it."""
+    kernel, bias = model.get_layer("hidden").get_weights()
+    kernel[-2, :], kernel[-1, :] = value, -value
+    model.get_layer("hidden").set_weights([kernel, bias])
+    return model
+
+
 @pytest.fixture(scope="module")
 def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("recovery_runs")
@@ -98,6 +109,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
         "outlier": (_outlier_unit(_trained(x, y), 1e6), "data.npz"),
         "outlier16": (_outlier_unit(_trained(x, y), 3e3), "data.npz"),
         "cancelling": (_cancelling_weights(_trained(xd, yd)), "dup.npz"),
+        "coarse": (_outlier_weights(_trained(xd, yd)), "dup.npz"),
     }
     out = {}
     for name, (model, data) in built.items():
