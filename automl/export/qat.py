@@ -32,7 +32,7 @@ import numpy as np
 QUANTIZED: dict[str, dict[str, tuple[int, ...]]] = {
     "Dense": {"kernel": (-1,)},
     "Conv1D": {"kernel": (-1,)}, "Conv2D": {"kernel": (-1,)}, "Conv3D": {"kernel": (-1,)},
-    "DepthwiseConv1D": {"depthwise_kernel": (-2, -1)}, "DepthwiseConv2D": {"depthwise_kernel": (-2, -1)},
+    "DepthwiseConv1D": {"kernel": (-2, -1)}, "DepthwiseConv2D": {"kernel": (-2, -1)},
     "SeparableConv1D": {"depthwise_kernel": (-2, -1), "pointwise_kernel": (-1,)},
     "SeparableConv2D": {"depthwise_kernel": (-2, -1), "pointwise_kernel": (-1,)},
     "Conv1DTranspose": {"kernel": (-2,)}, "Conv2DTranspose": {"kernel": (-2,)},
@@ -115,7 +115,7 @@ def _folded_weights(layer: Any, bn: Any) -> list[np.ndarray]:
 
 def fold_batchnorm(model: Any) -> tuple[Any, int]:
     """A clone of ``model`` with its foldable BatchNormalization layers (:func:`foldable_pairs`) folded into
-    the layer before them (which gets a bias) and replaced by ``Identity``; the other weights are copied. Returns
+    the layer before them (which gets a bias) and replaced by an identity layer; the other weights are copied. Returns
     the clone and the number of layers folded; ``model`` itself is left as it was."""
     import keras
 
@@ -123,9 +123,22 @@ def fold_batchnorm(model: Any) -> tuple[Any, int]:
     producers = {id(layer): bn for layer, bn in pairs}
     folded_bns = {id(bn) for _, bn in pairs}
 
+    class FoldedBatchNorm(keras.layers.Layer):  # type: ignore[misc]
+        """Where a folded batch norm was: passes its input on (and takes the mask a batch norm is called with)."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+            return inputs
+
+        def compute_output_shape(self, input_shape: Any) -> Any:
+            return input_shape
+
     def clone(layer: Any) -> Any:
         if id(layer) in folded_bns:
-            return keras.layers.Identity(name=layer.name)
+            return FoldedBatchNorm(name=layer.name)
         config = layer.get_config()
         if id(layer) in producers:
             config["use_bias"] = True
@@ -153,16 +166,21 @@ def _copy_weights(source: Any, target: Any, producers: dict[int, Any], skipped: 
 
 def quantized_kernels(model: Any, per_channel: bool = True) -> list[tuple[Any, tuple[int, ...] | None]]:
     """``(variable, channel axes)`` of every kernel the converter quantizes to int8 weights (:data:`QUANTIZED`;
-    ``None`` axes: one scale per tensor). A layer whose output a BatchNormalization still reads is left out: the
-    converter folds that normalization in first, so its grid is not this kernel's."""
+    ``None`` axes: one scale per tensor). Left out: a layer with a foldable BatchNormalization after it
+    (:func:`foldable_pairs`; the converter folds it in first, so its grid is not this kernel's) and a layer that
+    reads a BatchNormalization's output directly (the converter may fold that scale into the kernel too)."""
     from automl.export.prepare import all_layers
 
     layers = all_layers(model)
-    before_bn = {id(layer) for layer in layers for node in getattr(layer, "_outbound_nodes", [])
-                 if type(node.operation).__name__ == "BatchNormalization"}
+    changed = {id(layer) for layer, _ in foldable_pairs(model)}
+    for layer in layers:
+        nodes = getattr(layer, "_inbound_nodes", [])
+        if any(type(parent.operation).__name__ == "BatchNormalization"
+               for node in nodes for parent in node.parent_nodes):
+            changed.add(id(layer))
     out, seen = [], set()
     for layer in layers:
-        if id(layer) in before_bn:
+        if id(layer) in changed:
             continue
         for attr, axes in QUANTIZED.get(type(layer).__name__, {}).items():
             var = getattr(layer, attr, None)

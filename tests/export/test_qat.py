@@ -49,7 +49,7 @@ def test_fold_batchnorm_keeps_the_function_and_leaves_the_model_alone() -> None:
     x = np.random.default_rng(0).normal(size=(16, 8, 8, 2)).astype(np.float32)
     assert count == 2  # conv and depthwise; dense has a ReLU before its norm
     kinds = {layer.name: type(layer).__name__ for layer in folded.layers}
-    assert kinds["conv_norm"] == kinds["depthwise_norm"] == "Identity" and kinds["dense_norm"] == "BatchNormalization"
+    assert kinds["conv_norm"] == kinds["depthwise_norm"] == "FoldedBatchNorm" and kinds["dense_norm"] == "BatchNormalization"
     assert folded.get_layer("depthwise").use_bias
     np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
@@ -76,7 +76,7 @@ def test_finetune_leaves_every_quantized_kernel_on_its_grid() -> None:
     x, y = rng.normal(size=(64, 8, 8, 2)).astype(np.float32), rng.integers(0, 3, size=64)
     record = finetune(model, x, y, task="classification", epochs=2, lr=1e-3, batch_size=16)
     kernels = quantized_kernels(model)
-    # conv, depthwise, probs (dense feeds a batch norm the converter folds: its grid is not its own)
+    # conv, depthwise, dense (probs reads a batch norm the converter may fold into it: its grid is not its own)
     assert record.kernels == len(kernels) == 3 and record.steps == 8 and len(record.history["loss"]) == 2
     for var, axes in kernels:
         w = np.asarray(var.numpy())
