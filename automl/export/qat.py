@@ -247,7 +247,7 @@ class QatRecord:
 def finetune(model: Any, x_train: np.ndarray, y_train: np.ndarray, *, task: str, epochs: int, lr: float,
              batch_size: int = 32, per_channel: bool = True, seed: int = 0) -> QatRecord:
     """Quantization-aware fine-tune of ``model`` in place (already folded, see :func:`fold_batchnorm`): ``epochs``
-    epochs of Adam at ``lr`` on the training split with the kernels on their int8 grid in every step; on return
+    epochs of Adam from ``lr`` (cosine decay to 0) on the training split with the kernels on their int8 grid in every step; on return
     the kernels hold their grid values. The last epoch is kept (validation is left to the ladder's decision)."""
     import keras
 
@@ -257,12 +257,13 @@ def finetune(model: Any, x_train: np.ndarray, y_train: np.ndarray, *, task: str,
     start = time.perf_counter()
     kernels = quantized_kernels(model, per_channel)
     loss, weight, metrics = training_loss(task, y_train)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, loss_weights=[weight], metrics=metrics)
+    steps = max(1, -(-len(x_train) // batch_size)) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps)  # the last epochs settle on the grid
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, loss_weights=[weight], metrics=metrics)
     callback = _binary_connect_class()(kernels)
     history = model.fit(np.asarray(x_train, dtype=np.float32), np.asarray(y_train), epochs=epochs,
                         batch_size=batch_size, callbacks=[callback], verbose=0, shuffle=True)
     callback.snap()
-    steps = max(1, -(-len(x_train) // batch_size)) * epochs
     return QatRecord(epochs=epochs, lr=lr, batch_size=batch_size, steps=steps, kernels=len(kernels),
                      per_channel=per_channel, seconds=time.perf_counter() - start,
                      history={k: [round(float(v), 6) for v in vals] for k, vals in history.history.items()})

@@ -153,6 +153,9 @@ def integer_only(content: bytes) -> bool:
     return True
 
 
+_file_integer_only = integer_only  # recover_int8's ``integer_only`` argument shadows the function
+
+
 def _graph(content: bytes) -> Any:
     """An interpreter to read the graph from: no delegate (XNNPACK would fold ops into DELEGATE nodes)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -452,7 +455,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
         result.plain_test = {k: check.to_dict()[k] for k in (
             "tflite_value", "drop", "size_bytes", "latency_ms_median", "latency_ms_p90")}
         write_json(folder / f"{stem}_plain.json", {
-            **check.to_dict(), "integer_only": integer_only(plain),
+            **check.to_dict(), "integer_only": _file_integer_only(plain),
             "note": f"plain int8, kept beside the recovered {stem}.tflite"})
     return result
 
