@@ -12,9 +12,13 @@ Rungs, in order, each tried only while the target is still missed:
    float (its producer and its consumers not quantized) is measured; tensors are then kept float in that
    order, one more per step, until the target is met. A file with float layers is no longer integer-only, so
    ``export.int8_integer_only`` skips this step;
-4. ``qat``: quantization-aware fine-tuning (:mod:`automl.export.qat`): batch norms folded, ``export.qat_epochs``
-   epochs at ``export.qat_lr`` with the kernels on their int8 grid, then the same full-integer conversion as
-   plain int8 (activation ranges calibrated again). Integer-only.
+4. ``qat``: quantization-aware fine-tuning of a clone (:mod:`automl.export.qat`): batch norms folded as the
+   converter folds them, ``export.qat_epochs`` epochs of Adam from ``export.qat_lr`` (cosine decay, the training
+   split at ``train.batch_size``) with every kernel the converter quantizes on its int8 grid (straight-through
+   estimator), then the same full-integer conversion with the best settings so far (activation ranges
+   calibrated, not learned). Integer-only; ``export.qat_epochs: 0`` turns it off. Its ``settings`` name the
+   epochs, steps, kernels and training seconds; ``cost`` (size, latency) compares the shipped file with plain
+   int8 for every rung alike.
 
 The decision uses the validation split only; the shipped file is reported on the test split like every
 other format. Each step (what was tried, its validation drop, size, whether it met the target) is recorded.
