@@ -9,7 +9,8 @@ tensorflow-model-optimization works with Keras 2 only, so this is written on Ker
    converter quantizes is replaced by its int8 grid value (:func:`fake_quant`, symmetric, per output channel
    or per tensor, as ``export.per_channel`` asks); the gradient taken there (the straight-through estimator)
    updates the float weights, which are put back before the next batch. At the end the kernels are snapped to
-   the grid, so the converter's own weight quantization reproduces them exactly.
+   the grid, so the converter's own weight quantization reproduces them exactly. Adam's rate decays to 0
+   (cosine), so the last epoch settles on the grid instead of jumping between its steps.
 
 Activation ranges are not learned: the converter calibrates them on representative samples afterwards, as for
 plain int8 (with a learned range a fake-quant op would have to sit where the converter fuses conv + batch norm
@@ -247,8 +248,9 @@ class QatRecord:
 def finetune(model: Any, x_train: np.ndarray, y_train: np.ndarray, *, task: str, epochs: int, lr: float,
              batch_size: int = 32, per_channel: bool = True, seed: int = 0) -> QatRecord:
     """Quantization-aware fine-tune of ``model`` in place (already folded, see :func:`fold_batchnorm`): ``epochs``
-    epochs of Adam from ``lr`` (cosine decay to 0) on the training split with the kernels on their int8 grid in every step; on return
-    the kernels hold their grid values. The last epoch is kept (validation is left to the ladder's decision)."""
+    epochs of Adam from ``lr`` (cosine decay to 0) on the training split with the kernels on their int8 grid in
+    every step; on return the kernels hold their grid values. The last epoch is kept (validation is left to the
+    ladder's decision)."""
     import keras
 
     from automl.export.sparsity import training_loss

@@ -49,7 +49,8 @@ def test_fold_batchnorm_keeps_the_function_and_leaves_the_model_alone() -> None:
     x = np.random.default_rng(0).normal(size=(16, 8, 8, 2)).astype(np.float32)
     assert count == 2  # conv and depthwise; dense has a ReLU before its norm
     kinds = {layer.name: type(layer).__name__ for layer in folded.layers}
-    assert kinds["conv_norm"] == kinds["depthwise_norm"] == "FoldedBatchNorm" and kinds["dense_norm"] == "BatchNormalization"
+    assert kinds["conv_norm"] == kinds["depthwise_norm"] == "FoldedBatchNorm"
+    assert kinds["dense_norm"] == "BatchNormalization"
     assert folded.get_layer("depthwise").use_bias
     np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
