@@ -269,6 +269,8 @@ class _Export:
         self.tracker.log(parent, params={
             "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io, "per_channel": cfg.per_channel,
             "representative_samples": cfg.representative_samples, "max_drop": cfg.max_drop,
+            "int8_recovery": cfg.int8_recovery, "int8_integer_only": cfg.int8_integer_only,
+            "qat_epochs": cfg.qat_epochs, "qat_lr": cfg.qat_lr,
             "test_samples": len(x_test), "keras_params": int(model.count_params())})
         try:
             for fmt in cfg.formats:
@@ -309,12 +311,14 @@ class _Export:
         content = convert(prepared, fmt, options)
         recovery = None
         if fmt == "int8" and cfg.int8_recovery:  # plain int8 over max_drop on validation: the ladder's file ships
-            from automl.export.recovery import recover_int8
+            from automl.export.recovery import QatOptions, recover_int8
 
+            qat = QatOptions(epochs=cfg.qat_epochs, lr=cfg.qat_lr, batch_size=plan.pipeline.config.train.batch_size)
             recovery = recover_int8(prepared, content, options, data=data, max_drop=cfg.max_drop,
                                     configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
                                     or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
-                                    latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}")
+                                    latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}",
+                                    integer_only=cfg.int8_integer_only, qat=qat)
             content = recovery.content
         tflite = self.folder / f"{self.label}_{variant}.tflite"
         check = self._write_checked(tflite, content, fmt, ref, x_test, io)

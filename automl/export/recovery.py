@@ -10,11 +10,18 @@ Rungs, in order, each tried only while the target is still missed:
    ``int16_activations``: 16-bit activations with int8 weights (TFLite's 16x8 op set; still integer-only,
    float I/O only), then ``float_layers``: for every activation tensor, the accuracy with that tensor kept
    float (its producer and its consumers not quantized) is measured; tensors are then kept float in that
-   order, one more per step, until the target is met. A file with float layers is no longer integer-only.
+   order, one more per step, until the target is met. A file with float layers is no longer integer-only, so
+   ``export.int8_integer_only`` skips this step;
+4. ``qat``: quantization-aware fine-tuning of a clone (:mod:`automl.export.qat`): batch norms folded as the
+   converter folds them, ``export.qat_epochs`` epochs of Adam from ``export.qat_lr`` (cosine decay, the training
+   split at ``train.batch_size``) with every kernel the converter quantizes on its int8 grid (straight-through
+   estimator), then the same full-integer conversion with the best settings so far (activation ranges
+   calibrated, not learned). Integer-only; ``export.qat_epochs: 0`` turns it off. Its ``settings`` name the
+   epochs, steps, kernels and training seconds; ``cost`` (size, latency) compares the shipped file with plain
+   int8 for every rung alike.
 
 The decision uses the validation split only; the shipped file is reported on the test split like every
 other format. Each step (what was tried, its validation drop, size, whether it met the target) is recorded.
-Quantization-aware fine-tuning (a fourth rung) is not part of the ladder yet.
 
 Selective quantization calibrates once (``_experimental_calibrate_only``) and quantizes the calibrated model
 with ``denylisted_nodes``: the same path as ``tf.lite.experimental.QuantizationDebugger``. ai-edge-quantizer
@@ -43,7 +50,7 @@ class Step:
     """One rung tried: what, its validation drop and file size, whether it met max_drop."""
 
     rung: int
-    name: str  # calibration | per_channel | per_tensor | int16_activations | float_layers
+    name: str  # calibration | per_channel | per_tensor | int16_activations | float_layers | qat
     what: str  # in words, for the CLI and the JSON
     val_drop: float | None  # None: the step could not be built (see error)
     size_bytes: int | None
@@ -150,6 +157,9 @@ def integer_only(content: bytes) -> bool:
     return True
 
 
+_file_integer_only = integer_only  # recover_int8's ``integer_only`` argument shadows the function
+
+
 def _graph(content: bytes) -> Any:
     """An interpreter to read the graph from: no delegate (XNNPACK would fold ops into DELEGATE nodes)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -161,18 +171,31 @@ def _graph(content: bytes) -> Any:
     return interp
 
 
+@dataclass
+class QatOptions:
+    """Rung 4's fine-tune: ``epochs`` (0: the rung is off), Adam's ``lr``, the training ``batch_size``."""
+
+    epochs: int = 3
+    lr: float = 1e-4
+    batch_size: int = 32
+
+
 class Ladder:
-    """Tries the rungs for one prepared Keras model; ``run`` returns the :class:`Recovery`."""
+    """Tries the rungs for one prepared Keras model; ``run`` returns the :class:`Recovery`.
+
+    ``integer_only``: skip the steps whose file would not be integer-only (``float_layers``)."""
 
     def __init__(self, prepared: Any, options: ConvertOptions, *, x_train: np.ndarray, y_train: np.ndarray,
                  x_val: np.ndarray, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
-                 seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None) -> None:
+                 seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None,
+                 integer_only: bool = False, qat: QatOptions | None = None) -> None:
         from automl.export.convert import convert as default_convert
 
         self.prepared, self.options, self.task, self.max_drop = prepared, options, task, max_drop
         self.x_train, self.y_train = x_train, y_train
         self.x_val, self.y_val = np.asarray(x_val, dtype=np.float32), np.asarray(y_val)
         self.configured_samples, self.seed = configured_samples, seed
+        self.integer_only, self.qat = integer_only, qat or QatOptions()
         self.convert = convert or default_convert
         ref = np.asarray(prepared.predict(self.x_val, verbose=0, batch_size=256), dtype=np.float32)
         self.ref_shape = ref.shape
@@ -214,7 +237,14 @@ class Ladder:
         yield self._calibration
         yield self._granularity
         yield self._int16
-        yield from self._float_layers(out)
+        if self.integer_only:
+            yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False, 0.0, {},
+                                error="skipped: export.int8_integer_only (a file with float layers is not "
+                                      "integer-only)"), None, None)
+        else:
+            yield from self._float_layers(out)
+        if self.qat.epochs > 0:
+            yield self._qat
 
     def _timed(self, rung: int, name: str, what: str, settings: dict[str, Any],
                build: Callable[[], bytes]) -> tuple[Step, bytes | None]:
@@ -247,6 +277,26 @@ class Ladder:
         step, content = self._timed(2, name, what, {"per_channel": per_channel},
                                     lambda: self.convert(self.prepared, "int8", options))
         return step, content, options
+
+    def _qat(self) -> tuple[Step, bytes | None, ConvertOptions | None]:
+        from automl.export.qat import finetune, fold_batchnorm
+
+        q = self.qat
+        what = f"quantization-aware fine-tune, {q.epochs} epoch(s) at lr {q.lr:g}"
+        settings: dict[str, Any] = {"epochs": q.epochs, "lr": q.lr, "batch_size": q.batch_size,
+                                    "per_channel": self.options.per_channel}
+
+        def build() -> bytes:
+            model, folded = fold_batchnorm(self.prepared)  # a clone: the prepared model stays as it is
+            record = finetune(model, self.x_train, self.y_train, task=self.task, epochs=q.epochs, lr=q.lr,
+                              batch_size=q.batch_size, per_channel=self.options.per_channel, seed=self.seed)
+            settings.update({**record.to_dict(), "folded_batchnorm": folded,
+                             "calibration_samples": len(self.options.representative)
+                             if self.options.representative is not None else 0})
+            return self.convert(model, "int8", self.options)
+
+        step, content = self._timed(4, "qat", what, settings, build)
+        return step, content, None
 
     def _converter(self, options: ConvertOptions) -> Any:
         import tensorflow as tf
@@ -384,17 +434,18 @@ def layer_names(model: Any, nodes: list[str]) -> list[str]:
 
 def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: Any, max_drop: float,
                  configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: np.ndarray,
-                 latency_runs: int, stem: str | None = None) -> Recovery:
+                 latency_runs: int, stem: str | None = None, integer_only: bool = False,
+                 qat: QatOptions | None = None) -> Recovery:
     """Run the ladder for the plain int8 file ``plain``; when another file ships, keep the plain one beside it
     as ``<stem>_plain.tflite`` (+ .json, validated on the test split); ``stem``: the shipped file's name without
-    ``.tflite`` (default ``<label>_int8``)."""
+    ``.tflite`` (default ``<label>_int8``). ``integer_only`` and ``qat``: see :class:`Ladder`."""
     stem = stem or f"{label}_int8"
     from automl.export.validate import validate
     from automl.study.folder import write_bytes, write_json
 
     ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
                     x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,
-                    configured_samples=configured_samples, seed=seed)
+                    configured_samples=configured_samples, seed=seed, integer_only=integer_only, qat=qat)
     result = ladder.run(plain)
     if result.content is plain:  # plain int8 ships: a plain file of an earlier export is stale
         for suffix in (".tflite", ".json"):
@@ -408,7 +459,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
         result.plain_test = {k: check.to_dict()[k] for k in (
             "tflite_value", "drop", "size_bytes", "latency_ms_median", "latency_ms_p90")}
         write_json(folder / f"{stem}_plain.json", {
-            **check.to_dict(), "integer_only": integer_only(plain),
+            **check.to_dict(), "integer_only": _file_integer_only(plain),
             "note": f"plain int8, kept beside the recovered {stem}.tflite"})
     return result
 

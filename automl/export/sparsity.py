@@ -216,6 +216,16 @@ def _best_at_target_class() -> Any:
     return _BestAtTarget
 
 
+def training_loss(task: str, y: np.ndarray) -> tuple[Any, float, list[Any]]:
+    """The fine-tunes' loss, its weight and metrics: cross-entropy on the model's probabilities, or the mean
+    squared error in standardized units (divided by the target's variance), like the model's own loss."""
+    import keras
+
+    if task == "classification":
+        return keras.losses.SparseCategoricalCrossentropy(), 1.0, ["accuracy"]
+    return keras.losses.MeanSquaredError(), 1.0 / max(float(np.var(y)), 1e-12), ["mae"]
+
+
 def prune(model: Any, data: Any, *, target: float, epochs: int, batch_size: int, learning_rate: float,
           seed: int = 0) -> FineTune:
     """Fine-tune ``model`` in place on ``data``'s training split while pruning its kernels to ``target``; of the
@@ -228,14 +238,7 @@ def prune(model: Any, data: Any, *, target: float, epochs: int, batch_size: int,
     steps_per_epoch = max(1, -(-len(x) // batch_size))
     steps = steps_per_epoch * epochs
     ramp = max(1, int(steps * RAMP))
-    if data.task == "classification":
-        loss: Any = keras.losses.SparseCategoricalCrossentropy()
-        weight = 1.0
-        metrics: list[Any] = ["accuracy"]
-    else:
-        loss = keras.losses.MeanSquaredError()
-        weight = 1.0 / max(float(np.var(y)), 1e-12)  # standardized units, like the model's own loss
-        metrics = ["mae"]
+    loss, weight, metrics = training_loss(data.task, y)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, loss_weights=[weight], metrics=metrics)
     callback = PruningCallback(model, target, ramp)
     keep = _best_at_target_class()(callback)

@@ -26,13 +26,17 @@ import keras  # noqa: E402
 FEATURES = 6
 
 
-def _data(n: int = 600, duplicate: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Three Gaussian classes; ``duplicate``: the last feature repeated as a 7th column."""
+def _data(n: int = 600, duplicate: bool = False, zeros: bool = False,
+          noise: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """Three Gaussian classes, ``noise`` their standard deviation; ``duplicate``: the last feature repeated as a
+    7th column; ``zeros``: a 7th column of zeros."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, size=n)
-    x = rng.normal(size=(3, FEATURES))[y] + rng.normal(scale=0.7, size=(n, FEATURES))
+    x = rng.normal(size=(3, FEATURES))[y] + rng.normal(scale=noise, size=(n, FEATURES))
     if duplicate:
         x = np.concatenate([x, x[:, -1:]], axis=1)
+    if zeros:
+        x = np.concatenate([x, np.zeros_like(x[:, :1])], axis=1)
     return x.astype(np.float32), y
 
 
@@ -72,6 +76,17 @@ def _cancelling_weights(model: Any) -> Any:
     return model
 
 
+def _outlier_weights(model: Any, value: float = 250.0) -> Any:
+    """Weight ``value`` from the all-zero last input to every hidden unit: outputs unchanged (exactly, in any
+    precision), but each hidden channel's int8 weight scale becomes value / 127 and the weights that carry the
+    signal round to a few levels, per channel or per tensor alike; only the hidden layer kept float, or weights
+    trained on that grid, recover it."""
+    kernel, bias = model.get_layer("hidden").get_weights()
+    kernel[-1, :] = value
+    model.get_layer("hidden").set_weights([kernel, bias])
+    return model
+
+
 @pytest.fixture(scope="module")
 def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("recovery_runs")
@@ -91,13 +106,19 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
     folder = tmp_path_factory.mktemp("recovery")
     x, y = _data()
     xd, yd = _data(duplicate=True)
+    xz, yz = _data(1500, zeros=True, noise=0.5)
     np.savez(folder / "data.npz", x=x, y=y)
     np.savez(folder / "dup.npz", x=xd, y=yd)
+    # fixed splits, the model trained on the training rows only (a fine-tune sees those alone); 300 validation
+    # rows: 1 pt is 3 of them
+    np.savez(folder / "zeros.npz", x_train=xz[:900], y_train=yz[:900], x_val=xz[900:1200], y_val=yz[900:1200],
+             x_test=xz[1200:], y_test=yz[1200:])
     built = {
         "plain": (_trained(x, y), "data.npz"),
         "outlier": (_outlier_unit(_trained(x, y), 1e6), "data.npz"),
         "outlier16": (_outlier_unit(_trained(x, y), 3e3), "data.npz"),
         "cancelling": (_cancelling_weights(_trained(xd, yd)), "dup.npz"),
+        "coarse": (_outlier_weights(_trained(xz[:900], yz[:900])), "zeros.npz"),
     }
     out = {}
     for name, (model, data) in built.items():
@@ -176,6 +197,23 @@ def test_rung3_16bit_activations_keep_the_file_integer(tmp_path: Path,
     _, f, report = _export(tmp_path, *models["outlier16"])
     assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", True)]
     assert report["integer_only"] is True and not report["flagged"]
+
+
+def test_rung4_quantization_aware_fine_tune(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    # a weight of 250 on an all-zero input sets every hidden channel's int8 scale (~2): the weights that carry the
+    # signal round to 0 or +-2, per channel or per tensor, with 8- or 16-bit activations; integer-only, no layer
+    # may stay float; weights trained on that grid recover it
+    _, f, report = _export(tmp_path, *models["coarse"], int8_integer_only=True, qat_epochs=10, qat_lr=0.03)
+    rec = report["recovery"]
+    assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", False),
+                              (3, "float_layers", False), (4, "qat", True)]
+    assert rec["steps"][3]["error"].startswith("skipped: export.int8_integer_only")
+    assert min(s["val_drop"] for s in rec["steps"][:3]) > 0.02 and rec["plain_val_drop"] > 0.02
+    qat = rec["steps"][-1]
+    assert qat["val_drop"] <= 0.01 and qat["integer_only"] and qat["settings"]["kernels"] == 2  # hidden, logits
+    assert qat["settings"]["epochs"] == 10 and qat["settings"]["batch_size"] == 64  # train.batch_size
+    assert rec["took"].startswith("rung 4 qat") and report["integer_only"] is True and not report["flagged"]
+    assert set(rec["cost"]) >= {"size_ratio", "latency_ratio"} and f.recovery.met
 
 
 def test_off_ships_plain_int8_and_says_so(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
