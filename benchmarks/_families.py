@@ -216,6 +216,16 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
                           "embeddings stay dense), so the zeros are at most "
                           f"{share * pruned / 2:.0%} of the file's bytes; the remaining non-zero float32 values barely "
                           "compress (gzip -9 of the dense float32 weights is about 0.9x).", ""]
+    timed = [r for rec in records for r in rec["rows"] if r.get("latency_ms") is not None]
+    if timed:
+        cvs, loads = [r["latency_cv"] for r in timed], [r["load"] for r in timed]
+        lines += [f"Notes: latency CVs ran from {min(cvs):.0%} to {max(cvs):.0%} with the load average at "
+                  f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores while timing"
+                  + (": above the core count, so no latency gain or loss is claimed from these figures (re-time "
+                     "with `--latency-only FOLDER` on a quiet machine)" if max(loads) > (os.cpu_count() or 1) else "")
+                  + ". The sparse int8 files are plain int8 (the recovery ladder does not run on sparse files), so "
+                  "they lose what plain int8 loses. A negative sparse drop is the pruning fine-tune "
+                  "(`sparsity_epochs` more epochs) training a model further, not pruning helping."]
     return "\n".join(lines).rstrip() + "\n"
 
 
