@@ -226,6 +226,14 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
                   + ". The sparse int8 files are plain int8 (the recovery ladder does not run on sparse files), so "
                   "they lose what plain int8 loses. A negative sparse drop is the pruning fine-tune "
                   "(`sparsity_epochs` more epochs) training a model further, not pruning helping."]
+        slow = [(rec["family"], r["latency_ms"] / plain["latency_ms"]) for rec in records
+                for r in rec["rows"] if r["variant"] == "int8, recovered" and "int16" in r["what"]
+                for plain in rec["rows"] if plain["variant"] == "int8, plain" and plain.get("latency_ms")]
+        if slow:
+            lines[-1] += (" The 16x8 files (int16 activations) timed " + ", ".join(
+                f"{ratio:.0f}x" for _, ratio in slow) + " the plain int8 ones (" + ", ".join(f for f, _ in slow)
+                + "; compare with the CVs): what the recovery costs in latency, the one latency gap here large "
+                "enough to read on a loaded machine.")
     return "\n".join(lines).rstrip() + "\n"
 
 
