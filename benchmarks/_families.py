@@ -110,6 +110,25 @@ def _row(variant: str, path: str, check: Any, what: str = "") -> dict[str, Any]:
             "weight_bytes": weight_bytes(content), "what": what}
 
 
+def encoded_row(pipeline: Path, sparse_keras: str, keras_test: float) -> dict[str, Any]:
+    """The pruned model's float32 file with ``export.sparse_encoding`` (TFLite sparse tensors), scored on the test
+    split: the exporter ships that file *instead* of the plain-encoded one, so the benchmark converts it here."""
+    from automl.config import load_pipeline
+    from automl.export.convert import ConvertOptions, convert
+    from automl.export.exporter import _load
+    from automl.export.prepare import inference_model
+    from automl.export.validate import run_tflite, score
+    from automl.plan import make_plan
+
+    data = make_plan(load_pipeline(pipeline)).data
+    content = convert(inference_model(_load(Path(sparse_keras))), "float32", ConvertOptions(sparse_encoding=True))
+    path = Path(sparse_keras).with_name(Path(sparse_keras).stem + "_float32_sparse_tensors.tflite")
+    path.write_bytes(content)
+    value = score(run_tflite(content, np.asarray(data.x_test, dtype=np.float32)), data.y_test, data.task)
+    return _row("sparse float32, sparse tensors", str(path), {"tflite_value": value, "drop": keras_test - value},
+                "`export.sparse_encoding: true`")
+
+
 def family_record(family: str, result: Any, seconds: float) -> dict[str, Any]:
     """Everything the table needs, from the export's own files and JSON (JSON-ready)."""
     ex = result.export
@@ -131,6 +150,8 @@ def family_record(family: str, result: Any, seconds: float) -> dict[str, Any]:
         rows.append(_row(f"sparse {f.format}", f.path, f.validation.to_dict(),
                          "plain int8 (the ladder does not run on sparse files)" if f.format == "int8" else ""))
     sp = ex.sparse or {}
+    if sp:
+        rows.append(encoded_row(Path(f"{family}.yaml"), sp["keras_model"], f32.validation.keras_value))
     return {"family": family, "params": dict(result.best_params), "keras_test": f32.validation.keras_value,
             "keras_params": int(sp.get("measured", {}).get("total_weights", 0)),
             "pruned_weights": int(sp.get("measured", {}).get("pruned_weights", 0)),
@@ -199,6 +220,11 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
         sp8 = next(r for r in rec["rows"] if r["variant"] == "sparse int8")
         ratio = sp32["gzip_bytes"] / f32["gzip_bytes"]
         ratio8 = sp8["gzip_bytes"] / dense_gz["int8"]
+        tensors = next((r for r in rec["rows"] if r["variant"] == "sparse float32, sparse tensors"), None)
+        encoded = "" if tensors is None else (
+            f"; written with TFLite sparse tensors {tensors['gzip_bytes'] / f32['gzip_bytes']:.3f}x (≤ 0.6x: "
+            f"{'met' if tensors['gzip_bytes'] / f32['gzip_bytes'] <= 0.6 else '**missed**'}; file "
+            f"{tensors['size_bytes'] / f32['size_bytes']:.2f}x)")
         interval = rec["sparse_test_interval"]
         drop_ok = rec["sparse_test_drop"] is not None and rec["sparse_test_drop"] <= 0.005
         lines += ["", f"Sparse: {rec['sparsity_kernels']:.1%} zeros in the pruned kernels, which hold "
@@ -206,7 +232,7 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
                       f"{_pt(rec['sparse_val_drop'])} pt validation, {_pt(rec['sparse_test_drop'])} pt test [95% CI "
                       f"{_pt(interval.get('low'))}, {_pt(interval.get('high'))}] (≤ 0.5 pt on test: "
                       f"{'met' if drop_ok else '**missed**'}); gzip of the sparse float32 file "
-                      f"{ratio:.3f}x the dense one (≤ 0.6x: {'met' if ratio <= 0.6 else '**missed**'}), int8 "
+                      f"{ratio:.3f}x the dense one (≤ 0.6x: {'met' if ratio <= 0.6 else '**missed**'}){encoded}, int8 "
                       f"{ratio8:.3f}x.", ""]
         if ratio > 0.6:
             share, pruned = f32["weight_bytes"] / f32["size_bytes"], rec["pruned_weights"] / max(rec["keras_params"], 1)
@@ -216,6 +242,24 @@ def report(records: list[dict[str, Any]], command: str, seconds: float | None, r
                           "embeddings stay dense), so the zeros are at most "
                           f"{share * pruned / 2:.0%} of the file's bytes; the remaining non-zero float32 values barely "
                           "compress (gzip -9 of the dense float32 weights is about 0.9x).", ""]
+    timed = [r for rec in records for r in rec["rows"] if r.get("latency_ms") is not None]
+    if timed:
+        cvs, loads = [r["latency_cv"] for r in timed], [r["load"] for r in timed]
+        lines += [f"Notes: latency CVs ran from {min(cvs):.0%} to {max(cvs):.0%} with the load average at "
+                  f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores while timing"
+                  + (": above the core count, so no latency gain or loss is claimed from these figures (re-time "
+                     "with `--latency-only FOLDER` on a quiet machine)" if max(loads) > (os.cpu_count() or 1) else "")
+                  + ". The sparse int8 files are plain int8 (the recovery ladder does not run on sparse files), so "
+                  "they lose what plain int8 loses. A negative sparse drop is the pruning fine-tune "
+                  "(`sparsity_epochs` more epochs) training a model further, not pruning helping."]
+        slow = [(rec["family"], r["latency_ms"] / plain["latency_ms"]) for rec in records
+                for r in rec["rows"] if r["variant"] == "int8, recovered" and "int16" in r["what"]
+                for plain in rec["rows"] if plain["variant"] == "int8, plain" and plain.get("latency_ms")]
+        if slow:
+            lines[-1] += (" The 16x8 files (int16 activations) timed " + ", ".join(
+                f"{ratio:.0f}x" for _, ratio in slow) + " the plain int8 ones (" + ", ".join(f for f, _ in slow)
+                + "; compare with the CVs): what the recovery costs in latency, the one latency gap here large "
+                "enough to read on a loaded machine.")
     return "\n".join(lines).rstrip() + "\n"
 
 
