@@ -611,10 +611,12 @@ class ExportConfig(_Model):
         False, description="int8 recovery: try only steps whose file stays integer-only (no float layers), for "
         "NPUs and integer-only accelerators.")
     qat_epochs: Annotated[Int, Field(ge=0, le=MAX_EPOCHS)] = Field(
-        3, description="int8 recovery, last rung: epochs of quantization-aware fine-tuning on the training split "
+        5, description="int8 recovery, last rung: epochs of quantization-aware fine-tuning on the training split "
         "(int8 weights in the forward pass, float weights updated); 0: the rung is off.")
     qat_lr: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        1e-4, description="int8 recovery: the quantization-aware fine-tune's learning rate (Adam).")
+        1e-3, description="int8 recovery: the quantization-aware fine-tune's learning rate (Adam, cosine decay "
+        "to 0); a weight moves about this much per step, so it must be near the int8 grid's step to move weights "
+        "across it.")
     sparsity: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
         None, description="Also export a pruned copy: a short fine-tune zeroes this share of every Dense/Conv "
         "kernel (smallest magnitudes, per layer), then every format is written as <model>_sparse_<format>.tflite "
