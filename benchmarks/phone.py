@@ -359,8 +359,8 @@ def report_samplers(out: dict[tuple[str, int], dict[str, Any]], args: argparse.N
         rows.append(row)
     a, b = args.sampler_trials, args.sampler_total
     return [
-        f"A generated tabular task (3000 samples, 20 features, 10 classes of 2 clusters, 5% flipped labels; a good "
-        f"MLP reaches ~0.57), MLP space (1-3 layers, 16-256 units, activation, dropout, optimizer, lr), "
+        f"A generated tabular task (3000 samples, 20 features, 10 classes of 2 clusters, 5% flipped labels), "
+        f"MLP space (1-3 layers, 16-256 units, activation, dropout, optimizer, lr), "
         f"{args.sampler_epochs} epochs per trial, no pruner, seeds {', '.join(map(str, args.seeds))}. "
         f"{a} trials, then the same study resumed to {b} (`automl run` again on the same name): the figures at "
         f"{b} are the resumed study's.", "",
