@@ -318,7 +318,7 @@ class _Export:
                                     configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
                                     or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
                                     latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}",
-                                    integer_only=cfg.int8_integer_only, qat=qat)
+                                    int8_integer_only=cfg.int8_integer_only, qat=qat)
             content = recovery.content
         tflite = self.folder / f"{self.label}_{variant}.tflite"
         check = self._write_checked(tflite, content, fmt, ref, x_test, io)

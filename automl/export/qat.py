@@ -17,7 +17,7 @@ plain int8 (with a learned range a fake-quant op would have to sit where the con
 + activation; calibrated ranges need no placement).
 
 >>> folded = fold_batchnorm(model)  # doctest: +SKIP
->>> record = finetune(folded, x_train, y_train, task="classification", epochs=3, lr=1e-4)  # doctest: +SKIP
+>>> record = finetune(folded, x_train, y_train, task="classification", epochs=5, lr=1e-3)  # doctest: +SKIP
 >>> content = convert(folded, "int8", options)  # doctest: +SKIP
 """
 

@@ -157,9 +157,6 @@ def integer_only(content: bytes) -> bool:
     return True
 
 
-_file_integer_only = integer_only  # recover_int8's ``integer_only`` argument shadows the function
-
-
 def _graph(content: bytes) -> Any:
     """An interpreter to read the graph from: no delegate (XNNPACK would fold ops into DELEGATE nodes)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -173,29 +170,30 @@ def _graph(content: bytes) -> Any:
 
 @dataclass
 class QatOptions:
-    """Rung 4's fine-tune: ``epochs`` (0: the rung is off), Adam's ``lr``, the training ``batch_size``."""
+    """Rung 4's fine-tune: ``epochs`` (0: the rung is off), Adam's ``lr``, the training ``batch_size`` (the
+    exporter passes ``export.qat_epochs``, ``export.qat_lr`` and ``train.batch_size``: no defaults of its own)."""
 
-    epochs: int = 3
-    lr: float = 1e-4
-    batch_size: int = 32
+    epochs: int
+    lr: float
+    batch_size: int
 
 
 class Ladder:
     """Tries the rungs for one prepared Keras model; ``run`` returns the :class:`Recovery`.
 
-    ``integer_only``: skip the steps whose file would not be integer-only (``float_layers``)."""
+    ``int8_integer_only``: skip the steps whose file would not be integer-only (``float_layers``); ``qat``: rung 4."""
 
     def __init__(self, prepared: Any, options: ConvertOptions, *, x_train: np.ndarray, y_train: np.ndarray,
                  x_val: np.ndarray, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
                  seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None,
-                 integer_only: bool = False, qat: QatOptions | None = None) -> None:
+                 qat: QatOptions, int8_integer_only: bool = False) -> None:
         from automl.export.convert import convert as default_convert
 
         self.prepared, self.options, self.task, self.max_drop = prepared, options, task, max_drop
         self.x_train, self.y_train = x_train, y_train
         self.x_val, self.y_val = np.asarray(x_val, dtype=np.float32), np.asarray(y_val)
         self.configured_samples, self.seed = configured_samples, seed
-        self.integer_only, self.qat = integer_only, qat or QatOptions()
+        self.int8_integer_only, self.qat = int8_integer_only, qat
         self.convert = convert or default_convert
         ref = np.asarray(prepared.predict(self.x_val, verbose=0, batch_size=256), dtype=np.float32)
         self.ref_shape = ref.shape
@@ -237,7 +235,7 @@ class Ladder:
         yield self._calibration
         yield self._granularity
         yield self._int16
-        if self.integer_only:
+        if self.int8_integer_only:
             yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False, 0.0, {},
                                 error="skipped: export.int8_integer_only (a file with float layers is not "
                                       "integer-only)"), None, None)
@@ -434,18 +432,19 @@ def layer_names(model: Any, nodes: list[str]) -> list[str]:
 
 def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: Any, max_drop: float,
                  configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: np.ndarray,
-                 latency_runs: int, stem: str | None = None, integer_only: bool = False,
-                 qat: QatOptions | None = None) -> Recovery:
+                 latency_runs: int, qat: QatOptions, stem: str | None = None,
+                 int8_integer_only: bool = False) -> Recovery:
     """Run the ladder for the plain int8 file ``plain``; when another file ships, keep the plain one beside it
     as ``<stem>_plain.tflite`` (+ .json, validated on the test split); ``stem``: the shipped file's name without
-    ``.tflite`` (default ``<label>_int8``). ``integer_only`` and ``qat``: see :class:`Ladder`."""
+    ``.tflite`` (default ``<label>_int8``). ``qat`` and ``int8_integer_only``: see :class:`Ladder`."""
     stem = stem or f"{label}_int8"
     from automl.export.validate import validate
     from automl.study.folder import write_bytes, write_json
 
     ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
                     x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,
-                    configured_samples=configured_samples, seed=seed, integer_only=integer_only, qat=qat)
+                    configured_samples=configured_samples, seed=seed, qat=qat,
+                    int8_integer_only=int8_integer_only)
     result = ladder.run(plain)
     if result.content is plain:  # plain int8 ships: a plain file of an earlier export is stale
         for suffix in (".tflite", ".json"):
@@ -459,7 +458,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
         result.plain_test = {k: check.to_dict()[k] for k in (
             "tflite_value", "drop", "size_bytes", "latency_ms_median", "latency_ms_p90")}
         write_json(folder / f"{stem}_plain.json", {
-            **check.to_dict(), "integer_only": _file_integer_only(plain),
+            **check.to_dict(), "integer_only": integer_only(plain),
             "note": f"plain int8, kept beside the recovered {stem}.tflite"})
     return result
 
