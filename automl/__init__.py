@@ -11,6 +11,10 @@ from automl.runtime import environment_defaults
 
 environment_defaults()  # the backend, quiet logs, GPU memory as needed: before anything imports TensorFlow
 
+from automl.stores import scrub_logs  # noqa: E402
+
+scrub_logs()  # no URL password in any log line, whichever library writes it
+
 # The subpackages automl.distill / automl.export (and the module automl.predict) share their names with the API
 # functions: import them first, so that the functions bound below are what `automl.distill` / `automl.export` stay.
 import automl.distill as _distill_package  # noqa: E402, F401

@@ -57,7 +57,9 @@ def _guard(fn: Callable[[], T]) -> T:
     except AutomlError as exc:
         if _state["debug"]:
             raise
-        for line in str(exc).splitlines():
+        from automl.stores import scrub
+
+        for line in scrub(str(exc)).splitlines():
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
@@ -605,11 +607,20 @@ def ui(
 
 
 def main() -> None:
+    from automl import signals
+
     try:
         app()
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt:  # 130 after Ctrl-C, 143 after SIGTERM, whichever verb was stopped
+        err_console.print(signals.requested() or "interrupted", markup=False, highlight=False)
+        sys.exit(signals.exit_code())
+    except Exception as exc:  # a bug (or --debug): its traceback, with any URL's password masked
+        import traceback
+
+        from automl.stores import scrub
+
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

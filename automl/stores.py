@@ -45,13 +45,64 @@ _DRIVER_INSTALL = {
 def redact(url: str) -> str:
     """``url`` with its password masked as ``***``: how automl shows and logs a storage or tracking URL.
 
+    A value that is not a URL but has a colon (``notaurl:s3cret``, a mistyped ``user:password@host``) shows
+    only what comes before its first colon: whatever follows may be a password.
+
     >>> redact("postgresql+psycopg2://automl:s3cret@db:5432/automl")
     'postgresql+psycopg2://automl:***@db:5432/automl'
     >>> redact("postgresql://db/automl?user=automl&password=s3cret"), redact("sqlite:///mlruns/optuna.db")
     ('postgresql://db/automl?user=automl&password=***', 'sqlite:///mlruns/optuna.db')
+    >>> redact("notaurl:s3cret"), redact("mlruns/optuna.db")
+    ('notaurl:***', 'mlruns/optuna.db')
     """
-    text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", str(url), count=1)
+    text = str(url)
+    if "://" not in text and ":" in text:
+        return f"{text.split(':', 1)[0]}:{MASK}"
+    text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", text, count=1)
     return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+
+
+# any URL's user:password@ inside free text (a library's message or log line): the password runs to the last
+# "@" before the next blank or quote
+_TEXT_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#'\"]*):(?P<password>[^\s'\"]*)@")
+_TEXT_QUERY_PASSWORD = re.compile(r"(?i)(?P<key>[?&]password=)(?P<password>[^&#\s'\"]*)")
+
+
+def scrub(text: str) -> str:
+    """``text`` (any message, log line or traceback) with the password of every URL in it masked.
+
+    What :func:`redact` does for one URL, done for all the URLs a library's exception or log line quotes
+    (MLflow's "API request to http://user:s3cret@host/api/... failed").
+
+    >>> scrub("API request to http://user:s3cret@127.0.0.1:1/api/2.0 failed; see postgresql://a:b@db/x")
+    'API request to http://user:***@127.0.0.1:1/api/2.0 failed; see postgresql://a:***@db/x'
+    """
+    # the placeholder of automl's own hints (postgresql+psycopg2://USER:PASSWORD@HOST...) stays as written
+    text = _TEXT_USERINFO.sub(lambda m: m[0] if m["password"] == "PASSWORD" else f"{m['head']}:{MASK}@", str(text))
+    return _TEXT_QUERY_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+
+
+def scrub_logs() -> None:
+    """Mask URL passwords in every log record made from now on, whichever library logs it (MLflow warns
+    "API request to http://user:s3cret@... failed" on each retry). Installed once, by ``import automl``."""
+    import logging
+
+    make = logging.getLogRecordFactory()
+    if getattr(make, "automl_scrubs", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not format: the handler reports it, as it would
+            return record
+        if "://" in message:
+            record.msg, record.args = scrub(message), ()
+        return record
+
+    factory.automl_scrubs = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def _passwords(url: str) -> list[str]:
@@ -84,10 +135,13 @@ def is_server_database(url: str) -> bool:
 def driver_problem(url: str) -> str | None:
     """Why ``url`` cannot be opened before any connection: an unknown database or a driver not installed.
 
-    None for SQLite and when the driver imports. The message starts with the redacted URL and says what to
-    install, e.g. ``postgresql+psycopg2://automl:***@db/automl: needs the database driver psycopg2, which is
-    not installed: pip install "automl[postgres]"``.
+    None for SQLite and when the driver imports; a value that is no URL at all is a problem too. The message
+    starts with the redacted URL and says what to install, e.g. ``postgresql+psycopg2://automl:***@db/automl:
+    needs the database driver psycopg2, which is not installed: pip install "automl[postgres]"``.
     """
+    if "://" not in str(url):  # SQLAlchemy's own words quote the whole value, password and all
+        return (f"{redact(url)}: not a database URL: write sqlite:///PATH.db or "
+                "postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DATABASE")
     if not is_server_database(url):
         return None
     from sqlalchemy.engine import make_url

@@ -18,7 +18,7 @@ from automl._text import one_of
 from automl.errors import StudyError
 from automl.stores import redact
 from automl.study.folder import StudyFolder, read_json
-from automl.tracking.mlflow import PARENT_TAG, tracking_uri
+from automl.tracking.mlflow import PARENT_TAG, check_server, refused, tracking_uri
 
 CURVE_KEYS = ("loss", "val_loss")
 
@@ -113,10 +113,12 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
     from mlflow import MlflowClient
 
     uri = tracking_uri(uri)
+    check_server(uri)
     client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name(name)
+    with refused(uri, f"cannot read study '{name}' there"):
+        experiment = client.get_experiment_by_name(name)
+        known = [e.name for e in client.search_experiments() if e.name != "Default"] if experiment is None else []
     if experiment is None:
-        known = [e.name for e in client.search_experiments() if e.name != "Default"]
         raise StudyError(f"no study '{name}' in the MLflow store {redact(uri)}: "
                          + (one_of(name, known, "study") if known else "it holds no study yet (run `automl run`)"))
     runs = client.search_runs([experiment.experiment_id], max_results=50000, order_by=["attributes.start_time ASC"])

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from automl.report.collect import StudyData, TrialRun
+from automl.stores import redact
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -110,7 +111,7 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
         f"<p class=meta>{escape(study.metric)} ({escape(study.direction)}); engine {escape(s.get('engine', '-'))}, "
         f"sampler {escape(s.get('sampler', '-'))}, pruner {escape(s.get('pruner', '-'))}; data "
         f"{escape(s.get('data.source', '-'))} ({escape(s.get('task', '-'))}); {len(study.sessions)} session(s); "
-        f"MLflow experiment {escape(study.experiment_id)} in <code>{escape(study.tracking_uri)}</code>; "
+        f"MLflow experiment {escape(study.experiment_id)} in <code>{escape(redact(study.tracking_uri))}</code>; "
         f"generated {escape(when)}</p>",
         '<div class="cards">' + "".join(f'<div class="card">{escape(k)}<b>{escape(str(v))}</b></div>'
                                         for k, v in cards) + "</div>",

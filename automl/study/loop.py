@@ -102,8 +102,9 @@ class Loop:
                                  directions=[d for _, d in obj.objectives] if len(obj.objectives) > 1 else [],
                                  metrics=[m for m, _ in obj.objectives] if len(obj.objectives) > 1 else [],
                                  budget=obj.budget, **obj.engine_options)
-        self.engine: Engine = get_engine(cfg.study.engine)(settings)
+        # the tracking store first: a tracking server that is not there stops the study before its storage is made
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
+        self.engine: Engine = get_engine(cfg.study.engine)(settings)
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
                                           metrics=plan.epoch_metrics, precision=plan.precision)

@@ -38,6 +38,90 @@ def tracking_uri(explicit: str | None = None) -> str:
     return absolute_sqlite(explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
 
 
+#: how long automl waits for an MLflow tracking server (an http(s) tracking URI) to answer before it gives up, in
+#: seconds; the environment variable sets it
+TIMEOUT_ENV = "AUTOML_TRACKING_TIMEOUT"
+DEFAULT_TIMEOUT = 15.0
+
+
+def server_timeout() -> float:
+    """The wait for a tracking server: ``$AUTOML_TRACKING_TIMEOUT`` seconds, else :data:`DEFAULT_TIMEOUT`."""
+    from automl.errors import ConfigError
+
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"must be a number of seconds > 0, got {text[:40]!r}", path=TIMEOUT_ENV)
+    return value
+
+
+def check_server(uri: str, timeout: float | None = None) -> None:
+    """A StudyError, after at most ``timeout`` seconds, unless the MLflow server at ``uri`` (http or https)
+    answers; other URIs (SQLite, a folder) are not checked.
+
+    MLflow's own client retries a refused request with backoff for about four minutes, printing the URL (and its
+    password) in every warning and traceback; a server that is not there is one line here instead, with the
+    password masked. Any HTTP answer counts: a server that wants a login says so at the first real request.
+    """
+    if not uri.lower().startswith(("http://", "https://")):
+        return
+    import requests
+
+    from automl.errors import StudyError
+    from automl.stores import redact
+
+    timeout = server_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            requests.get(uri.rstrip("/") + "/health", timeout=max(0.2, min(5.0, left)), allow_redirects=False)
+            return
+        except requests.RequestException as exc:
+            why = _unreachable_reason(exc)
+        if time.monotonic() + 0.5 >= deadline:
+            raise StudyError(f"{redact(uri)}: no MLflow tracking server answered within {timeout:g} s ({why}): "
+                             f"start it, or give another --tracking-uri ({TIMEOUT_ENV} sets the wait in seconds)")
+        time.sleep(0.5)
+
+
+@contextmanager
+def refused(uri: str, what: str) -> Iterator[None]:
+    """An MLflow error inside the block (a server that answered but refuses the API: a login, a proxy) as one
+    StudyError line ``<uri>: <what>: <MLflow's words>``, the password masked in both."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        from automl.errors import StudyError
+        from automl.stores import redact, scrub
+
+        words = " ".join(scrub(str(getattr(exc, "message", exc))).split())
+        raise StudyError(f"{redact(uri)}: {what}: {words[:300]}") from None
+
+
+def _unreachable_reason(exc: BaseException) -> str:
+    """A few words for a failed request, never its URL (which holds the password)."""
+    import requests
+
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    for words in ("Connection refused", "Name or service not known", "No route to host",
+                  "Temporary failure in name resolution", "Network is unreachable"):
+        if words in text:
+            return words.lower()
+    return type(exc).__name__
+
+
 def keras_requirements() -> list[str]:
     """The pip requirements of a logged Keras model: the installed keras and its backend's package."""
     from importlib.metadata import PackageNotFoundError, version
@@ -118,15 +202,23 @@ class Tracker:
 
     def __init__(self, experiment: str, uri: str | None = None, artifact_root: Path | None = None) -> None:
         _quiet()
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
-
-        from automl.stores import STORES_NEED_WRITING, check_writable, retrying, store_lock
+        from automl.stores import STORES_NEED_WRITING, check_writable
 
         self.uri = tracking_uri(uri)
         local = self.uri.startswith("sqlite:")
         if artifact_root is not None and local:
             check_writable(artifact_root, STORES_NEED_WRITING)
+        check_server(self.uri)
+        with refused(self.uri, f"cannot open MLflow experiment '{experiment}' there"):
+            self._open(experiment, artifact_root if local else None)
+
+    def _open(self, experiment: str, artifact_root: Path | None) -> None:
+        """Get or create the experiment ``experiment`` (its artifacts under ``artifact_root`` when given)."""
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        from automl.stores import retrying, store_lock
+
         # one process at a time makes (migrates) a fresh store and gets-or-creates the experiment
         with store_lock(self.uri):
             self.client = retrying(lambda: MlflowClient(tracking_uri=self.uri))
@@ -135,7 +227,7 @@ class Tracker:
                 self.experiment_id = found.experiment_id
                 return
             location = None
-            if artifact_root is not None and local:
+            if artifact_root is not None:
                 artifact_root.mkdir(parents=True, exist_ok=True)
                 location = artifact_root.resolve().as_uri()
             try:
