@@ -232,13 +232,20 @@ def validate(path: str | Path, overrides: Overrides = None) -> Validated:
     raw = read_yaml(path)
     if isinstance(raw, dict) and "block" in raw and "name" not in raw:
         space = resolve_space(load_space_file(path), None, file=str(path))
-        return Validated(str(path), "space", f"blocks {', '.join(space.blocks)}; {len(space.params)} parameters")
+        return Validated(str(path), "space", f"blocks {', '.join(space.blocks)}; {len(space.params)} parameters",
+                         _imported(space))
     plan = make_plan(load_pipeline(path, overrides))
     d = plan.data
     return Validated(str(path), "pipeline",
                      f"{d.task} on {d.source} {list(d.input_shape)} ({len(d.x_train)}/{len(d.x_val)}/"
                      f"{len(d.x_test)} train/val/test); blocks {', '.join(plan.space.blocks)}; "
-                     f"{plan.metric} {plan.direction}", plan.notes)
+                     f"{plan.metric} {plan.direction}", [*_imported(plan.space), *plan.notes])
+
+
+def _imported(space: Any) -> list[str]:
+    """One note per builder module a check imported (ran): a pipeline or space file runs the Python it names."""
+    return [f"imported {b.path or b.module} (block {b.ref}): its code ran; run only pipelines you trust"
+            for b in space.builders.values()]
 
 
 def report(target: str | Path | Pipeline, overrides: Overrides = None, *, tracking_uri: str | None = None,

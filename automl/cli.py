@@ -50,8 +50,9 @@ def _overrides(sets: list[str] | None, trials: int | None, name: str | None = No
     return items
 
 
-def _guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``; an AutomlError becomes its lines on stderr and exit code 2 (traceback with --debug)."""
+def _guard(fn: Callable[[], T], *, stopped: str = "") -> T:
+    """Run ``fn``; an AutomlError becomes its lines on stderr and exit code 2 (traceback with --debug); a stop
+    (Ctrl-C, SIGTERM) exits 130 / 143 with ``stopped`` (what is left and how to go on) after the reason."""
     try:
         return fn()
     except AutomlError as exc:
@@ -62,6 +63,15 @@ def _guard(fn: Callable[[], T]) -> T:
         for line in scrub(str(exc)).splitlines():
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # typer would make it exit 130 whatever the signal: 143 after SIGTERM
+        from automl import signals
+
+        signals.hold()  # every run is closed already: nothing may cut the exit short
+        err_console.print(f"{signals.reason()}{': ' + stopped if stopped else ''}", markup=False, highlight=False)
+        raise typer.Exit(signals.exit_code()) from None
+
+
+_RESUME = "the study is saved; run the same command again to resume"
 
 
 @app.callback()
@@ -98,15 +108,9 @@ def run(
     # once the study has ended, a signal is ignored until the command exits: a second Ctrl-C while the
     # summary prints neither raises nor kills (signals.hold inside the handling block, so nothing restores the
     # default handler in between)
-    with signals.handling():
-        try:
-            result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage,
-                                            tracking_uri=tracking_uri, progress=progress, from_study=from_study))
-        except KeyboardInterrupt:  # stopped in the final stage or between stages: every run is closed already
-            signals.hold()
-            err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
-                              markup=False, highlight=False)
-            raise typer.Exit(signals.exit_code()) from None
+    with signals.handling():  # stopped in the final stage or between stages: every run is closed already
+        result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage, tracking_uri=tracking_uri,
+                                        progress=progress, from_study=from_study), stopped=_RESUME)
         signals.hold()
     table = summary_table(result)
     if table.row_count:
@@ -127,8 +131,7 @@ def run(
     console.print(f"MLflow: {redact(uri(tracking_uri))}  experiment '{result.study_name}', "
                   f"parent run {result.parent_run_id}")
     if result.interrupted:
-        err_console.print(f"{signals.reason()}: the study is saved; run the same command again to resume",
-                          markup=False, highlight=False)
+        err_console.print(f"{signals.reason()}: {_RESUME}", markup=False, highlight=False)
         raise typer.Exit(signals.exit_code())
     if result.distill is not None:
         _print_distill(result.distill)
@@ -270,7 +273,8 @@ def distill(
     overrides = _overrides(set_, None, name) + ([f"distill.trials={trials}"] if trials is not None else [])
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     result = _guard(lambda: api.distill(pipeline, overrides, tracking_uri=tracking_uri, storage=storage,
-                                        progress=progress, teacher=teacher))
+                                        progress=progress, teacher=teacher),
+                    stopped="the earlier students are kept as they were; run the same command again to distill")
     _print_distill(result)
     console.print(f"student: {result.student_path}, from scratch: {result.scratch_path}")
     console.print(f"MLflow parent run {result.parent_run_id}, registered "
@@ -301,7 +305,8 @@ def worker(
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
     result = _guard(lambda: api.worker(pipeline, _overrides(set_, None, name), budget=budget, index=index,
-                                       tracking_uri=tracking_uri, storage=storage, progress=progress))
+                                       tracking_uri=tracking_uri, storage=storage, progress=progress),
+                    stopped="this worker's trial is failed; start a worker again to go on")
     ran = ", ".join(map(str, result.trials)) or "none"
     console.print(f"worker {result.worker}{f' (GPU {result.gpu})' if result.gpu is not None else ''}: trials {ran}; "
                   f"study '{result.study_name}' has {result.counted} of its budget of {result.budget}", markup=False,

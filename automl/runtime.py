@@ -29,6 +29,8 @@ def environment_defaults() -> None:
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow's usage reports: no network calls of ours
+    # MLflow's artifact download bars (`finish`, `report` reading a model back) are not automl's output
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def use_gpu(device: str | None) -> None:

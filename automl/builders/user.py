@@ -105,6 +105,11 @@ def import_file(path: str) -> Any:
 
 
 def _import(module: str) -> Any:
+    # a builder imports Keras itself: import it first, quietly (TensorFlow's C++ start-up lines on stderr would
+    # otherwise reach the terminal of `automl validate`)
+    from automl.runtime import import_keras
+
+    import_keras()
     return import_file(module) if _is_file(module) else importlib.import_module(module)
 
 
@@ -155,6 +160,11 @@ def resolve(ref: str, *, base: Path, file: str | None, path: str) -> Builder:
     dotted = _is_file(module) or all(part.isidentifier() for part in module.split("."))
     if not module or not function.isidentifier() or not dotted:
         raise err(f"expected FILE.py:FUNCTION or package.module:FUNCTION, got {show(ref)}")
+    top = module.split(".")[0]
+    if not _is_file(module) and (top in sys.stdlib_module_names or top in sys.builtin_module_names):
+        # checked before anything is imported: `os:system` or `subprocess:getoutput` would run a command
+        raise err(f"{show(ref)} names a module of Python's standard library, not a model builder: write "
+                  "FILE.py:FUNCTION (a file of yours) or package.module:FUNCTION of your own package")
     if _is_file(module):
         where = Path(module).expanduser()
         where = where if where.is_absolute() else base / where

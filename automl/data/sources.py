@@ -243,6 +243,9 @@ def _csv(cfg: DataConfig, file: str) -> RawData:
         from automl._text import did_you_mean
 
         cols = [str(c) for c in frame.columns]
+        if not _reads_as_header(cols):  # a file that is no CSV of ours: quote none of its content
+            raise DataError(f"column '{target}' not in {path.name}: its first line is not a header of column names "
+                            "(a CSV for automl starts with one)", file=file, path="data.target")
         raise DataError(f"column '{target}' not in {path.name}{did_you_mean(target, cols)} "
                         f"(columns: {', '.join(cols[:20])})", file=file, path="data.target")
     split: np.ndarray | None = None
@@ -277,14 +280,34 @@ def _csv(cfg: DataConfig, file: str) -> RawData:
     return RawData(x=None, y=y, frame=frame.reset_index(drop=True), split=split, categorical=cfg.categorical)
 
 
+def _reads_as_header(columns: list[str]) -> bool:
+    """Whether a CSV's first line reads as column names: none empty (pandas' ``Unnamed: N``) and none a number.
+
+    A file that is not a data table (``/etc/shadow`` given as data.path) has a first line of values, and an
+    error message must not quote them.
+
+    >>> _reads_as_header(["age", "income", "churned"]), _reads_as_header(["root", "*", "20228", "Unnamed: 3"])
+    (True, False)
+    """
+    for name in columns:
+        if name.startswith("Unnamed: "):
+            return False
+        try:
+            float(name)
+        except ValueError:
+            continue
+        return False
+    return True
+
+
 def _split_column(frame: Any, column: str, target: str, path: Path, file: str) -> np.ndarray:
     """``data.split_column``'s values as train / val / test (one-line errors for anything else)."""
     if column not in frame.columns:
         from automl._text import did_you_mean
 
         cols = [str(c) for c in frame.columns]
-        raise DataError(f"column '{column}' not in {path.name}{did_you_mean(column, cols)}", file=file,
-                        path="data.split_column")
+        hint = did_you_mean(column, cols) if _reads_as_header(cols) else ""
+        raise DataError(f"column '{column}' not in {path.name}{hint}", file=file, path="data.split_column")
     if column == target:
         raise DataError(f"the split column '{column}' is the target", file=file, path="data.split_column")
     values = frame[column].astype("string").str.strip().str.lower().fillna("<missing>")

@@ -169,8 +169,9 @@ class _Distillation(Session):
         cfg = obj.cfg
         folder = self.folder
         self.engine.open(new=True)  # students depend on the teacher: every run starts afresh
-        for stale in (folder.student_model, folder.scratch_model, folder.student_info):
-            stale.unlink(missing_ok=True)
+        # the published students stay as they are until this run has finished (a killed run keeps them)
+        folder.settle_students()
+        folder.distill_stage.mkdir(parents=True, exist_ok=True)
         self.heal()
         parent = self.tracker.start_run(f"{plan.name}-distill", tags={
             "automl.study": plan.name, "automl.role": "distill", "automl.teacher": obj.teacher_path})
@@ -190,12 +191,14 @@ class _Distillation(Session):
         except KeyboardInterrupt:
             with signals.deferred():
                 self._close_runner()
+                folder.drop_stage()
                 self.progress.study_ended()
                 self.tracker.fail(parent, signals.reason(), "KILLED")
             raise
         except BaseException as exc:
             with signals.deferred():
                 self._close_runner()
+                folder.drop_stage()
                 self.progress.study_ended()
                 self.tracker.fail(parent, reason(exc))
             raise
@@ -204,6 +207,7 @@ class _Distillation(Session):
             return self._final_stage(parent, lambda: self._finish(parent))
         finally:
             self._close_runner()
+            folder.drop_stage()  # published by _finish, or what a stopped final stage left
 
     def _evaluate(self, model: Any) -> dict[str, float]:
         data = self.plan.data
@@ -227,7 +231,7 @@ class _Distillation(Session):
             self.progress.note(f"the student from scratch did not train: {result.reason}")
             return None
         try:
-            self.runner.keep(folder.scratch_model)
+            self.runner.keep(folder.staged(folder.scratch_model))
         except TrialProcessDied as exc:
             self.progress.note(f"the student from scratch was not saved: {exc}")
             return None
@@ -244,18 +248,19 @@ class _Distillation(Session):
         n_params, version, info, values = 0, None, {}, {}
         scratch_val: float | None = None
         interval, on = None, ""
-        if best is not None and folder.student_model.exists():
+        staged_student, staged_scratch = folder.staged(folder.student_model), folder.staged(folder.scratch_model)
+        if best is not None and staged_student.exists():
             values = obj.space.replay(best.params)  # every value of the best student, fixed ones too
             block, hp, n_params = obj.architecture(values)
             info = {"trial": best.number, "value": best.value, "metric": plan.metric, "params": values,
                     "block": block, "hp": hp, "n_params": n_params, "teacher": str(obj.teacher_path),
                     "teacher_params": obj.teacher_params, "teacher_sha256": file_digest(obj.teacher_path)}
-            student = load_model(folder.student_model)
+            student = load_model(staged_student)
             distilled, distilled_out = self._evaluate(student), self._test_outputs(student)
             signals.check()
             scratch_val = self._scratch(best)
             if scratch_val is not None:
-                from_scratch = load_model(folder.scratch_model)
+                from_scratch = load_model(staged_scratch)
                 scratch = self._evaluate(from_scratch)
                 interval, on = gain_interval(distilled_out, self._test_outputs(from_scratch), plan.data.y_test,
                                     plan.data.task, metric, seed=plan.pipeline.config.seed or 0)
@@ -292,7 +297,9 @@ class _Distillation(Session):
                         "metric": result.interval_metric, **result.interval.to_dict(),
                         "size_warning": result.size_warning},
                     "validation": {"distilled": result.distilled_val, "scratch": result.scratch_val}}
-            write_json(folder.student_info, info)
+            write_json(folder.staged(folder.student_info), info)
+            with signals.deferred():  # the new students replace the earlier ones together, or not at all
+                folder.publish_students()
             self.tracker.log_artifact(parent, folder.student_model, "student")
             self.tracker.log_artifact(parent, folder.student_info, "student")
             version = register_file(
@@ -306,6 +313,8 @@ class _Distillation(Session):
             student = load_model(folder.student_model)
             log_flavor(self.tracker, self.progress, folder, parent, "student",
                        lambda metadata: self.tracker.log_keras_model(parent, student, "student", metadata=metadata))
+        elif folder.student_model.exists():
+            self.progress.note(f"no student completed: the earlier students in {folder.path} are kept")
         result.registered_version = version
         self.tracker.end(parent, "COMPLETE")
         return result

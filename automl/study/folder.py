@@ -176,7 +176,10 @@ class StudyFolder:
     #: files and folders automl writes in a study folder: the only ones ``--new`` deletes
     OWNED = ("best.keras", "best.json", "builder.json", "encoding.json", "target.json", "student.keras",
              "student.json", "student_scratch.keras", "candidates", "export", "report.html", "data", "measure.lock",
-             "trials", "pareto.json", "terms.json", MARKER)
+             "trials", "pareto.json", "terms.json", "distilling", MARKER)
+    #: what one ``automl distill`` publishes together: a run replaces all of them or none
+    STUDENT_FILES = ("student.keras", "student_scratch.keras", "student.json")
+    _PUBLISH = "publish.json"
 
     def __init__(self, name: str, root: Path = ROOT) -> None:
         self.name = name
@@ -217,6 +220,50 @@ class StudyFolder:
     @property
     def scratch_model(self) -> Path:
         return self.path / "student_scratch.keras"
+
+    @property
+    def distill_stage(self) -> Path:
+        """Where a running ``automl distill`` writes its students: the published ones stay untouched until it
+        has finished (:meth:`publish_students`), so a killed run leaves the earlier students as they were."""
+        return self.path / "distilling"
+
+    def staged(self, path: Path) -> Path:
+        """``path`` (one of :attr:`STUDENT_FILES`) in the distill stage."""
+        return self.distill_stage / path.name
+
+    def publish_students(self) -> None:
+        """Replace the published students with the staged ones, all of them or none.
+
+        The stage's file list is written first; a kill while the files move is finished by the next
+        :meth:`settle_students` (roll forward), so the study never holds a mix of two runs' students. A file
+        the run did not make (no scratch student) is removed, not left from the earlier run."""
+        stage = self.distill_stage
+        write_json(stage / self._PUBLISH, {"files": [n for n in self.STUDENT_FILES if (stage / n).exists()]})
+        faults.point("publish_students")
+        self._roll_forward()
+
+    def settle_students(self) -> None:
+        """Before a distill run: finish a publication a kill interrupted, or drop what a killed run staged."""
+        stage = self.distill_stage
+        if (stage / self._PUBLISH).exists():
+            self._roll_forward()
+        elif stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def drop_stage(self) -> None:
+        """Forget a run's staged students (it was stopped or failed): the published ones stay."""
+        if not (self.distill_stage / self._PUBLISH).exists():
+            shutil.rmtree(self.distill_stage, ignore_errors=True)
+
+    def _roll_forward(self) -> None:
+        stage = self.distill_stage
+        files = (read_json(stage / self._PUBLISH) or {}).get("files", [])
+        for name in self.STUDENT_FILES:
+            if (stage / name).exists():
+                os.replace(stage / name, self.path / name)
+            elif name not in files:
+                (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(stage, ignore_errors=True)
 
     @property
     def terms(self) -> Path:

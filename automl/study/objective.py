@@ -103,7 +103,7 @@ class StudentObjective:
         self.teacher_given = teacher is not None
         self.epochs = self.cfg.epochs or pcfg.train.epochs
         self.batch_size = pcfg.train.batch_size
-        self.best_path = plan.folder.student_model
+        self.best_path = plan.folder.staged(plan.folder.student_model)  # published when the run completes
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study
         # the student study optimizes the tuning study's metric alone (its objectives and budgets are the
         # tuning study's)

@@ -200,3 +200,27 @@ def test_a_builder_that_fails_or_returns_something_else_raises_with_the_reason(
     with pytest.raises(Exception, match=r".*") as info:
         build_model(_target(builders, function), {"width": 4}, _spec()[0])
     assert str(info.value).startswith(expected), str(info.value)
+
+
+@pytest.mark.parametrize("block", ["os:system", "subprocess:getoutput", "this:x", "importlib.util:find_spec"])
+def test_a_standard_library_module_is_refused_before_it_is_imported(builders: Path, block: str) -> None:
+    import subprocess
+    import sys
+
+    path = write_pipeline(builders, space={"block": "mlp", "params": {}})
+    # in a fresh process: `this` prints the Zen of Python when imported, so its absence proves no import ran
+    result = subprocess.run([sys.executable, "-m", "automl.cli", "validate", str(path), "--set",
+                             f"space.block={block}"], capture_output=True, text=True, timeout=120, cwd=builders)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"{path}: space.block: '{block}' names a module of Python's standard library, "
+                                     "not a model builder: write FILE.py:FUNCTION (a file of yours) or "
+                                     "package.module:FUNCTION of your own package")
+    assert "Beautiful is better" not in result.stdout + result.stderr
+
+
+def test_validate_says_which_builder_files_it_imported(builders: Path) -> None:
+    good = write_pipeline(builders, name="good", space={"block": "models/mine.py:build", "params": {"width": 4}})
+    code, out = _validate(str(good))
+    assert code == 0, out
+    assert (f"note: imported {builders / 'models' / 'mine.py'} (block models/mine.py:build): its code ran; run only "
+            "pipelines you trust") in out

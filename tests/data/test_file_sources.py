@@ -59,3 +59,13 @@ def test_npz_without_the_expected_arrays_is_a_one_line_error(tmp_path: Path) -> 
     np.savez(tmp_path / "bad.npz", features=np.zeros((10, 2)), labels=np.zeros(10))
     with pytest.raises(DataError, match=r"p.yaml: data.path: bad.npz must hold arrays `x` and `y`"):
         load_dataset(DataConfig(source="npz", path=tmp_path / "bad.npz"), file="p.yaml")
+
+
+def test_a_file_that_is_no_table_is_not_quoted_in_the_error(tmp_path: Path) -> None:
+    secret = "$6$saltsalt$HASHofTHEpassword"
+    (tmp_path / "shadow").write_text(f"root:{secret}:20228:0:99999:7:::\n" + "daemon:*:20228:0:99999:7:::\n" * 20)
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(source="csv", path=tmp_path / "shadow", target="churned"), file="p.yaml")
+    assert secret not in str(info.value) and "root" not in str(info.value)
+    assert str(info.value) == ("p.yaml: data.target: column 'churned' not in shadow: its first line is not a header "
+                               "of column names (a CSV for automl starts with one)")
