@@ -615,7 +615,13 @@ def main() -> None:
     from automl import signals
 
     try:
-        app()
+        code = app(standalone_mode=False)  # usage errors come here, to be told in one line
+    except typer.BadParameter as exc:  # `--budget abc`: one line naming the option, as every other bad input
+        err_console.print(_bad_parameter(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, EOFError):
+        err_console.print("aborted", markup=False, highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:  # 130 after Ctrl-C, 143 after SIGTERM, whichever verb was stopped
         err_console.print(signals.requested() or "interrupted", markup=False, highlight=False)
         sys.exit(signals.exit_code())
@@ -624,8 +630,21 @@ def main() -> None:
 
         from automl.stores import scrub
 
+        if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # another usage error: typer's own words
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+            sys.exit(int(exc.exit_code))
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _bad_parameter(exc: typer.BadParameter) -> str:
+    """``--budget: 'abc' is not a valid integer`` (typer draws a box of several lines around it)."""
+    where = "/".join(getattr(exc.param, "opts", []) or []) or str(exc.param_hint or "")
+    words = str(exc.message).strip().rstrip(".") or exc.format_message().strip().rstrip(".")
+    return f"{where}: {words}" if where and not words.lower().startswith(("missing", "invalid value")) else words
 
 
 if __name__ == "__main__":
