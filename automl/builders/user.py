@@ -16,8 +16,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import io
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,7 +231,8 @@ def call(target: str, hp: dict[str, Any], data: BuilderData) -> Any:
     fn = load(target)
     name = Path(target.rpartition(SEP)[0]).name + SEP + target.rpartition(SEP)[2]
     try:
-        model = fn(dict(hp), data)
+        with _bounded_stdout(name):
+            model = fn(dict(hp), data)
     except Exception as exc:
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         raise BuilderFailed(f"builder {name} raised {type(exc).__name__}{': ' + text if text else ''}") from exc
@@ -241,6 +245,40 @@ def call(target: str, hp: dict[str, Any], data: BuilderData) -> Any:
         raise ValueError(f"builder {name} returned a model taking inputs of shape {got}, but the data has shape "
                          f"{want}")
     return model
+
+
+#: how many lines a builder may print per call before the rest is counted, not shown
+SHOWN_LINES = 20
+
+
+class _Head(io.TextIOBase):
+    """A stdout that passes on the first :data:`SHOWN_LINES` lines and counts the rest."""
+
+    def __init__(self, out: Any) -> None:
+        self.out, self.lines, self.partial = out, 0, False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            if self.lines < SHOWN_LINES:
+                self.out.write(piece)
+            if piece.endswith("\n"):
+                self.lines += 1
+        return len(text)
+
+
+@contextmanager
+def _bounded_stdout(name: str) -> Iterator[None]:
+    """A builder's prints (a model summary, debugging) reach the terminal up to :data:`SHOWN_LINES` lines a call;
+    one line then says how many were left out, so a builder that prints in a loop cannot flood the output."""
+    head = _Head(sys.stdout)
+    with redirect_stdout(head):
+        yield
+    if head.lines > SHOWN_LINES:
+        head.out.write(f"[builder {name} printed {head.lines - SHOWN_LINES} more lines, not shown]\n")
+        head.out.flush()
 
 
 class BuilderFailed(RuntimeError):

@@ -224,3 +224,22 @@ def test_validate_says_which_builder_files_it_imported(builders: Path) -> None:
     assert code == 0, out
     assert (f"note: imported {builders / 'models' / 'mine.py'} (block models/mine.py:build): its code ran; run only "
             "pipelines you trust") in out
+
+
+def test_a_builder_that_prints_in_a_loop_shows_a_few_lines_and_counts_the_rest(
+        builders: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from automl.builders.user import SHOWN_LINES, BuilderData, call
+
+    (builders / "models" / "chatty.py").write_text(BUILDER + '''
+def chatty(hp, data):
+    for i in range(200_000):
+        print("line", i)
+    return build(hp, data)
+''')
+    model = call(f"{builders / 'models' / 'chatty.py'}:chatty", {"width": 4},
+                 BuilderData(input_shape=(3,), num_classes=2, task="classification", x_mean=(0.0,) * 3,
+                             x_var=(1.0,) * 3))
+    assert model is not None
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:SHOWN_LINES] == [f"line {i}" for i in range(SHOWN_LINES)]
+    assert lines[SHOWN_LINES:] == [f"[builder chatty.py:chatty printed {200_000 - SHOWN_LINES} more lines, not shown]"]
