@@ -350,11 +350,15 @@ def load_pipeline(
             _set(raw, key, _absolute(value, base), file)
     if overrides is not None and not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
+    into_space: dict[str, Any] = {}  # overrides of keys inside a space file: applied to the space once it is read
     for key, value in {**(overrides or {}), **env_overrides(raw)}.items():
         if key in PATH_KEYS:
             value = _absolute(value, Path.cwd())
         elif key == "space.block":  # a builder file given on the command line is relative to the working directory
             value = _absolute_builder(value)
+        if key.startswith("space.") and isinstance(raw.get("space"), str):
+            into_space[key] = value
+            continue
         _set(raw, key, value, file)
     for key in PATH_KEYS:
         value = _get(raw, key)
@@ -367,6 +371,13 @@ def load_pipeline(
     if isinstance(config.space, str):
         space_file, prefix = _shown(config.space), ""
         space_raw = read_yaml(space_file)
+        if into_space:  # `--set space.params.units=...` changes the loaded space (and what MLflow logs of it)
+            if not isinstance(space_raw, dict):
+                raise ConfigError(f"cannot set {next(iter(into_space))}: the space file holds {show(space_raw)}, "
+                                  "not a mapping", file=space_file)
+            space_raw = copy.deepcopy(space_raw)
+            for key, value in into_space.items():
+                _set(space_raw, key.removeprefix("space."), value, file)
     else:
         space_file, prefix, space_raw = file, "space.", config.space
     space = load_space(space_raw, file=space_file, prefix=prefix)
