@@ -39,13 +39,15 @@ def _pipeline(pipeline: str | Path | Pipeline, overrides: Overrides, from_study:
 
 def tune(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bool = False,
          tracking_uri: str | None = None, storage: str | None = None,
-         progress: Progress | None = None, from_study: str | None = None) -> TuneResult:
+         progress: Progress | None = None, from_study: str | None = None, continue_: bool = False) -> TuneResult:
     """Run or resume the study of a pipeline; ``overrides`` are dotted keys as with ``--set``.
 
     ``from_study`` seeds a new study with another study's trials (``study.from_study``; docs/engines.md).
+    ``continue_`` goes on with a stored study whose search space changed in ranges or parameters (``--continue``;
+    docs/spaces.md "Change the space and keep going").
     """
     return _tune(_pipeline(pipeline, overrides, from_study), new=new, tracking_uri=tracking_uri, storage=storage,
-                 progress=progress)
+                 progress=progress, continue_space=continue_)
 
 
 def _with_budget(overrides: Overrides, budget: int | None) -> Overrides:
@@ -85,7 +87,7 @@ def finish(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, trac
 
 def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bool = False,
         tracking_uri: str | None = None, storage: str | None = None,
-        progress: Progress | None = None, from_study: str | None = None) -> TuneResult:
+        progress: Progress | None = None, from_study: str | None = None, continue_: bool = False) -> TuneResult:
     """What ``automl run`` does: tune the pipeline (and, when configured, the later stages).
 
     Ctrl-C (SIGINT) or SIGTERM stops at the next safe point (an epoch's end, between trials, between stages)
@@ -105,7 +107,8 @@ def run(pipeline: str | Path | Pipeline, overrides: Overrides = None, *, new: bo
 
     loaded = _pipeline(pipeline, overrides, from_study)
     with signals.handling():  # one Ctrl-C stops at the next safe point of whichever stage runs
-        result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress)
+        result = tune(loaded, new=new, tracking_uri=tracking_uri, storage=storage, progress=progress,
+                      continue_=continue_)
         if result.interrupted or result.model_path is None:
             return result
         # one plan for every stage, and each stage's result handed to the next

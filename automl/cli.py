@@ -85,6 +85,9 @@ def run(
     set_: SetOpt = None,
     trials: TrialsOpt = None,
     new: Annotated[bool, typer.Option("--new", help="Delete this study's stored state and start afresh.")] = False,
+    continue_: Annotated[bool, typer.Option("--continue", help="Go on with the stored study although its search "
+                                            "space changed (ranges, parameters added or removed); the change is "
+                                            "recorded.")] = False,
     name: NameOpt = None,
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
@@ -110,7 +113,8 @@ def run(
     # default handler in between)
     with signals.handling():  # stopped in the final stage or between stages: every run is closed already
         result = _guard(lambda: api.run(pipeline, overrides, new=new, storage=storage, tracking_uri=tracking_uri,
-                                        progress=progress, from_study=from_study), stopped=_RESUME)
+                                        progress=progress, from_study=from_study, continue_=continue_),
+                        stopped=_RESUME)
         signals.hold()
     table = summary_table(result)
     if table.row_count:

@@ -9,6 +9,16 @@ from typing import Any
 from automl.space.space import Space
 
 
+def space_refusal(name: str, changes: list[str], blocking: list[str], extra: str = "") -> str:
+    """Why a stored study refuses the pipeline's space: what changed, and the ways on."""
+    shown = "; ".join((blocking or changes)[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+    what = f" ({shown})" if shown else ""
+    if blocking or extra or not changes:
+        return f"study '{name}' exists with a different search space{what}{extra}: {rename_or_new(name)}"
+    return (f"study '{name}' exists with a different search space{what}: run with --continue to go on with its "
+            f"trials under the new space, or {rename_or_new(name)}")
+
+
 def rename_or_new(name: str) -> str:
     """The way out when a stored study does not fit the pipeline: another name, or start this one afresh."""
     return (f"use --name NEW_NAME for a study of its own (or another `name` in the pipeline), or --new to start "
@@ -140,9 +150,14 @@ class Engine(ABC):
     def delete(self) -> None:
         """Delete the stored study named ``settings.name`` (if any)."""
 
+    #: the changes of the search space that :meth:`open` went on through (``continue_space``), one line each
+    space_changes: list[str] = []
+
     @abstractmethod
-    def open(self, *, new: bool = False) -> None:
-        """Create the study, or resume it; raises StudyError if the stored one has another space."""
+    def open(self, *, new: bool = False, continue_space: bool = False) -> None:
+        """Create the study, or resume it; raises StudyError if the stored one has another space, unless
+        ``continue_space`` and the change is one the study can go on through (:func:`~automl.space.space.
+        space_changes`): then the new space is the study's from its next trial on, and the change is recorded."""
 
     @abstractmethod
     def ask(self) -> EngineTrial | None:

@@ -23,9 +23,10 @@ from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
 from automl.engines._kt_space import Codec, to_hyperparameters
-from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new
+from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new, space_refusal
 from automl.engines.registry import check_other_engines
 from automl.errors import ConfigError, StudyError
+from automl.space.space import space_changes
 
 OBJECTIVE = "objective"  # the study's metric, as keras-tuner records it for every epoch
 TUNER_ID = "automl"
@@ -134,8 +135,14 @@ class KerasTunerEngine(Engine):
         if meta is None:
             raise StudyError(f"{self.dir} holds a keras-tuner project that automl did not make: {fix}")
         if meta["fingerprint"] != s.space.fingerprint():
-            raise StudyError(f"study '{s.name}' exists with a different search space"
-                             f"{s.space.builder_change(meta.get('builders'))}: {fix}")
+            changes, blocking = space_changes(meta.get("space"), s.space)
+            message = space_refusal(s.name, changes, blocking, s.space.builder_change(meta.get("builders")))
+            if getattr(self, "continue_space", False) or "--continue" in message:
+                # a keras-tuner oracle keeps the hyperparameters it was made with
+                message = (f"study '{s.name}' exists with a different search space ({'; '.join(changes[:4])}), "
+                           "and a keras-tuner study cannot go on under another one (--continue needs engine optuna): "
+                           f"{fix}")
+            raise StudyError(message)
         if meta["direction"] != s.direction:
             raise StudyError(f"study '{s.name}' exists with direction {meta['direction']}, got {s.direction}: {fix}")
         if meta["sampler"] != s.sampler:
@@ -166,8 +173,9 @@ class KerasTunerEngine(Engine):
             return kt.oracles.GridSearchOracle(max_trials=None, **common)
         raise ConfigError(f"unknown keras_tuner sampler '{s.sampler}'", path="study.sampler")
 
-    def open(self, *, new: bool = False) -> None:
+    def open(self, *, new: bool = False, continue_space: bool = False) -> None:
         s = self.settings
+        self.continue_space = continue_space
         if self.state.foreign():  # never deleted, not even with --new: automl did not make it
             raise StudyError(f"{self.dir} holds files automl did not make (no {store.STUDY_FILE}): move them, "
                              "or use --name NEW_NAME")

@@ -26,13 +26,14 @@ from automl.engines.base import (
     StudySettings,
     TrialRecord,
     rename_or_new,
+    space_refusal,
 )
 from automl.engines.options import CROSSOVERS, population_for, resolve
 from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
-from automl.space.space import Space
+from automl.space.space import Space, space_changes
 from automl.stores import database_lock, driver_problem, redact, retrying, store_lock, unreachable
 from automl.study.pareto import EPOCH_OBJECTIVES, dominator
 from automl.tracking.mlflow import absolute_sqlite
@@ -46,6 +47,9 @@ _TELL = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": T
 FINGERPRINT = "automl.space"
 BUILDERS_ATTR = "automl.builders"  # {block reference: SHA-256 of its file} of a space naming user builders
 ENGINE_ATTR = "automl.engine"
+SPACE_SPEC = "automl.space_spec"  # the space's parameters as the last session saw them (what a change is told from)
+#: every space the study ran under: fingerprint, the first trial under it, and what changed (``--continue``)
+SPACES_ATTR = "automl.spaces"
 #: a RUNNING trial of a SQLite study with no owner after this long was left by a dead process
 ORPHAN_SECONDS = 60
 HEARTBEAT_STOPPED = "no heartbeat"
@@ -400,8 +404,9 @@ class OptunaEngine(Engine):
         if self.exists():
             optuna.delete_study(study_name=self.settings.name, storage=self.storage)
 
-    def open(self, *, new: bool = False) -> None:
+    def open(self, *, new: bool = False, continue_space: bool = False) -> None:
         s = self.settings
+        self.space_changes = []
         enqueue = check_enqueue(s.space, s.enqueue)
         source = None
         with store_lock(self.storage):  # two processes opening one new study: one makes it, one loads it
@@ -416,8 +421,11 @@ class OptunaEngine(Engine):
                     raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
                                      f"'{self.name}': {rename_or_new(s.name)}")
                 if attrs.get(FINGERPRINT) not in (None, fingerprint):
-                    raise StudyError(f"study '{s.name}' exists with a different search space"
-                                     f"{s.space.builder_change(attrs.get(BUILDERS_ATTR))}: {rename_or_new(s.name)}")
+                    changes, blocking = space_changes(attrs.get(SPACE_SPEC), s.space)
+                    builder = s.space.builder_change(attrs.get(BUILDERS_ATTR))
+                    if not continue_space or blocking or builder or not changes:
+                        raise StudyError(space_refusal(s.name, changes, blocking, builder))
+                    self.space_changes = changes
                 stored_dirs = [d.name.lower() for d in stored.directions]
                 if stored_dirs != self.directions:
                     def said(dirs: list[str]) -> str:
@@ -430,9 +438,14 @@ class OptunaEngine(Engine):
                 source = self._source() if s.from_study else None
             self.study = optuna.create_study(study_name=s.name, storage=self._storage(), directions=self.directions,  # type: ignore[arg-type]
                                              sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
+            history = self.study.user_attrs.get(SPACES_ATTR) or [
+                {"fingerprint": self.study.user_attrs.get(FINGERPRINT, fingerprint), "from_trial": 0, "changes": []}]
+            if self.space_changes:  # which trials ran under which space, for a later reader
+                history = [*history, {"fingerprint": fingerprint, "from_trial": offset, "changes": self.space_changes}]
+            self.study.set_user_attr(SPACES_ATTR, history)
             self.study.set_user_attr(FINGERPRINT, fingerprint)
             self.study.set_user_attr(ENGINE_ATTR, self.name)
-            self.study.set_user_attr("automl.space_spec", s.space.describe())
+            self.study.set_user_attr(SPACE_SPEC, s.space.describe())
             if s.space.builders:  # which builder file (by SHA-256) the study's models come from
                 self.study.set_user_attr(BUILDERS_ATTR, s.space.builder_digests())
             if source is not None:

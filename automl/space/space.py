@@ -195,6 +195,69 @@ class Space:
         return [{"name": k, **p.model_dump(mode="json")} for k, p in self.params.items()]
 
 
+def spec_text(spec: dict[str, Any]) -> str:
+    """A parameter as a change names it: ``int 16..128``, ``float 1e-4..0.1 log``, ``categorical [sgd, adam]``,
+    ``fixed 3``, with its condition (``when optimizer in [sgd]``).
+
+    >>> spec_text({"type": "int", "low": 16, "high": 128, "step": 1, "log": False, "when": {}})
+    'int 16..128'
+    >>> spec_text({"type": "categorical", "choices": ["sgd", "adam"], "when": {"depth": [2]}})
+    'categorical [sgd, adam] when depth in [2]'
+    """
+    kind = spec.get("type", "?")
+    if kind in ("int", "float"):
+        text = f"{kind} {spec.get('low')}..{spec.get('high')}"
+        step = spec.get("step")
+        if step not in (None, 1) or (kind == "float" and step is not None):
+            text += f" step {step}"
+        if spec.get("log"):
+            text += " log"
+    elif kind == "categorical":
+        text = f"categorical [{', '.join(map(str, spec.get('choices', [])))}]"
+    elif kind == "fixed":
+        text = f"fixed {spec.get('value')}"
+    else:
+        text = str(kind)
+    for parent, allowed in (spec.get("when") or {}).items():
+        text += f" when {parent} in [{', '.join(map(str, allowed))}]"
+    return text
+
+
+def space_changes(stored: Any, space: Space) -> tuple[list[str], list[str]]:
+    """What changed from the space a study recorded (``stored``: :meth:`Space.describe` then) to ``space``:
+    ``(every change, the ones a study cannot go on through)``, each as ``units: int 16..128 -> int 16..256``,
+    ``dropout: added (float 0.0..0.5)`` or ``momentum: removed``.
+
+    A study goes on through changed ranges, steps, log scales, conditions and added or removed parameters (the
+    sampler keeps the earlier trials as history; a value outside the new range stays in its trial). It cannot
+    go on through another block (the trials would be of other models with other parameters), other choices of
+    a categorical parameter or a parameter of another kind (Optuna refuses both for a parameter it has seen:
+    "CategoricalDistribution does not support dynamic value space")."""
+    if not isinstance(stored, list):
+        return [], []
+    before = {str(d.get("name")): {k: v for k, v in d.items() if k != "name"} for d in stored if isinstance(d, dict)}
+    after = {d["name"]: {k: v for k, v in d.items() if k != "name"} for d in space.describe()}
+    changes: list[str] = []
+    blocking: list[str] = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if old is None:
+            line = f"{name}: added ({spec_text(new or {})})"
+        elif new is None:
+            line = f"{name}: removed (was {spec_text(old)})"
+        else:
+            line = f"{name}: {spec_text(old)} -> {spec_text(new)}"
+        changes.append(line)
+        tunable = ("int", "float", "categorical")
+        if name == BLOCK or (old is not None and new is not None and old.get("type") in tunable
+                             and new.get("type") in tunable and (old.get("type") != new.get("type") or (
+                                 old.get("type") == "categorical" and old.get("choices") != new.get("choices")))):
+            blocking.append(line)
+    return changes, blocking
+
+
 def resolve_space(
     space: SpaceFile, rank: int | None, *, file: str | None = None, prefix: str = ""
 ) -> Space:

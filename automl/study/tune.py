@@ -69,7 +69,7 @@ def _seed_everything(seed: int | None) -> None:
 
 
 def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = None, storage: str | None = None,
-         progress: Progress | None = None, plan: Plan | None = None) -> TuneResult:
+         progress: Progress | None = None, plan: Plan | None = None, continue_space: bool = False) -> TuneResult:
     """Run (or resume) the study of ``pipeline`` and return its best trial and model.
 
     >>> from automl.config import load_pipeline
@@ -83,7 +83,7 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
     try:
         plan = plan or make_plan(pipeline, storage=storage)
         with signals.handling():
-            return _Study(plan, tracking_uri, progress or Progress()).run(new=new)
+            return _Study(plan, tracking_uri, progress or Progress()).run(new=new, continue_space=continue_space)
     finally:
         drop_spare()  # a trial process started ahead that the study did not take (it stopped before)
 
@@ -91,13 +91,16 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
 class _Study(Session):
     """A session of the study: its MLflow parent run around the loop (or the workers), then the final stage."""
 
-    def run(self, *, new: bool) -> TuneResult:
+    def run(self, *, new: bool, continue_space: bool = False) -> TuneResult:
         plan, cfg = self.plan, self.cfg
         if new:
             self.folder.clear()
-        self.engine.open(new=new)
+        self.engine.open(new=new, continue_space=continue_space)
         self.folder.claim()
         self._check_terms()
+        changes = self.engine.space_changes
+        if changes:
+            self._record_space_change(changes)
         for note in plan.notes:
             self.progress.note(note)
         self.heal()
@@ -120,6 +123,8 @@ class _Study(Session):
                if cfg.study.measured else {})})
         if plan.space.builders:  # the user's model: which file (and which version of it) the trials built
             self._record_builders(parent)
+        self.tracker.log(parent, params={"space_fingerprint": plan.space.fingerprint()},
+                         tags={"automl.space_changes": "; ".join(changes)} if changes else None)
         self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")
         self.tracker.log_text(parent, json.dumps(plan.data.summary(), indent=2, default=str), "data.json")
         self.progress.study_started(plan.name, cfg.study.trials, before, plan.metric, plan.direction)
@@ -141,6 +146,18 @@ class _Study(Session):
         finally:
             with signals.deferred():
                 self._close_runner()
+
+    def _record_space_change(self, changes: list[str]) -> None:
+        """A study goes on under a changed space (``--continue``): said once, and kept in ``terms.json``'s
+        ``spaces`` (which trials ran under which space) as in the Optuna study's ``automl.spaces``."""
+        first = len(self.engine.trials())
+        self.progress.note(f"study '{self.plan.name}' goes on under a changed search space from trial {first} on: "
+                           + "; ".join(changes))
+        terms = read_json(self.folder.terms) or study_terms(self.cfg)
+        spaces = terms.get("spaces") or []
+        terms["spaces"] = [*spaces, {"from_trial": first, "fingerprint": self.plan.space.fingerprint(),
+                                     "changes": changes}]
+        write_json(self.folder.terms, terms)
 
     def _check_terms(self) -> None:
         """A resumed study must keep its split, seed and cv folds (else a one-line error); a changed budget is

@@ -78,7 +78,7 @@ def test_resuming_with_another_space_is_an_error(engine: str, sampler: str) -> N
     drive(eng, 1)
     other = space_for(sampler, {"block": "mlp", "params": {"units": 8, "lr": {"type": "categorical",
                                                                               "choices": [0.01, 0.1]}}})
-    with pytest.raises(StudyError, match="different search space: use --name NEW_NAME .* or --new"):
+    with pytest.raises(StudyError, match=r"different search space \(.*\).*use --name NEW_NAME .* or --new"):
         make_engine(engine, sampler, space=other).open()
 
 

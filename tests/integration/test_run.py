@@ -85,7 +85,9 @@ def test_rerun_resumes_and_new_starts_afresh(tmp_path: Path) -> None:
 
     changed = runner.invoke(app, ["run", str(path), "--set", "space.params.units.high=32"])
     assert changed.exit_code == 2
-    assert "different search space: use --name NEW_NAME" in changed.output and "--new" in changed.output
+    text = " ".join(changed.output.split())
+    assert ("different search space (units: int 4..16 -> int 4..32): run with --continue to go on with its trials "
+            "under the new space, or use --name NEW_NAME") in text and "--new" in text
 
     assert runner.invoke(app, ["run", str(path), "--new", "--trials", "1"]).exit_code == 0
     assert len(optuna.load_study(study_name="tiny", storage=OPTUNA).trials) == 1
