@@ -119,7 +119,7 @@ def run(
         tests = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
         console.print(f"best trial {result.best_trial}: {result.metric}={result.best_value:.4f}  {tests}")
         console.print(f"best model: {result.model_path}")
-    from automl.stores import redact
+    from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
 
     console.print(f"MLflow: {redact(uri(tracking_uri))}  experiment '{result.study_name}', "
@@ -294,7 +294,7 @@ def worker(
     """Join the pipeline's study from this host and run trials until its budget is met (docs/scale.md)."""
     from automl import api, signals
     from automl.console import RichProgress
-    from automl.stores import redact
+    from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
@@ -326,7 +326,7 @@ def finish(
 ) -> None:
     """End a study that `automl worker` ran, once: best model from MLflow, refit, test metrics, registry."""
     from automl import api
-    from automl.stores import redact
+    from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
 
     result = _guard(lambda: api.finish(pipeline, _overrides(set_, None, name), tracking_uri=tracking_uri,
@@ -469,7 +469,7 @@ def studies(storage: StorageOpt = None,
 
     from automl import api
     from automl.plan import DEFAULT_STORAGE, STORAGE_ENV
-    from automl.stores import redact
+    from automl.store.access import redact
 
     storage = storage or os.environ.get(STORAGE_ENV) or None
     rows = _guard(lambda: api.studies(storage))
@@ -562,8 +562,8 @@ def ui(
     import time
 
     from automl.config.loader import load_pipeline
-    from automl.stores import redact
-    from automl.study.folder import ROOT
+    from automl.store.access import redact
+    from automl.store.folder import ROOT
     from automl.tracking.server import MlflowServer
 
     study = target

@@ -30,7 +30,7 @@ from automl.runtime import freeze_imports, import_keras
 from automl.space.params import Param
 from automl.stats import POINT, Interval
 from automl.stats import gain as gain_interval
-from automl.study.folder import file_digest, load_model, write_json
+from automl.store.folder import file_digest, load_model, write_json
 from automl.study.loop import reason
 from automl.study.objective import StudentObjective
 from automl.study.session import Session

@@ -33,7 +33,7 @@ from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space
-from automl.stores import database_lock, driver_problem, redact, retrying, store_lock, unreachable
+from automl.store.access import database_lock, driver_problem, redact, retrying, store_lock, unreachable
 from automl.study.pareto import EPOCH_OBJECTIVES, dominator
 from automl.tracking.mlflow import absolute_sqlite
 
@@ -82,7 +82,7 @@ def prepare_storage(url: str) -> str:
     """Make the storage's tables once, one process at a time, so a fresh ``sqlite:///mlruns/optuna.db`` opens.
 
     Two processes creating a fresh database at once both run its migrations and one dies; under
-    :func:`automl.stores.store_lock` the second finds the tables made. A store automl cannot write is a
+    :func:`automl.store.access.store_lock` the second finds the tables made. A store automl cannot write is a
     StudyError naming the path. A server database (PostgreSQL) takes no lock; a missing driver or a refused
     connection is a StudyError with the password masked.
     """

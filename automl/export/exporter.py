@@ -25,7 +25,7 @@ from automl.export.prepare import inference_model
 from automl.export.validate import Validation, keras_reference, validate
 from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
-from automl.study.folder import file_digest, read_json, write_bytes, write_json
+from automl.store.folder import file_digest, read_json, write_bytes, write_json
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 

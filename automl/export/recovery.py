@@ -439,7 +439,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
     ``.tflite`` (default ``<label>_int8``). ``qat`` and ``int8_integer_only``: see :class:`Ladder`."""
     stem = stem or f"{label}_int8"
     from automl.export.validate import validate
-    from automl.study.folder import write_bytes, write_json
+    from automl.store.folder import write_bytes, write_json
 
     ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
                     x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,

@@ -19,7 +19,7 @@ from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports
-from automl.study.folder import StudyFolder, copy_file
+from automl.store.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
 from automl.study.pareto import front
 from automl.study.terms import budget_attrs

@@ -29,7 +29,7 @@ from automl.plan import Plan
 from automl.predict import target_info
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
-from automl.study.folder import write_json
+from automl.store.folder import write_json
 from automl.trial.runner import Teacher, TrialRequest, TrialResult
 
 

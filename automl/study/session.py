@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from automl import signals
 from automl.errors import StudyError
 from automl.runtime import visible_gpus
-from automl.study.folder import copy_file
+from automl.store.folder import copy_file
 from automl.study.loop import Loop, reason
 from automl.study.objective import StudentObjective
 from automl.study.workers import WorkerJob, interrupt, shares, worker_main

@@ -19,7 +19,7 @@ from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
-from automl.study.folder import ModelLoadError, read_json, write_json
+from automl.store.folder import ModelLoadError, read_json, write_json
 from automl.study.loop import reason
 from automl.study.pareto import describe, front, plot
 from automl.study.session import Session

@@ -121,7 +121,7 @@ class Tracker:
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        from automl.stores import STORES_NEED_WRITING, check_writable, retrying, store_lock
+        from automl.store.access import STORES_NEED_WRITING, check_writable, retrying, store_lock
 
         self.uri = tracking_uri(uri)
         local = self.uri.startswith("sqlite:")
