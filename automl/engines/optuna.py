@@ -28,13 +28,13 @@ from automl.engines.base import (
     rename_or_new,
 )
 from automl.engines.options import CROSSOVERS, population_for, resolve
+from automl.engines.pareto import EPOCH_OBJECTIVES, dominator
 from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space
 from automl.store.access import database_lock, driver_problem, redact, retrying, store_lock, unreachable
-from automl.study.pareto import EPOCH_OBJECTIVES, dominator
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -135,7 +135,7 @@ class _Heartbeat:
 @dataclass(frozen=True)
 class Dominance:
     """``pruner: dominated`` of a multi-objective study: from epoch ``warmup`` on, every ``interval`` epochs, a
-    trial dominated by a completed trial at the same epoch stops (:func:`automl.study.pareto.dominator`), once
+    trial dominated by a completed trial at the same epoch stops (:func:`automl.engines.pareto.dominator`), once
     ``min_trials`` completed trials reached that epoch."""
 
     objectives: tuple[tuple[str, str], ...]
