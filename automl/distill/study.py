@@ -23,6 +23,7 @@ import numpy as np
 from automl import signals
 from automl.builders.metrics import base_metric, predict_eagerly, score_model
 from automl.config.loader import Pipeline
+from automl.distill.objective import StudentObjective
 from automl.engines.base import TrialRecord
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
@@ -32,7 +33,6 @@ from automl.stats import POINT, Interval
 from automl.stats import gain as gain_interval
 from automl.store.folder import file_digest, load_model, write_json
 from automl.study.loop import reason
-from automl.study.objective import StudentObjective
 from automl.study.session import Session
 from automl.tracking.registry import log_flavor, register_file
 from automl.trial.process import TrialProcessDied
