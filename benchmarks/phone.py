@@ -165,7 +165,7 @@ def _remeasure(runs: dict[tuple[str, int], dict[str, Any]], folder: Path, data: 
     """Time the kept Pareto models twice more, one at a time: do repeated measurements rank them the same?"""
     import keras
 
-    from automl.export.measure import MeasureRequest, measure_model
+    from automl.tflite.measure import MeasureRequest, measure_model
 
     x = np.load(data["path"])["x"][:200]
     paths = sorted(Path("mlruns").glob("phone_nsga2_*/trials/*.keras")) + sorted(

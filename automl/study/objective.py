@@ -117,6 +117,6 @@ def _measure_request(plan: Plan) -> Any:
     study = plan.pipeline.config.study
     if not study.measured:
         return None
-    from automl.export.measure import MeasureRequest
+    from automl.tflite.measure import MeasureRequest
 
     return MeasureRequest(**study.measure.model_dump(), lock=str(plan.folder.measure_lock.resolve()))

@@ -19,7 +19,7 @@ def describe(trials: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]
             for t in trials]
 
 
-#: the trial attributes of a measured model (automl.export.measure)
+#: the trial attributes of a measured model (automl.tflite.measure)
 MEASURED_ATTRS = ("tflite_kib", "tflite_latency_ms", "tflite_latency_cv")
 
 
