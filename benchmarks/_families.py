@@ -76,7 +76,7 @@ def images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_pipeline(folder: Path, family: str, args: argparse.Namespace) -> Path:
-    from mobile import motif_data
+    from _tasks import motif_data
 
     x, y = images(args.samples) if family == "cnn" else motif_data(args.samples, noise=args.noise)
     np.savez(folder / f"{family}.npz", x=add_spikes(x, 0), y=y)

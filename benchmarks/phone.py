@@ -49,7 +49,7 @@ import yaml
 from _common import environment, mean_sd, publish, quiet_tensorflow, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mobile import motif_data  # noqa: E402
+from _tasks import motif_data  # noqa: E402
 
 PARETO_SPACE = {"block": "cnn1d", "params": {
     "conv_blocks": {"type": "int", "low": 1, "high": 3},
