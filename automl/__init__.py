@@ -11,7 +11,7 @@ from automl.runtime import environment_defaults
 
 environment_defaults()  # the backend, quiet logs, GPU memory as needed: before anything imports TensorFlow
 
-from automl.stores import scrub_logs  # noqa: E402
+from automl.store.access import scrub_logs  # noqa: E402
 
 scrub_logs()  # no URL password in any log line, whichever library writes it
 

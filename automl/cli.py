@@ -58,7 +58,7 @@ def _guard(fn: Callable[[], T], *, stopped: str = "") -> T:
     except AutomlError as exc:
         if _state["debug"]:
             raise
-        from automl.stores import scrub
+        from automl.store.access import scrub
 
         for line in scrub(str(exc)).splitlines():
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -129,7 +129,7 @@ def run(
         tests = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
         console.print(f"best trial {result.best_trial}: {result.metric}={result.best_value:.4f}  {tests}")
         console.print(f"best model: {result.model_path}")
-    from automl.stores import redact
+    from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
 
     console.print(f"MLflow: {redact(uri(tracking_uri))}  experiment '{result.study_name}', "
@@ -304,7 +304,7 @@ def worker(
     """Join the pipeline's study from this host and run trials until its budget is met (docs/scale.md)."""
     from automl import api, signals
     from automl.console import RichProgress
-    from automl.stores import redact
+    from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
 
     progress = RichProgress(console, quiet=quiet, verbose=verbose)
@@ -337,7 +337,7 @@ def finish(
 ) -> None:
     """End a study that `automl worker` ran, once: best model from MLflow, refit, test metrics, registry."""
     from automl import api
-    from automl.stores import redact
+    from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
 
     result = _guard(lambda: api.finish(pipeline, _overrides(set_, None, name), tracking_uri=tracking_uri,
@@ -480,7 +480,7 @@ def studies(storage: StorageOpt = None,
 
     from automl import api
     from automl.plan import DEFAULT_STORAGE, STORAGE_ENV
-    from automl.stores import redact
+    from automl.store.access import redact
 
     storage = storage or os.environ.get(STORAGE_ENV) or None
     rows = _guard(lambda: api.studies(storage))
@@ -573,8 +573,8 @@ def ui(
     import time
 
     from automl.config.loader import load_pipeline
-    from automl.stores import redact
-    from automl.study.folder import ROOT
+    from automl.store.access import redact
+    from automl.store.folder import ROOT
     from automl.tracking.server import MlflowServer
 
     study = target
@@ -632,7 +632,7 @@ def main() -> None:
     except Exception as exc:  # a bug (or --debug): its traceback, with any URL's password masked
         import traceback
 
-        from automl.stores import scrub
+        from automl.store.access import scrub
 
         if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # another usage error: typer's own words
             from typer import rich_utils

@@ -18,8 +18,8 @@ from automl.data import Dataset, TaskContradiction, load_dataset
 from automl.engines.warm import check_enqueue
 from automl.errors import ConfigError
 from automl.space.space import Space, resolve_space
-from automl.stores import driver_problem
-from automl.study.folder import StudyFolder, check_name
+from automl.store.access import driver_problem
+from automl.store.folder import StudyFolder, check_name
 
 DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
 #: the environment variable that supplies the Optuna storage when neither --storage nor study.storage does

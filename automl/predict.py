@@ -20,7 +20,7 @@ from automl.errors import ConfigError, DataError, StudyError
 if TYPE_CHECKING:
     from automl.config.loader import Pipeline
     from automl.plan import Plan
-    from automl.study.folder import StudyFolder
+    from automl.store.folder import StudyFolder
 
 MODELS = ("best", "student")
 #: the prediction column; one ``probability_<class>`` column per class follows it (classification)
@@ -176,7 +176,7 @@ def _study_source(source: Any, name: str | None, overrides: Any) -> tuple[StudyF
     """The study folder of ``source`` (a pipeline file or Pipeline, a study folder, or a study's name), the
     pipeline when there is one, and how to name the study in a hint."""
     from automl.config.loader import Pipeline, load_pipeline, parse_overrides
-    from automl.study.folder import ROOT, StudyFolder
+    from automl.store.folder import ROOT, StudyFolder
 
     if isinstance(source, Pipeline) or Path(str(source)).suffix in (".yaml", ".yml"):
         if isinstance(source, Pipeline):
@@ -220,7 +220,7 @@ def _model_path(folder: StudyFolder, model: str | Path, hint: str) -> Path:
 def _described(folder: StudyFolder, pipeline: Pipeline | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """``target.json`` and ``encoding.json`` of the study; an earlier study without target.json is described by
     its pipeline's data (read again: the same training rows, so the same encoding)."""
-    from automl.study.folder import read_json
+    from automl.store.folder import read_json
 
     target, encoding = read_json(folder.target), read_json(folder.encoding)
     if target is not None and (encoding is not None or target.get("source") != "csv"):
@@ -242,7 +242,7 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
     folder (``mlruns/<name>``), a study's name, or a ``.keras`` file in a study folder. Raises StudyError naming
     the file when the study or its model is missing.
     """
-    from automl.study.folder import load_model as load_keras
+    from automl.store.folder import load_model as load_keras
 
     if isinstance(source, str | Path) and Path(source).suffix == ".keras":  # a model file in a study folder:
         if str(model) != "best":  # that study's encoding and target

@@ -13,7 +13,7 @@ deviations: plain int8 loses accuracy, the failure the recovery ladder is for.
 
 Each family is one ``automl.run`` of a fixed space (1 trial) with an ``export:`` section (float32 and int8,
 ``max_drop`` 0.2 pt so the ladder runs, ``sparsity: 0.5``). Latency is timed afterwards, one file at a time and
-nothing else of this script running, with :func:`automl.export.measure.tflite_latency` (timed blocks until the
+nothing else of this script running, with :func:`automl.tflite.measure.tflite_latency` (timed blocks until the
 median settles); ``--latency-only FOLDER`` re-times the saved files of an earlier run (its ``families.json``) and
 rewrites the section, to re-measure on a quiet machine.
 """
@@ -76,7 +76,7 @@ def images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_pipeline(folder: Path, family: str, args: argparse.Namespace) -> Path:
-    from mobile import motif_data
+    from _tasks import motif_data
 
     x, y = images(args.samples) if family == "cnn" else motif_data(args.samples, noise=args.noise)
     np.savez(folder / f"{family}.npz", x=add_spikes(x, 0), y=y)
@@ -114,11 +114,11 @@ def encoded_row(pipeline: Path, sparse_keras: str, keras_test: float) -> dict[st
     """The pruned model's float32 file with ``export.sparse_encoding`` (TFLite sparse tensors), scored on the test
     split: the exporter ships that file *instead* of the plain-encoded one, so the benchmark converts it here."""
     from automl.config import load_pipeline
-    from automl.export.convert import ConvertOptions, convert
     from automl.export.exporter import _load
-    from automl.export.prepare import inference_model
-    from automl.export.validate import run_tflite, score
     from automl.plan import make_plan
+    from automl.tflite.convert import ConvertOptions, convert
+    from automl.tflite.prepare import inference_model
+    from automl.tflite.validate import run_tflite, score
 
     data = make_plan(load_pipeline(pipeline)).data
     content = convert(inference_model(_load(Path(sparse_keras))), "float32", ConvertOptions(sparse_encoding=True))
@@ -163,7 +163,7 @@ def family_record(family: str, result: Any, seconds: float) -> dict[str, Any]:
 
 def time_files(records: list[dict[str, Any]], data_folder: Path) -> None:
     """Batch-1 latency of every file, one at a time, with the 1-minute load average while it was timed."""
-    from automl.export.measure import MeasureRequest, tflite_latency
+    from automl.tflite.measure import MeasureRequest, tflite_latency
 
     request = MeasureRequest(warmup_runs=50, block_runs=50, min_blocks=15, max_blocks=100, tolerance=0.01)
     for rec in records:

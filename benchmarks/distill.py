@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import yaml
 from _common import environment, mean_sd, publish, table
+from _tasks import motif_data
 from mobile import TEACHER as MOTIF_TEACHER
-from mobile import motif_data
 
 QUICK_ARGS = ["--quick"]  # benchmarks/run_all.py --quick
 GLYPH_TEACHER = {"conv_blocks": 3, "filters": 32, "kernel_size": 3, "dense_units": 64, "dropout": 0.2,

@@ -49,7 +49,7 @@ import yaml
 from _common import environment, mean_sd, publish, quiet_tensorflow, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mobile import motif_data  # noqa: E402
+from _tasks import motif_data  # noqa: E402
 
 PARETO_SPACE = {"block": "cnn1d", "params": {
     "conv_blocks": {"type": "int", "low": 1, "high": 3},
@@ -165,7 +165,7 @@ def _remeasure(runs: dict[tuple[str, int], dict[str, Any]], folder: Path, data: 
     """Time the kept Pareto models twice more, one at a time: do repeated measurements rank them the same?"""
     import keras
 
-    from automl.export.measure import MeasureRequest, measure_model
+    from automl.tflite.measure import MeasureRequest, measure_model
 
     x = np.load(data["path"])["x"][:200]
     paths = sorted(Path("mlruns").glob("phone_nsga2_*/trials/*.keras")) + sorted(

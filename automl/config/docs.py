@@ -17,7 +17,7 @@ from pydantic_core import PydanticUndefined
 from automl.config import loader, models
 from automl.config.models import PipelineConfig
 from automl.space import params
-from automl.study.folder import DERIVED_SUFFIXES, STORE_ENTRIES
+from automl.store.folder import DERIVED_SUFFIXES, STORE_ENTRIES
 
 HEADER = """# Pipeline keys
 

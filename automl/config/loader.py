@@ -18,7 +18,7 @@ from automl.config.errors import config_error
 from automl.config.models import PipelineConfig
 from automl.errors import ConfigError
 from automl.space.space import SpaceFile
-from automl.stores import redact
+from automl.store.access import redact
 
 # Keys whose string values are file paths: relative to the YAML file that wrote them, or to the working
 # directory when given on the command line.

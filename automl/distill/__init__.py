@@ -1,7 +1,7 @@
 """Knowledge distillation: the study's best model teaches a smaller student (see docs/export.md).
 
 The student study is a session of the one study loop with the student objective
-(:class:`automl.study.objective.StudentObjective`); the distillation loss and the ``Distiller`` model are in
+(:class:`automl.distill.objective.StudentObjective`); the distillation loss and the ``Distiller`` model are in
 :mod:`automl.builders.distiller`. Nothing heavy is imported until a distillation runs.
 """
 
@@ -16,7 +16,7 @@ __all__ = ["DistillResult", "distill"]
 
 
 def __getattr__(name: str) -> Any:
-    # lazy: automl.study.objective imports automl.distill.student, and this package's study imports the loop
+    # lazy: this package's study imports the loop, which is heavy (TensorFlow, the engines)
     if name in __all__:
         from automl.distill import study
 

@@ -7,7 +7,7 @@ logs both on the test split as ``student_distilled_<metric>`` and ``student_scra
 gain of distillation is a measured number, not a claim.
 
 The students are trials of the one study loop (:mod:`automl.study.loop`) with the student objective
-(:class:`~automl.study.objective.StudentObjective`): they train in the study's trial processes (or workers),
+(:class:`~automl.distill.objective.StudentObjective`): they train in the study's trial processes (or workers),
 in the plan's precision, with its timeout, its tie-break on ``val_loss`` and its batched MLflow logging.
 """
 
@@ -23,6 +23,7 @@ import numpy as np
 from automl import signals
 from automl.builders.metrics import base_metric, predict_eagerly, score_model
 from automl.config.loader import Pipeline
+from automl.distill.objective import StudentObjective
 from automl.engines.base import TrialRecord
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
@@ -30,9 +31,8 @@ from automl.runtime import freeze_imports, import_keras
 from automl.space.params import Param
 from automl.stats import POINT, Interval
 from automl.stats import gain as gain_interval
-from automl.study.folder import file_digest, load_model, write_json
+from automl.store.folder import file_digest, load_model, write_json
 from automl.study.loop import reason
-from automl.study.objective import StudentObjective
 from automl.study.session import Session
 from automl.tracking.registry import log_flavor, register_file
 from automl.trial.process import TrialProcessDied

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from automl.study.folder import ROOT
+from automl.store.folder import ROOT
 from automl.tracking.mlflow import absolute_sqlite
 
 FOLDER = "keras_tuner"

@@ -29,13 +29,13 @@ from automl.engines.base import (
     space_refusal,
 )
 from automl.engines.options import CROSSOVERS, population_for, resolve
+from automl.engines.pareto import EPOCH_OBJECTIVES, dominator
 from automl.engines.registry import ENGINE_SAMPLERS, check_other_engines, missing_extra
 from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space, space_changes
-from automl.stores import database_lock, driver_problem, redact, retrying, store_lock, unreachable
-from automl.study.pareto import EPOCH_OBJECTIVES, dominator
+from automl.store.access import database_lock, driver_problem, redact, retrying, store_lock, unreachable
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,7 +86,7 @@ def prepare_storage(url: str) -> str:
     """Make the storage's tables once, one process at a time, so a fresh ``sqlite:///mlruns/optuna.db`` opens.
 
     Two processes creating a fresh database at once both run its migrations and one dies; under
-    :func:`automl.stores.store_lock` the second finds the tables made. A store automl cannot write is a
+    :func:`automl.store.access.store_lock` the second finds the tables made. A store automl cannot write is a
     StudyError naming the path. A server database (PostgreSQL) takes no lock; a missing driver or a refused
     connection is a StudyError with the password masked.
     """
@@ -139,7 +139,7 @@ class _Heartbeat:
 @dataclass(frozen=True)
 class Dominance:
     """``pruner: dominated`` of a multi-objective study: from epoch ``warmup`` on, every ``interval`` epochs, a
-    trial dominated by a completed trial at the same epoch stops (:func:`automl.study.pareto.dominator`), once
+    trial dominated by a completed trial at the same epoch stops (:func:`automl.engines.pareto.dominator`), once
     ``min_trials`` completed trials reached that epoch."""
 
     objectives: tuple[tuple[str, str], ...]

@@ -6,10 +6,10 @@ Keras and TensorFlow are imported only when an export runs.
 
 from __future__ import annotations
 
-from automl.export.convert import FORMATS, ConvertOptions, convert
 from automl.export.exporter import ExportedFile, ExportResult, export
-from automl.export.prepare import inference_model
-from automl.export.validate import Validation, validate
+from automl.tflite.convert import FORMATS, ConvertOptions, convert
+from automl.tflite.prepare import inference_model
+from automl.tflite.validate import Validation, validate
 
 __all__ = ["FORMATS", "ConvertOptions", "ExportResult", "ExportedFile", "Validation", "convert", "export",
            "inference_model", "validate"]

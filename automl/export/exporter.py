@@ -20,12 +20,12 @@ from automl._text import one_of
 from automl.config.loader import Pipeline
 from automl.config.models import ExportConfig
 from automl.errors import ConfigError, ExportError
-from automl.export.convert import ConvertOptions, convert
-from automl.export.prepare import inference_model
-from automl.export.validate import Validation, keras_reference, validate
 from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
-from automl.study.folder import file_digest, read_json, write_bytes, write_json
+from automl.store.folder import file_digest, read_json, write_bytes, write_json
+from automl.tflite.convert import ConvertOptions, convert
+from automl.tflite.prepare import inference_model
+from automl.tflite.validate import Validation, keras_reference, validate
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 
@@ -366,9 +366,9 @@ class _Export:
         model (validation decides, test is reported), and convert it to every format beside the dense files."""
         import gzip
 
-        from automl.export.convert import SPARSE_ENCODED
         from automl.export.sparsity import PRUNED, measure, prune
-        from automl.export.validate import drop_interval, score
+        from automl.tflite.convert import SPARSE_ENCODED
+        from automl.tflite.validate import drop_interval, score
 
         plan, cfg, data = self.plan, self.cfg, self.plan.data
         assert cfg.sparsity is not None

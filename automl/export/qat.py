@@ -81,7 +81,7 @@ def foldable_pairs(model: Any) -> list[tuple[Any, Any]]:
     """``(layer, batch_norm)`` pairs of ``model`` (nested models included) where the BatchNormalization reads
     only that Dense / Conv / DepthwiseConv layer's output, that layer has no activation and no other reader,
     and the normalization runs over the last (channel) axis."""
-    from automl.export.prepare import all_layers
+    from automl.tflite.prepare import all_layers
 
     pairs = []
     for bn in all_layers(model):
@@ -170,7 +170,7 @@ def quantized_kernels(model: Any, per_channel: bool = True) -> list[tuple[Any, t
     ``None`` axes: one scale per tensor). Left out: a layer with a foldable BatchNormalization after it
     (:func:`foldable_pairs`; the converter folds it in first, so its grid is not this kernel's) and a layer that
     reads a BatchNormalization's output directly (the converter may fold that scale into the kernel too)."""
-    from automl.export.prepare import all_layers
+    from automl.tflite.prepare import all_layers
 
     layers = all_layers(model)
     changed = {id(layer) for layer, _ in foldable_pairs(model)}

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from automl.export.convert import FORMATS, ConvertOptions, quiet
-from automl.export.validate import run_tflite, score
+from automl.tflite.convert import FORMATS, ConvertOptions, quiet
+from automl.tflite.validate import run_tflite, score
 
 CALIBRATION_FLOOR = 1000  # rung 1 takes at least this many samples (when the training split has them)
 MAX_CANDIDATES = 64  # float_layers: activation tensors measured one by one
@@ -187,7 +187,7 @@ class Ladder:
                  x_val: np.ndarray, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
                  seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None,
                  qat: QatOptions, int8_integer_only: bool = False) -> None:
-        from automl.export.convert import convert as default_convert
+        from automl.tflite.convert import convert as default_convert
 
         self.prepared, self.options, self.task, self.max_drop = prepared, options, task, max_drop
         self.x_train, self.y_train = x_train, y_train
@@ -412,7 +412,7 @@ def layer_names(model: Any, nodes: list[str]) -> list[str]:
     """The Keras layers behind TFLite tensor names (``model/hidden_1/MatMul;...`` -> ``hidden``)."""
     import re
 
-    from automl.export.prepare import all_layers
+    from automl.tflite.prepare import all_layers
 
     names = sorted({layer.name for layer in all_layers(model)}, key=len, reverse=True)
     found: list[str] = []
@@ -438,8 +438,8 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
     as ``<stem>_plain.tflite`` (+ .json, validated on the test split); ``stem``: the shipped file's name without
     ``.tflite`` (default ``<label>_int8``). ``qat`` and ``int8_integer_only``: see :class:`Ladder`."""
     stem = stem or f"{label}_int8"
-    from automl.export.validate import validate
-    from automl.study.folder import write_bytes, write_json
+    from automl.store.folder import write_bytes, write_json
+    from automl.tflite.validate import validate
 
     ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
                     x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from automl.report.collect import StudyData, TrialRun, collect, read_exports
 from automl.report.importance import param_importances
-from automl.study.folder import StudyFolder, write_bytes
+from automl.store.folder import StudyFolder, write_bytes
 
 
 @dataclass

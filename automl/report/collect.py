@@ -16,8 +16,8 @@ from typing import Any
 
 from automl._text import one_of
 from automl.errors import StudyError
-from automl.stores import redact
-from automl.study.folder import StudyFolder, read_json
+from automl.store.access import redact
+from automl.store.folder import StudyFolder, read_json
 from automl.tracking.mlflow import PARENT_TAG, check_server, refused, tracking_uri
 
 CURVE_KEYS = ("loss", "val_loss")

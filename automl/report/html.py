@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from automl.report.collect import StudyData, TrialRun
-from automl.stores import redact
+from automl.store.access import redact
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;

@@ -1,4 +1,4 @@
-"""A study: its loop (:mod:`automl.study.tune`) and its folder under ``mlruns/`` (:mod:`automl.study.folder`).
+"""A study: its loop (:mod:`automl.study.loop`), sessions and workers, and the tuning study (:mod:`automl.study.tune`).
 
-Nothing is imported here, so that lower layers (the plan) can use the folder without loading the loop.
+The study's folder under ``mlruns/`` and the stores' locks are the layer below (:mod:`automl.store`).
 """

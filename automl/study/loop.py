@@ -15,13 +15,13 @@ from automl import faults, signals
 from automl.builders.model import ModelSpec
 from automl.engines import get_engine
 from automl.engines.base import FEASIBLE, Engine, EngineTrial, StudySettings
+from automl.engines.pareto import front
 from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports
-from automl.study.folder import StudyFolder, copy_file
+from automl.store.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
-from automl.study.pareto import front
 from automl.study.terms import budget_attrs
 from automl.tracking.mlflow import Tracker
 from automl.trial.process import (

@@ -2,35 +2,29 @@
 
 The loop is the same for every study (ask -> sample -> run the trial -> record -> tell); an objective says
 what a sampled configuration becomes (a :class:`~automl.trial.runner.TrialRequest`), how its MLflow run is
-named, and where the best trial's model is kept:
+named, and where the best trial's model is kept. The loop knows objectives only by :class:`Objective`:
 
 - :class:`TuneObjective`: the study of ``automl run``: the space's model trained on the labels; its best
   model is ``best.keras``.
-- :class:`StudentObjective`: the student study of ``automl distill`` (``<name>-student``): a smaller model
-  trained by the distillation loss from a teacher (:class:`~automl.trial.runner.Teacher`); its best model
-  is ``student.keras``.
+- :class:`automl.distill.objective.StudentObjective`: the student study of ``automl distill``
+  (``<name>-student``), a layer above the study: a smaller model trained by the distillation loss from a
+  teacher; its best model is ``student.keras``.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from automl.builders.model import ModelSpec, build_model
+from automl.builders.model import ModelSpec
 from automl.builders.training import fit_values
-from automl.config.loader import load_space, read_yaml
-from automl.config.models import DistillConfig
-from automl.distill.student import DISTILL_PARAMS, fit_to_budget, replay
 from automl.engines.base import EngineTrial
-from automl.errors import ConfigError, StudyError
 from automl.plan import Plan
 from automl.predict import target_info
-from automl.space.params import FixedParam, Param
-from automl.space.space import BLOCK, Space, resolve_space
-from automl.study.folder import write_json
-from automl.trial.runner import Teacher, TrialRequest, TrialResult
+from automl.space.space import Space
+from automl.store.folder import write_json
+from automl.trial.runner import TrialRequest, TrialResult
 
 
 class TuneObjective:
@@ -82,166 +76,39 @@ class TuneObjective:
             write_json(folder.encoding, plan.data.encoding)
         write_json(folder.target, target_info(plan))  # what the outputs mean, for predict without the data
 
+    def for_workers(self) -> Callable[[Plan], Objective]:
+        return TuneObjective
 
-class StudentObjective:
-    """The student study: each trial distills the teacher into a student of the sampled architecture.
 
-    The default student (``distill.student`` unset) is the teacher's block scaled to ``size`` times the
-    teacher's parameter count at ``depth`` times its depth (:func:`~automl.distill.student.fit_to_budget`); a
-    student space searches an architecture of its own. ``alpha``, ``temperature``, ``mixup`` and ``lr`` are
-    searched alongside.
-    """
+class Objective(Protocol):
+    """What the loop asks of an objective (:class:`TuneObjective`, the distillation's ``StudentObjective``)."""
 
-    prefix, role = "student", "student-trial"
+    prefix: str  # MLflow: a trial's run is `<prefix>-<n>`
+    role: str  # MLflow: tag automl.role of a trial's run
+    name: str  # the engine's study name
+    space: Space
+    sampler: str
+    engine_options: dict[str, Any]
+    epochs: int
+    batch_size: int
+    budget: int | None
+    best_path: Path
+    objectives: tuple[tuple[str, str], ...]
+    constraints: Any
+    measure: Any
 
-    def __init__(self, plan: Plan, teacher: str | Path | None = None) -> None:
-        pcfg = plan.pipeline.config
-        self.plan, self.pcfg = plan, pcfg
-        self.cfg: DistillConfig = pcfg.distill or DistillConfig()  # type: ignore[call-arg]
-        self.name = f"{plan.name}-student"
-        self.teacher_path = Path(teacher) if teacher is not None else plan.folder.best_model
-        self.teacher_given = teacher is not None
-        self.epochs = self.cfg.epochs or pcfg.train.epochs
-        self.batch_size = pcfg.train.batch_size
-        self.best_path = plan.folder.staged(plan.folder.student_model)  # published when the run completes
-        self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study
-        # the student study optimizes the tuning study's metric alone (its objectives and budgets are the
-        # tuning study's)
-        self.objectives: tuple[tuple[str, str], ...] = ()
-        self.constraints: tuple[Any, ...] = ()
-        self.measure = None
-        self.budget: int | None = None  # a fresh student study per run: `trials` is its size
-        self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
-                                          plan.data.num_classes, embeddings=plan.data.embeddings,
-                                          metrics=plan.epoch_metrics)
-        if not self.teacher_path.exists():
-            raise StudyError(f"no teacher model at {self.teacher_path}: run `automl run "
-                             f"{plan.pipeline.file}` first (or pass a .keras teacher)")
-        self.teacher = self._load_teacher()
-        self.teacher_params = int(self.teacher.count_params())
-        self.teacher_block, self.teacher_hp = self._teacher_architecture() if self.cfg.student is None else ("", {})
-        self.space = self._space()
-        self.sampler = pcfg.study.sampler
-        if self.sampler == "grid":
-            try:
-                self.space.grid()
-            except ValueError:
-                self.sampler = "random"  # the default distill ranges are continuous
-
-    # -- the teacher -------------------------------------------------------------------------------
-    def _load_teacher(self) -> Any:
-        """The teacher model, checked against the pipeline's data; a StudyError naming the file otherwise."""
-        import keras
-
-        where = self.where
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-                teacher = keras.models.load_model(self.teacher_path)
-        except Exception as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
-            raise StudyError(f"{where} is not a Keras model Keras can load: "
-                             f"{_load_error(self.teacher_path, exc)[:200]}") from None
-        self._check_teacher(teacher, where)
-        return teacher
-
-    @property
-    def where(self) -> str:
-        return f"{'--teacher: ' if self.teacher_given else ''}{self.teacher_path}"
-
-    def _check_teacher(self, teacher: Any, where: str) -> None:
-        """A teacher must read the pipeline's inputs and (classification) give one logit per class."""
-        data_shape = (None, *self.spec.input_shape)
-        shapes = [tuple(t.shape) for t in getattr(teacher, "inputs", None) or []]
-        if shapes != [data_shape]:
-            got = shapes[0] if len(shapes) == 1 else shapes
-            raise StudyError(f"{where} takes inputs of shape {got}, but the pipeline's data has shape {data_shape}")
-        if self.spec.task != "classification":
-            return
-        from automl.builders.distiller import LOGITS_LAYER
-
-        names = [layer.name for layer in teacher.layers]
-        if LOGITS_LAYER not in names:  # the soft targets are the teacher's logits, read by layer name
-            raise StudyError(f"{where} has no `{LOGITS_LAYER}` layer to distill from (last layers: "
-                             f"{', '.join(names[-3:])}): a model built by `automl run` has one")
-        classes = teacher.get_layer(LOGITS_LAYER).output.shape[-1]
-        if classes != self.spec.num_classes:
-            raise StudyError(f"{where} has {classes} logits, but the pipeline's task has {self.spec.num_classes} "
-                             "classes")
-
-    def _teacher_architecture(self) -> tuple[str, dict[str, Any]]:
-        info_path = self.plan.folder.best_info
-        if not info_path.exists():
-            raise StudyError(f"{info_path} is missing: the default student copies the best trial's "
-                             "architecture; give `distill.student` a space for a teacher from elsewhere")
-        params = json.loads(info_path.read_text())["params"]
-        try:
-            return replay(self.plan.space, params)
-        except KeyError as exc:
-            raise StudyError(f"cannot rebuild the best trial's architecture: {exc.args[0]}") from None
-
-    def _space(self) -> Space:
-        cfg, file = self.cfg, self.plan.pipeline.file
-        extra: dict[str, Param] = {"alpha": cfg.alpha, "temperature": cfg.temperature, "mixup": cfg.mixup}
-        if cfg.student is None:
-            # the rest of the architecture is the teacher's (see architecture)
-            return Space(params={BLOCK: FixedParam(value=self.teacher_block), **extra, "size": cfg.size,
-                                 "depth": cfg.depth, "lr": cfg.lr})
-        if isinstance(cfg.student, str):
-            space_file = load_space(read_yaml(cfg.student), file=cfg.student)
-            where, prefix = cfg.student, ""
-        else:
-            space_file = load_space(cfg.student, file=file, prefix="distill.student.")
-            where, prefix = file, "distill.student."
-        for name in DISTILL_PARAMS:
-            if name in space_file.params:
-                raise ConfigError(f"`{name}` is set under distill, not in the student's space",
-                                  file=where, path=f"{prefix}params.{name}")
-        space = resolve_space(space_file, self.plan.data.rank, file=where, prefix=prefix)
-        return Space(params={**space.params, **extra, "lr": cfg.lr}, owners=space.owners, builders=space.builders)
-
-    # -- one student ---------------------------------------------------------------------------------
-    def architecture(self, values: dict[str, Any]) -> tuple[str, dict[str, Any], int]:
-        """The student's block, hyperparameters and parameter count for the sampled ``values``."""
-        block, hp = self.space.decode(values)
-        hp = {k: v for k, v in hp.items() if k not in DISTILL_PARAMS}
-        if self.cfg.student is None:
-            budget = max(1, int(float(values["size"]) * self.teacher_params))
-            fitted = fit_to_budget(block, {**self.teacher_hp, "lr": hp["lr"]}, self.spec, budget,
-                                   depth=float(values["depth"]))
-            return block, fitted.hp, fitted.n_params
-        return block, hp, int(build_model(block, hp, self.spec).count_params())
-
-    def student_request(self, number: int, values: dict[str, Any], spec: ModelSpec, *,
-                        distilled: bool = True) -> tuple[TrialRequest, dict[str, Any]]:
-        """The request that trains the student of ``values`` (from the teacher, or from scratch), and its hp."""
-        block, hp, _ = self.architecture(values)
-        batch_size = int(hp.get("batch_size") or self.batch_size)
-        # no class weights for either student: the distillation loss weighs no samples, and the scratch
-        # baseline must train on the same terms
-        hp = {**hp, "batch_size": batch_size, "epochs": self.epochs, "class_weight": "none"}
-        teacher = Teacher(path=str(self.teacher_path.resolve()), alpha=float(values["alpha"]),
-                          temperature=float(values["temperature"]), mixup=float(values["mixup"]),
-                          imports=tuple(b.target for b in self.plan.space.builders.values())) if distilled else None
-        return TrialRequest(number=number, block=block, hp=hp, spec=spec, metric=self.plan.metric,
-                            direction=self.plan.direction, epochs=self.epochs, batch_size=batch_size,
-                            seed=self.pcfg.seed, timeout=self.pcfg.study.trial_timeout, teacher=teacher), hp
-
-    def sample(self, trial: EngineTrial) -> dict[str, Any]:
-        return self.space.sample(trial)
+    def sample(self, trial: EngineTrial) -> dict[str, Any]: ...
 
     def request(self, trial: EngineTrial, values: dict[str, Any], spec: ModelSpec
-                ) -> tuple[TrialRequest, dict[str, Any]]:
-        request, hp = self.student_request(trial.number, values, spec)
-        return request, {**values, **{f"hp.{k}": v for k, v in hp.items()}}
+                ) -> tuple[TrialRequest, dict[str, Any]]: ...
 
-    def metrics(self, result: TrialResult) -> dict[str, float]:
-        return {"params_ratio": result.n_params / max(1, self.teacher_params)}
+    def metrics(self, result: TrialResult) -> dict[str, float]: ...
 
-    def kept(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None:
-        """The best student is described once the study ends (:mod:`automl.distill.study`)."""
+    def kept(self, number: int, value: float, params: dict[str, Any], **extra: Any) -> None: ...
 
-
-Objective = TuneObjective | StudentObjective
+    def for_workers(self) -> Callable[[Plan], Objective]:
+        """How a worker process makes this objective again from its own plan (picklable: spawned workers)."""
+        ...
 
 
 def _measure_request(plan: Plan) -> Any:
@@ -250,16 +117,6 @@ def _measure_request(plan: Plan) -> Any:
     study = plan.pipeline.config.study
     if not study.measured:
         return None
-    from automl.export.measure import MeasureRequest
+    from automl.tflite.measure import MeasureRequest
 
     return MeasureRequest(**study.measure.model_dump(), lock=str(plan.folder.measure_lock.resolve()))
-
-
-def _load_error(path: Path, exc: Exception) -> str:
-    """Why Keras could not load ``path``, in one line (Keras calls a .keras file that is not a zip "not found")."""
-    import zipfile
-
-    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
-        return "not a zip archive (a .keras file is one): truncated, or another format"
-    text = str(exc).strip().replace(str(path), path.name)
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 from automl import signals
 from automl.errors import StudyError
 from automl.runtime import visible_gpus
-from automl.study.folder import copy_file
+from automl.store.folder import copy_file
 from automl.study.loop import Loop, reason
-from automl.study.objective import StudentObjective
 from automl.study.workers import WorkerJob, interrupt, shares, worker_main
 
 T = TypeVar("T")
@@ -58,7 +57,7 @@ class Session(Loop):
         counts = [n for n in shares(trials, cfg.study.workers) if n]
         procs = [ctx.Process(target=worker_main, name=f"automl-worker-{i}", daemon=False, args=(WorkerJob(
             index=i, pipeline=self.plan.pipeline, storage=self.plan.storage, tracking_uri=self.tracking_uri,
-            parent_run_id=parent, trials=n, timeout=timeout, teacher=self._teacher(),
+            parent_run_id=parent, trials=n, timeout=timeout, objective=self.objective.for_workers(),
             gpu=gpus[i % len(gpus)] if gpus else None,
             threads=None if gpus else max(1, (os.cpu_count() or 1) // len(counts))),
             queue, os.getpid())) for i, n in enumerate(counts)]
@@ -117,7 +116,3 @@ class Session(Loop):
             copy_file(self.folder.trial_model(best.number), self.best_path)  # a worker kept it as a Pareto member
             self.objective.kept(best.number, float(best.value or 0.0), best.params)
         shutil.rmtree(self.folder.candidates, ignore_errors=True)
-
-    def _teacher(self) -> str | None:
-        obj = self.objective
-        return str(obj.teacher_path.resolve()) if isinstance(obj, StudentObjective) else None

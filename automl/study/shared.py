@@ -35,7 +35,7 @@ from automl.liveness import OWNER
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, use_gpu
-from automl.stores import database_lock, redact
+from automl.store.access import database_lock, redact
 from automl.study.loop import Loop
 from automl.study.tune import TuneResult, _Study
 

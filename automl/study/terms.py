@@ -1,7 +1,7 @@
 """What a study was created with, checked when it resumes (``automl run`` again on an existing study).
 
 A study's trials are comparable only when they were scored on the same split by the same rules. The terms a
-study starts with are kept in its folder (``terms.json``, :attr:`~automl.study.folder.StudyFolder.terms`):
+study starts with are kept in its folder (``terms.json``, :attr:`~automl.store.folder.StudyFolder.terms`):
 
 - the split (``data.validation_split``, ``data.test_split``, ``data.stratify``, ``data.split_column``,
   ``data.validation_path``, ``data.test_path``), ``seed`` and ``study.cv_folds``: a resumed study that changes

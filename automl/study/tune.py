@@ -15,13 +15,14 @@ from automl import faults, signals
 from automl.builders.model import ModelSpec
 from automl.config.loader import Pipeline
 from automl.engines.base import TrialRecord
+from automl.engines.pareto import front
 from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
-from automl.study.folder import ModelLoadError, read_json, write_json
+from automl.store.folder import ModelLoadError, read_json, write_json
 from automl.study.loop import reason
-from automl.study.pareto import describe, front, plot
+from automl.study.pareto import describe, plot
 from automl.study.session import Session
 from automl.study.terms import check_resume, study_terms
 from automl.tracking.registry import log_flavor, register_file

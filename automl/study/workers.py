@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,8 @@ class WorkerJob:
     timeout: float | None
     gpu: str | None  # the CUDA device this worker may see; None: leave CUDA_VISIBLE_DEVICES alone
     threads: int | None = None  # CPU threads per op for this worker (its share of the cores), None: all
-    teacher: str | None = None  # the student study of distillation: its teacher (StudentObjective); None: tuning
+    #: how the worker makes its objective from its plan (``Objective.for_workers()``: picklable); None: tuning
+    objective: Callable[[Any], Any] | None = None
 
 
 class QueueProgress(Progress):
@@ -71,12 +73,12 @@ def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
         from automl.plan import make_plan
         from automl.runtime import import_keras, set_threads
         from automl.study.loop import Loop
-        from automl.study.objective import StudentObjective, TuneObjective
+        from automl.study.objective import TuneObjective
 
         import_keras()
         set_threads(job.threads)
         plan = make_plan(job.pipeline, storage=job.storage)
-        objective = TuneObjective(plan) if job.teacher is None else StudentObjective(plan, job.teacher)
+        objective = (job.objective or TuneObjective)(plan)
         study = Loop(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads,
                      objective=objective)
         # Ctrl-C and SIGTERM as a stop at the next safe point, even when this process started with SIGINT

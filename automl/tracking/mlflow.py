@@ -73,7 +73,7 @@ def check_server(uri: str, timeout: float | None = None) -> None:
     import requests
 
     from automl.errors import StudyError
-    from automl.stores import redact
+    from automl.store.access import redact
 
     timeout = server_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
@@ -100,7 +100,7 @@ def refused(uri: str, what: str) -> Iterator[None]:
         yield
     except MlflowException as exc:
         from automl.errors import StudyError
-        from automl.stores import redact, scrub
+        from automl.store.access import redact, scrub
 
         words = " ".join(scrub(str(getattr(exc, "message", exc))).split())
         raise StudyError(f"{redact(uri)}: {what}: {words[:300]}") from None
@@ -202,7 +202,7 @@ class Tracker:
 
     def __init__(self, experiment: str, uri: str | None = None, artifact_root: Path | None = None) -> None:
         _quiet()
-        from automl.stores import STORES_NEED_WRITING, check_writable
+        from automl.store.access import STORES_NEED_WRITING, check_writable
 
         self.uri = tracking_uri(uri)
         local = self.uri.startswith("sqlite:")
@@ -217,7 +217,7 @@ class Tracker:
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        from automl.stores import retrying, store_lock
+        from automl.store.access import retrying, store_lock
 
         # one process at a time makes (migrates) a fresh store and gets-or-creates the experiment
         with store_lock(self.uri):

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from automl.errors import AutomlError
-from automl.stores import redact
+from automl.store.access import redact
 from automl.tracking.mlflow import tracking_uri
 
 
@@ -83,7 +83,7 @@ class MlflowServer:
                                   "--tracking-uri")
             from mlflow import MlflowClient
 
-            from automl.stores import retrying, store_lock
+            from automl.store.access import retrying, store_lock
 
             # a study creating the store at this moment finishes its schema first (the server would migrate too)
             with store_lock(self.store):

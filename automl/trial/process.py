@@ -58,7 +58,7 @@ def write_splits(data: Dataset, root: Path) -> Path:
         digest.update(array.data)
     folder = root / digest.hexdigest()[:16]
     if not (folder / "done").exists():
-        from automl.study.folder import atomic_path
+        from automl.store.folder import atomic_path
 
         folder.mkdir(parents=True, exist_ok=True)
         for name in _SPLITS:
@@ -93,7 +93,7 @@ class InlineRunner:
     def score(self, path: Path) -> dict[str, float]:
         """Load the model at ``path`` (StudyError when it cannot be) and score it on the test split."""
         from automl.builders.metrics import score_model
-        from automl.study.folder import load_model
+        from automl.store.folder import load_model
 
         model = load_model(path)
         data = self.data
@@ -105,7 +105,7 @@ class InlineRunner:
                    metadata: dict[str, Any]) -> str:
         """Log the model at ``path`` with MLflow's Keras flavor (:func:`automl.tracking.mlflow.log_keras_model`)
         and return its URI."""
-        from automl.study.folder import load_model
+        from automl.store.folder import load_model
         from automl.tracking.mlflow import log_keras_model
 
         model = load_model(path)
@@ -124,7 +124,7 @@ class InlineRunner:
         self.model = refit(request, x, y, data.class_names)
 
     def keep(self, path: Path, fault: str | None = None, *, watch_signals: bool = True) -> None:
-        from automl.study.folder import save_model
+        from automl.store.folder import save_model
 
         save_model(self.model, path, fault=fault)
 
@@ -335,7 +335,7 @@ class ProcessRunner:
             self._stop()
             raise
         if reply[0] == "unloadable":
-            from automl.study.folder import ModelLoadError
+            from automl.store.folder import ModelLoadError
 
             raise ModelLoadError(reply[1])
         if reply[0] == "error":
@@ -470,7 +470,7 @@ def child_main(conn: Any, parent: int) -> None:
                     conn.send(("refitted",))
             except Exception as exc:  # StudyError names the file; anything else says what it was
                 from automl.errors import StudyError
-                from automl.study.folder import ModelLoadError
+                from automl.store.folder import ModelLoadError
 
                 conn.send(("unloadable", str(exc)) if isinstance(exc, ModelLoadError) else
                           ("error", str(exc) if isinstance(exc, StudyError) else f"{type(exc).__name__}: {exc}"))

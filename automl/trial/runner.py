@@ -75,7 +75,7 @@ class TrialRequest:
     timeout: float | None = None  # seconds the trial may take (study.trial_timeout), checked every epoch
     teacher: Teacher | None = None  # distill the model from this teacher instead of training it on labels only
     #: measure the built model's TFLite size and latency before fitting (``study.measure``); None: do not
-    measure: Any = None  # automl.export.measure.MeasureRequest
+    measure: Any = None  # automl.tflite.measure.MeasureRequest
     #: budgets known before training (``study.constraints``): a model that breaks one is not trained
     constraints: tuple[Constraint, ...] = ()
 
@@ -190,7 +190,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.n_params = int(model.count_params())
         if req.measure is not None:
-            from automl.export.measure import measure_model
+            from automl.tflite.measure import measure_model
 
             untrained = float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
             result.measured = measure_model(untrained, data.x_train, req.measure)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from automl.study.folder import StudyFolder
+from automl.store.folder import StudyFolder
 from automl.testing import default_sigint, write_pipeline
 from tests.integration.test_interrupt import _wait_for_running_epochs
 

@@ -154,8 +154,8 @@ def test_alpha_in_the_student_space_is_refused(tuned: Path, monkeypatch: pytest.
 
 def test_depth_and_mixup_reach_the_students(tuned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from automl.config import load_pipeline
+    from automl.distill.objective import StudentObjective
     from automl.plan import make_plan
-    from automl.study.objective import StudentObjective
 
     monkeypatch.chdir(tuned)
     searched = {"depth": {"type": "categorical", "choices": [0.5, 1.0]}, "mixup": 0.3, "size": 0.25}

@@ -14,9 +14,9 @@ import pytest
 from automl.builders.blocks import BLOCKS
 from automl.builders.model import ModelSpec, build_model
 from automl.export import ConvertOptions, convert, inference_model
-from automl.export.validate import run_tflite
 from automl.space.space import SpaceFile, resolve_space
 from automl.testing.fakes import FirstChoiceSuggester
+from automl.tflite.validate import run_tflite
 from tests.export.conftest import CLASSES, SHAPES, make_data
 
 # The recurrent and attention blocks run by default (they need the exporter's rewrites); the others are

@@ -179,7 +179,7 @@ def test_auto_exports_the_student_unless_the_best_model_is_newer(tmp_path: Path)
     from types import SimpleNamespace
 
     from automl.export.exporter import _pick_model
-    from automl.study.folder import StudyFolder
+    from automl.store.folder import StudyFolder
 
     folder = StudyFolder("x", tmp_path / "mlruns")
     out = folder.path
@@ -205,7 +205,7 @@ def test_auto_takes_the_student_of_todays_best_model_by_its_recorded_digest(tmp_
     from types import SimpleNamespace
 
     from automl.export.exporter import _pick_model
-    from automl.study.folder import StudyFolder, file_digest, write_json
+    from automl.store.folder import StudyFolder, file_digest, write_json
 
     monkeypatch.chdir(tmp_path)
     folder = StudyFolder("x")
@@ -234,7 +234,7 @@ def test_auto_ships_the_student_that_won_on_validation(tmp_path: Path, monkeypat
 
     from automl.distill.study import DistillResult
     from automl.export.exporter import _pick_model
-    from automl.study.folder import StudyFolder, file_digest, write_json
+    from automl.store.folder import StudyFolder, file_digest, write_json
 
     monkeypatch.chdir(tmp_path)
     folder = StudyFolder("x")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from automl.export import FORMATS, ConvertOptions, convert, inference_model
-from automl.export.validate import keras_reference, run_tflite, validate
+from automl.tflite.validate import keras_reference, run_tflite, validate
 from tests.export.conftest import BUILDERS, Family
 
 # How close each format's class probabilities must stay to Keras' (quantized formats: argmax agreement).

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import automl
 from automl.cli import app
-from automl.study.folder import StudyFolder
+from automl.store.folder import StudyFolder
 from automl.testing import write_pipeline
 
 runner = CliRunner()

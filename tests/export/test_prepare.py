@@ -7,8 +7,8 @@ import pytest
 
 from automl.errors import ExportError
 from automl.export import ConvertOptions, convert, inference_model
-from automl.export.prepare import all_layers
 from automl.runtime import import_keras
+from automl.tflite.prepare import all_layers
 from tests.export.conftest import Family, make_data
 
 

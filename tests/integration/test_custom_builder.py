@@ -85,7 +85,7 @@ def test_a_study_of_your_own_model_is_logged_recorded_and_reloads(tmp_path: Path
     import keras
 
     from automl.builders import user
-    from automl.study.folder import load_model
+    from automl.store.folder import load_model
 
     keras.saving.get_custom_objects().pop("test_models>Doubled")
     user._modules.clear()
@@ -94,7 +94,7 @@ def test_a_study_of_your_own_model_is_logged_recorded_and_reloads(tmp_path: Path
 
 
 def _reloads_in_a_fresh_process(folder: Path, model: str) -> None:
-    code = ("from pathlib import Path; from automl.study.folder import load_model; "
+    code = ("from pathlib import Path; from automl.store.folder import load_model; "
             f"m = load_model(Path('{model}')); "
             "print(sorted({type(l).__name__ for l in m.get_layer('mine').layers}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=folder, timeout=300)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from automl.stores import scrub
+from automl.store.access import scrub
 from automl.testing import write_pipeline
 
 SECRET = "S3cr3tPw"

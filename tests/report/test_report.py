@@ -13,9 +13,9 @@ from mlflow import MlflowClient
 
 import automl
 from automl.errors import StudyError
-from automl.export.validate import TensorSpec, Validation
 from automl.report import build_report, collect
 from automl.testing.studies import StudyDir
+from automl.tflite.validate import TensorSpec, Validation
 
 
 def test_collect_reads_trials_params_states_and_curves(tiny_study: StudyDir) -> None:

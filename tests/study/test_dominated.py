@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 import automl
 from automl.engines.optuna import Dominance, OptunaTrial
-from automl.study.pareto import EPOCH_OBJECTIVES, dominator
+from automl.engines.pareto import EPOCH_OBJECTIVES, dominator
 from automl.testing import write_pipeline
 
 ACC_MS = [("val_accuracy", "maximize"), ("tflite_latency_ms", "minimize")]
@@ -67,7 +67,7 @@ def test_two_minimized_objectives() -> None:
 def test_the_examples_of_the_pareto_module_hold() -> None:
     import doctest
 
-    from automl.study import pareto
+    from automl.engines import pareto
 
     assert doctest.testmod(pareto).failed == 0
 

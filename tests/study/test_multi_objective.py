@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 import automl
-from automl.study.folder import StudyFolder, read_json
+from automl.store.folder import StudyFolder, read_json
 from automl.testing import write_pipeline
 
 STORAGE = "sqlite:///mlruns/optuna.db"

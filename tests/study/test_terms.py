@@ -15,7 +15,7 @@ from automl.config import load_pipeline
 from automl.engines.base import TrialRecord
 from automl.errors import ConfigError
 from automl.progress import Events
-from automl.study.folder import read_json
+from automl.store.folder import read_json
 from automl.study.terms import FIXED_KEYS, check_resume, study_terms
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri

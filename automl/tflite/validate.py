@@ -98,7 +98,7 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
 def _interpreter(content: bytes, batch: int | None, threads: int = 1) -> Any:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from automl.export.convert import quiet
+    from automl.tflite.convert import quiet
 
     with quiet():  # the runtime announces its CPU delegate on stderr
         for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):

@@ -2,7 +2,7 @@
 
 Size and latency do not depend on the trained weights, so a trial measures its built, untrained model before
 fitting (:func:`automl.trial.runner.run_trial`): a configuration that breaks a budget is then known before
-any training. The model is converted by :func:`automl.export.convert.convert` (``int8`` calibrated on
+any training. The model is converted by :func:`automl.tflite.convert.convert` (``int8`` calibrated on
 training samples by default) and timed in the ai-edge-litert interpreter: warm-up invocations, then timed
 *blocks* of invocations (one clock reading per block, not per call, so the timer's own cost and jitter stay
 out) until the median of the block times moves by less than ``tolerance``. The coefficient of variation of
@@ -103,7 +103,7 @@ def time_blocks(call: Any, request: MeasureRequest) -> Latency:
 
 def tflite_latency(content: bytes, sample: np.ndarray, request: MeasureRequest) -> Latency:
     """The batch-1 latency of the TFLite file ``content`` on ``sample`` (one raw input row)."""
-    from automl.export.validate import _interpreter, _spec, quantize
+    from automl.tflite.validate import _interpreter, _spec, quantize
 
     interp = _interpreter(content, 1, threads=request.threads)
     inp = interp.get_input_details()[0]
@@ -117,8 +117,8 @@ def measure_model(model: Any, x_train: np.ndarray, request: MeasureRequest) -> d
 
     Raises ExportError (naming the layer) when the model has no TFLite form.
     """
-    from automl.export.convert import ConvertOptions, convert
-    from automl.export.prepare import inference_model
+    from automl.tflite.convert import ConvertOptions, convert
+    from automl.tflite.prepare import inference_model
 
     samples = np.asarray(x_train[:request.representative_samples], dtype=np.float32)
     content = convert(inference_model(model), request.format, ConvertOptions(representative=samples))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from automl.export.measure import MeasureRequest, one_at_a_time, time_blocks
+from automl.tflite.measure import MeasureRequest, one_at_a_time, time_blocks
 
 
 def test_blocks_stop_between_the_bounds_and_count_every_call() -> None:

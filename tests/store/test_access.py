@@ -1,4 +1,4 @@
-"""automl.stores: the SQLite file of a URL, the store lock, retries, and the writability check."""
+"""automl.store.access: the SQLite file of a URL, the store lock, retries, and the writability check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from automl.errors import StudyError
-from automl.stores import (
+from automl.store.access import (
     check_writable,
     driver_problem,
     hide_password,

@@ -324,7 +324,7 @@ class StudyFolder:
         owner = self.owner()
         if owner is not None and owner != self.name:
             raise StudyError(f"{self.path} belongs to study '{owner}' (see {self.marker}), not '{self.name}'")
-        from automl.stores import check_writable
+        from automl.store.access import check_writable
 
         check_writable(self.path, "automl needs write access to the study folder")
         self.path.mkdir(parents=True, exist_ok=True)

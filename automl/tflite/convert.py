@@ -21,7 +21,7 @@ import numpy as np
 
 from automl.builders.registry import Registry
 from automl.errors import ExportError
-from automl.export.prepare import all_layers
+from automl.tflite.prepare import all_layers
 
 
 @dataclass

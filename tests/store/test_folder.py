@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from automl.errors import ConfigError, StudyError
-from automl.study.folder import MARKER, StudyFolder, atomic_path, check_name, read_json, write_json
+from automl.store.folder import MARKER, StudyFolder, atomic_path, check_name, read_json, write_json
 
 
 @pytest.mark.parametrize("name", ["artifacts", "keras_tuner", "mlflow.db", "optuna.db", "ui.log", "Artifacts",
