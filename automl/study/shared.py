@@ -35,9 +35,10 @@ from automl.liveness import OWNER
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, use_gpu
-from automl.store.access import database_lock, redact
+from automl.store.access import database_lock, redact, sqlite_file
 from automl.study.loop import Loop
 from automl.study.tune import TuneResult, _Study
+from automl.tracking.mlflow import absolute_sqlite
 
 #: study attributes every host reads: the session run all trials nest under, what a worker must match, the end
 SESSION_RUN, VERSIONS, DATA = "automl.session_run", "automl.versions", "automl.data_fingerprint"
@@ -295,5 +296,9 @@ def finish(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str 
     """End the study that workers of ``pipeline`` ran: best model, refit, test metrics, registry; once."""
     import_keras()
     plan = plan or make_plan(pipeline, storage=storage)
+    database = sqlite_file(absolute_sqlite(plan.storage))
+    if database is not None and not database.exists():  # refused before a store is made: nothing left behind
+        raise StudyError(f"no study '{plan.name}' in {redact(plan.storage)}: start its workers first "
+                         f"(automl worker {plan.pipeline.file})")
     with signals.handling():
         return _Finish(plan, tracking_uri, progress or Progress()).finish()
