@@ -123,6 +123,8 @@ def run(
         console.print(str(table.caption), markup=False, highlight=False)
     if result.pareto:
         console.print(pareto_table(result))
+    if result.latency_note:  # said where the user reads the result, not only in the docs
+        err_console.print(f"warning: {result.latency_note}", markup=False, highlight=False)
     if result.best_value is None:
         console.print("[yellow]no trial completed[/]")
     else:

@@ -60,7 +60,8 @@ class RichProgress(Observer):
 
     # -- what the study calls -------------------------------------------------------------------------
     def study_started(self, name: str, total: int, done_before: int, metric: str, direction: str) -> None:
-        self.name, self.metric, self.total, self.started = name, metric, total, time.monotonic()
+        # the trials' values are the first objective's (a multi-objective study names all of them, " / ")
+        self.name, self.metric, self.total, self.started = name, metric.split(" / ")[0], total, time.monotonic()
         self.best, self.best_trial, self.states, self.durations = None, None, {}, []
         resumed = f" (resuming: {done_before} earlier trials)" if done_before else ""
         self._say(f"study {name}: {total} trials, {metric} ({direction}){resumed}")
@@ -198,7 +199,11 @@ def pareto_table(result: Any) -> Table:
     for member in sorted(result.pareto, key=lambda m: m["values"][metrics[0]], reverse=first):
         table.add_row(str(member["trial"]), *(f"{member['values'][m]:.4g}" for m in metrics),
                       _params(member["params"]))
-    table.caption = "models kept in mlruns/<name>/trials/<trial>.keras; pareto.json on the parent run"
+    plan = getattr(result, "plan", None)
+    where = f"{plan.folder.trials_dir}/" if plan is not None else "the study folder's trials/"
+    kept = ", ".join(f"{m['trial']}.keras" for m in sorted(result.pareto, key=lambda m: m["trial"])[:8])
+    more = f" and {len(result.pareto) - 8} more" if len(result.pareto) > 8 else ""
+    table.caption = f"models kept in {where}: {kept}{more}; pareto.json on the parent run"
     return table
 
 

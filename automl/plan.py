@@ -68,6 +68,14 @@ class Plan:
         return [d for _, d in self.objectives] or [self.direction]
 
     @property
+    def headline(self) -> tuple[str, str]:
+        """``(metric, direction)`` as a study's header names them: every objective of a multi-objective study,
+        joined by `` / `` (``val_accuracy / tflite_latency_ms``, ``maximize / minimize``)."""
+        if not self.multi_objective:
+            return self.metric, self.direction
+        return " / ".join(m for m, _ in self.objectives), " / ".join(d for _, d in self.objectives)
+
+    @property
     def folder(self) -> StudyFolder:
         """``mlruns/<name>/``: the study's best model, later its student and exports."""
         return StudyFolder(self.pipeline.name)

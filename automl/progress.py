@@ -36,7 +36,8 @@ class Progress:
     """No-op observer; subclass it and override what you need (the CLI draws bars, :class:`Events` records)."""
 
     def study_started(self, name: str, total: int, done_before: int, metric: str, direction: str) -> None:
-        pass
+        """A multi-objective study names every objective, joined by `` / `` in ``metric`` and ``direction``
+        (the trials' values are the first objective's)."""
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
         pass

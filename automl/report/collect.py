@@ -37,6 +37,8 @@ class TrialRun:
     best_epoch: int | None = None
     reason: str | None = None
     history: dict[str, list[float]] = field(default_factory=dict)  # metric -> value per epoch
+    #: what the trial measured of its model (``tflite_latency_ms``, ``tflite_latency_cv``, ``tflite_kib``)
+    measured: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +59,17 @@ class StudyData:
     pareto: list[dict[str, Any]] = field(default_factory=list)
     #: the study's distillation as its last ``automl distill`` recorded it (student.json); None: not distilled
     distill: dict[str, Any] | None = None
+
+    @property
+    def latency_note(self) -> str | None:
+        """The run's warning when ``tflite_latency_ms`` is an objective or a constraint and its measurements are
+        partly noise (:func:`automl.tflite.measure.latency_trust`); else None."""
+        from automl.tflite.measure import latency_trust
+
+        named = f"{self.settings.get('objectives', '')} {self.settings.get('constraints', '')}"
+        if "tflite_latency_ms" not in named:
+            return None
+        return latency_trust([t.measured for t in self.trials if t.state in ("COMPLETE", "PRUNED")])
 
     @property
     def latest_run_id(self) -> str:
@@ -149,7 +162,8 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
             seconds=_finite(m.get("trial_seconds")),
             n_params=int(m["params_count"]) if m.get("params_count") else None,
             best_epoch=int(m["best_epoch"]) if "best_epoch" in m else None,
-            reason=tags.get("automl.fail_reason") or tags.get("automl.reason"))
+            reason=tags.get("automl.fail_reason") or tags.get("automl.reason"),
+            measured={k: v for k, v in m.items() if k.startswith("tflite_")})
     trials = [by_number[n] for n in sorted(by_number)]
     if histories:
         keys = (*CURVE_KEYS, metric, metric[4:] if metric.startswith("val_") else metric)

@@ -115,6 +115,7 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
         f"generated {escape(when)}</p>",
         '<div class="cards">' + "".join(f'<div class="card">{escape(k)}<b>{escape(str(v))}</b></div>'
                                         for k, v in cards) + "</div>",
+        *([f"<p class=flag>warning: {escape(study.latency_note)}</p>"] if study.latency_note else []),
         "<h2>Best trials</h2>",
     ]
     ranked = study.ranked()[:top]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -17,6 +18,8 @@ def summary(report: Report, top: int = 5) -> list[Any]:
     counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(study.counts().items()))
     out: list[Any] = [f"study [bold]{study.name}[/]: {len(study.trials)} trials ({counts or 'none'}) in "
                       f"{len(study.sessions)} session(s); {study.metric} ({study.direction})"]
+    if study.latency_note:
+        out.append(f"[yellow]warning:[/] {escape(study.latency_note)}")
     names = study.varying()
     table = Table(title=f"top trials by {study.metric}")
     for col in ("trial", study.metric, "best epoch", "seconds", "weights"):

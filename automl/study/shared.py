@@ -184,8 +184,7 @@ class _Worker(Loop):
         freeze_imports()
         self._open_runner()
         # the bar counts the study's budget: the trials counted before this worker joined are done already
-        self.progress.study_started(self.plan.name, budget, self.engine.count().counted, self.plan.metric,
-                                    self.plan.direction)
+        self.progress.study_started(self.plan.name, budget, self.engine.count().counted, *self.plan.headline)
         interrupted = False
         try:
             self._loop(budget, self.cfg.study.timeout)

@@ -55,6 +55,18 @@ class TuneResult:
     pareto: list[dict[str, Any]] = field(default_factory=list)  # multi-objective: the front (pareto.json)
     finished_before: bool = False  # `automl finish` found the study ended by an earlier finish (its result)
 
+    @property
+    def latency_note(self) -> str | None:
+        """One sentence when the study optimizes or constrains ``tflite_latency_ms`` and its measurements are
+        partly noise (models too fast to rank, timings that vary), with what to do; else None."""
+        from automl.tflite.measure import latency_trust
+
+        plan = self.plan
+        uses = [m for m, _ in self.objectives] + [c.metric for c in (plan.constraints if plan is not None else ())]
+        if "tflite_latency_ms" not in uses:
+            return None
+        return latency_trust([t.attrs for t in self.trials if t.state in ("COMPLETE", "PRUNED")])
+
 
 def _seed_everything(seed: int | None) -> None:
     """Seed this process's generators (every trial seeds its own from the study's seed and its number); Keras
@@ -128,7 +140,7 @@ class _Study(Session):
                          tags={"automl.space_changes": "; ".join(changes)} if changes else None)
         self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")
         self.tracker.log_text(parent, json.dumps(plan.data.summary(), indent=2, default=str), "data.json")
-        self.progress.study_started(plan.name, cfg.study.trials, before, plan.metric, plan.direction)
+        self.progress.study_started(plan.name, cfg.study.trials, before, *plan.headline)
         interrupted = False
         freeze_imports()
         try:

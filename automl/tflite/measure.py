@@ -129,4 +129,41 @@ def measure_model(model: Any, x_train: np.ndarray, request: MeasureRequest) -> d
             "tflite_latency_cv": latency.cv, "tflite_load": float(load)}
 
 
-__all__ = ["Latency", "MeasureRequest", "measure_model", "one_at_a_time", "time_blocks", "tflite_latency"]
+#: below this median per call, models are too fast to rank by latency on a shared CPU: two measurements of the
+#: same 24 models of 5-60 µs ranked them with Spearman 0.61 (docs/benchmarks.md, "Tune for the phone")
+TOO_FAST_MS = 0.1
+#: above this median coefficient of variation of the timed blocks, repeated timings of a model disagree
+NOISY_CV = 0.05
+
+
+def latency_trust(measured: list[dict[str, Any]]) -> str | None:
+    """One sentence when the ``tflite_latency_ms`` of a study's trials (their attributes) is partly noise: the
+    models are too fast to rank (:data:`TOO_FAST_MS`) or their timings vary (:data:`NOISY_CV`), with what to do;
+    None when the latencies can be trusted (or fewer than two were measured).
+
+    >>> latency_trust([{"tflite_latency_ms": 0.02, "tflite_latency_cv": 0.01}] * 3)[:68]
+    'tflite_latency_ms is partly noise here: the models take 20 µs a call'
+    >>> latency_trust([{"tflite_latency_ms": 4.0, "tflite_latency_cv": 0.01}] * 3) is None
+    True
+    """
+    latencies = [float(m["tflite_latency_ms"]) for m in measured if m.get("tflite_latency_ms") is not None]
+    cvs = [float(m["tflite_latency_cv"]) for m in measured if m.get("tflite_latency_cv") is not None]
+    if len(latencies) < 2:
+        return None
+    problems = []
+    median = float(np.median(latencies))
+    if median < TOO_FAST_MS:
+        problems.append(f"the models take {median * 1000:.0f} µs a call (median of {len(latencies)}), too fast to "
+                        "rank on a shared CPU")
+    if cvs and float(np.median(cvs)) > NOISY_CV:
+        problems.append(f"repeated timings of one model vary by {float(np.median(cvs)):.1%} (median CV, above "
+                        f"{NOISY_CV:.0%})")
+    if not problems:
+        return None
+    return ("tflite_latency_ms is partly noise here: " + "; ".join(problems) + ": time on a quieter machine or "
+            "with more timed blocks (study.measure.min_blocks, block_runs), on the device the model is for, or "
+            "optimize params_count or tflite_kib as a proxy")
+
+
+__all__ = ["NOISY_CV", "TOO_FAST_MS", "Latency", "MeasureRequest", "latency_trust", "measure_model", "one_at_a_time",
+           "time_blocks", "tflite_latency"]
