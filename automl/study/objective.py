@@ -29,7 +29,7 @@ from automl.plan import Plan
 from automl.predict import target_info
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
-from automl.study.folder import write_json
+from automl.study.folder import load_error, write_json
 from automl.trial.runner import Teacher, TrialRequest, TrialResult
 
 
@@ -140,7 +140,7 @@ class StudentObjective:
                 teacher = keras.models.load_model(self.teacher_path)
         except Exception as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
             raise StudyError(f"{where} is not a Keras model Keras can load: "
-                             f"{_load_error(self.teacher_path, exc)[:200]}") from None
+                             f"{load_error(self.teacher_path, exc)[:200]}") from None
         self._check_teacher(teacher, where)
         return teacher
 
@@ -253,13 +253,3 @@ def _measure_request(plan: Plan) -> Any:
     from automl.export.measure import MeasureRequest
 
     return MeasureRequest(**study.measure.model_dump(), lock=str(plan.folder.measure_lock.resolve()))
-
-
-def _load_error(path: Path, exc: Exception) -> str:
-    """Why Keras could not load ``path``, in one line (Keras calls a .keras file that is not a zip "not found")."""
-    import zipfile
-
-    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
-        return "not a zip archive (a .keras file is one): truncated, or another format"
-    text = str(exc).strip().replace(str(path), path.name)
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
