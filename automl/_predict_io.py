@@ -83,8 +83,9 @@ def read_csv(path: Path, delimiter: str) -> Any:
 
 
 def numeric_array(data: Any, file: str) -> np.ndarray:
-    """``data`` as an array of real numbers (float64: nothing is rounded to float32 before it is checked), one
-    sample per index of its first axis; text, complex numbers, a single value or no rows are errors."""
+    """``data`` as an array of real numbers, one sample per index of its first axis, in its own precision
+    (nothing rounded to float32 before :func:`check_range`); text, complex numbers, a single value or no rows
+    are errors."""
     x = np.asarray(data)
     if x.dtype.kind == "c":
         raise DataError(f"holds complex numbers ({x.dtype}): the model takes real numbers", file=file)
@@ -98,13 +99,15 @@ def numeric_array(data: Any, file: str) -> np.ndarray:
         raise DataError(f"holds a single value ({show(x.item())}), not rows of features", file=file)
     if not len(x):
         raise DataError(f"no rows: the array has shape {list(x.shape)}", file=file)
-    return x.astype(np.float64, copy=False)
+    return x
 
 
 def check_range(values: np.ndarray, columns: Sequence[str] | None, file: str, hint: str = "") -> None:
     """Refuse a number the model would see as inf: inf itself, or a finite number beyond float32's range
-    (``-1e308``). ``values``: float64, one row per sample; ``columns`` names its columns (None: an array's
+    (``-1e308``). ``values``: numbers, one row per sample; ``columns`` names its columns (None: an array's
     features, named by their index); ``hint`` ends the message (what to do instead)."""
+    if values.dtype.kind != "f":
+        return  # integers and booleans: none is beyond float32's range
     rows = values.reshape(len(values), -1)
     with np.errstate(invalid="ignore"):
         bad = np.abs(rows) > FLOAT32_MAX  # inf too; NaN is missing, not out of range

@@ -401,7 +401,7 @@ def predict(
 
     if name is not None and not _is_pipeline(pipeline):
         _guard(lambda: _refuse_name(pipeline))
-    with signals.handling():  # Ctrl-C / SIGTERM: stop between chunks of rows, exit 130 / 143, no -o file written
+    with signals.handling():  # Ctrl-C / SIGTERM: stop after a batch of rows, exit 130 / 143, no -o file written
         try:
             result = _guard(lambda: api.predict(pipeline, data, model=model, output=output,
                                                 overrides=_overrides(set_, None, name) or None))

@@ -88,10 +88,11 @@ class LoadedModel:
             raise DataError(f"this model reads the raw columns {io.names(self.columns)}: pass a CSV file or a "
                             f"DataFrame, not an array of shape {x.shape}", file=file)
         io.check_range(x, None, file)
-        if np.isnan(x).any():  # the encoding fills raw columns only: NaN here would be a NaN prediction
+        # the encoding fills in raw columns only: a NaN here would be a NaN prediction (argmax: the first class)
+        if x.dtype.kind == "f" and np.isnan(x).any():
             raise DataError(f"{int(np.isnan(x.reshape(len(x), -1)).any(axis=1).sum())} row(s) have missing values "
                             "(NaN); this model was trained on complete numeric rows", file=file)
-        x = x.astype(np.float32)
+        x = x.astype(np.float32, copy=False)
         return (x, []) if self.encoding else (self._shaped(x, file), [])
 
     def check_header(self, header: list[str], file: str) -> None:
@@ -211,14 +212,15 @@ def _notes(frame: Any, encoding: dict[str, Any]) -> list[str]:
     empty = np.ones(len(frame), dtype=bool)
     for col in encoding["columns"]:
         series = frame[col["column"]]
-        empty &= (_numbers(series) if col["kind"] == "numeric" else series).isna().to_numpy()
         if col["kind"] == "numeric":
-            numbers = _numbers(series)
-            n = int(numbers.isna().sum())
+            missing = _numbers(series).isna().to_numpy()
+            empty &= missing
+            n = int(missing.sum())
             if n:
                 notes.append(f"{col['column']}: {n} row(s) without a number, given the training median "
                              f"{col['fill']:g}")
             continue
+        empty &= series.isna().to_numpy()
         values = series.astype("string").fillna("<missing>")
         unseen = sorted(set(values.unique().tolist()) - set(col["categories"]))
         if unseen:
@@ -369,7 +371,7 @@ def predict(source: str | Path | Pipeline, data: Any, *, model: str | Path = "be
     (spreadsheet-safe, atomically: a Ctrl-C or an error leaves an earlier file as it was)."""
     from automl import signals
 
-    with signals.handling():  # Ctrl-C and SIGTERM stop at the next chunk (signals.Interrupted)
+    with signals.handling():  # Ctrl-C and SIGTERM stop after the batch of rows at hand (signals.Interrupted)
         loaded = load_model(source, model, name=name, overrides=overrides)
         file = str(data) if isinstance(data, str | Path) else ""
         rows = read_rows(data, loaded) if isinstance(data, str | Path) else data
