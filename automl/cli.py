@@ -409,17 +409,27 @@ def predict(
     name: NameOpt = None,
 ) -> None:
     """Predict new raw rows with the study's model, encoded as its training rows were (class names, probabilities)."""
-    from automl import api
+    from automl import api, signals
+    from automl._predict_io import write_csv
 
     if name is not None and not _is_pipeline(pipeline):
         _guard(lambda: _refuse_name(pipeline))
-    result = _guard(lambda: api.predict(pipeline, data, model=model, output=output,
-                                        overrides=_overrides(set_, None, name) or None))
-    for note in result.attrs.get("notes", []):
-        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    if output is None:
-        sys.stdout.write(result.to_csv(index=False))
-        return
+    with signals.handling():  # Ctrl-C / SIGTERM: stop after a batch of rows, exit 130 / 143, no -o file written
+        try:
+            result = _guard(lambda: api.predict(pipeline, data, model=model, output=output,
+                                                overrides=_overrides(set_, None, name) or None))
+            for note in result.attrs.get("notes", []):
+                err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+            if output is None:
+                write_csv(result, sys.stdout)
+                return
+        except KeyboardInterrupt:
+            signals.hold()
+            kept = f"; {output} is as it was" if output is not None and output.exists() else ""
+            err_console.print(f"{signals.reason()}: no predictions written{kept}" if output is not None else
+                              f"{signals.reason()}: the predictions printed are incomplete", markup=False,
+                              highlight=False)
+            raise typer.Exit(signals.exit_code()) from None
     err_console.print(f"{len(result)} predictions of {result.attrs['model']} written to {output}", markup=False,
                       highlight=False)
 

@@ -4,8 +4,9 @@
 the point is reached in this process, counting from 1 (default 1; ``*``: every time). Points: ``store_create``,
 ``trial_start``, ``epoch_end``, ``between_trials``, ``save_best`` (the temporary file is written, not yet
 renamed), ``final_stage``, ``publish_students`` (a distill run's students are staged and listed, not yet
-moved into place); in a trial process (``train.isolation: process``) the trial's own points are
-named ``child_trial_start``, ``child_epoch_end``, ``child_save_best``. Actions:
+moved into place), ``predict_batch`` (``automl predict``, after each batch of rows); in a trial process
+(``train.isolation: process``) the trial's own points are named ``child_trial_start``, ``child_epoch_end``,
+``child_save_best``. Actions:
 
 - ``kill``: SIGKILL this process (what ``kill -9`` and the kernel's OOM killer do);
 - ``sigint`` / ``sigterm``: send that signal to this process (Ctrl-C, a scheduler's stop);

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from automl import _predict_io as io
 from automl.errors import ConfigError, DataError, StudyError
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from automl.store.folder import StudyFolder
 
 MODELS = ("best", "student")
+#: files that stand for a model elsewhere but not here (predict runs the Keras model, with its study's encoding)
+_NOT_STUDIES = (".tflite", ".h5", ".onnx", ".csv", ".npz", ".npy", ".json")
 #: the prediction column; one ``probability_<class>`` column per class follows it (classification)
 PREDICTION = "prediction"
 
@@ -80,13 +83,40 @@ class LoadedModel:
 
         if isinstance(data, pd.DataFrame):
             return self._encode_frame(data, file)
-        x = np.asarray(data, dtype=np.float32)
-        if self.encoding:
-            if x.ndim == 2 and x.shape[1] == len(self.encoding["features"]):
-                return x, []  # already encoded
-            raise DataError(f"this model reads the raw columns {', '.join(self.columns)}: pass a CSV file or a "
+        x = io.numeric_array(data, file)
+        if self.encoding and not (x.ndim == 2 and x.shape[1] == len(self.encoding["features"])):  # not encoded
+            raise DataError(f"this model reads the raw columns {io.names(self.columns)}: pass a CSV file or a "
                             f"DataFrame, not an array of shape {x.shape}", file=file)
-        return self._shaped(x, file), []
+        io.check_range(x, None, file)
+        # the encoding fills in raw columns only: a NaN here would be a NaN prediction (argmax: the first class)
+        if x.dtype.kind == "f" and np.isnan(x).any():
+            raise DataError(f"{int(np.isnan(x.reshape(len(x), -1)).any(axis=1).sum())} row(s) have missing values "
+                            "(NaN); this model was trained on complete numeric rows", file=file)
+        x = x.astype(np.float32, copy=False)
+        return (x, []) if self.encoding else (self._shaped(x, file), [])
+
+    def check_header(self, header: list[str], file: str) -> None:
+        """Whether a CSV with these columns can be what the model reads, before any row is read: the columns it
+        reads are there, and not too many others (numbers-only models: exactly their features, and the target)."""
+        missing = [c for c in self.columns if c not in header]
+        if missing:
+            raise DataError(self._missing(missing), file=file)
+        if self.columns:
+            most = len(self.columns) + io.EXTRA_COLUMNS
+            if len(header) > most:
+                raise DataError(f"the header has {len(header)} columns; the model reads {len(self.columns)} "
+                                f"({io.names(self.columns)}) and predict takes at most {io.EXTRA_COLUMNS} others",
+                                file=file)
+            return
+        features = len(header) - (self.target in header)
+        if features != int(np.prod(self.input_shape)):
+            raise DataError(f"the model takes samples of {int(np.prod(self.input_shape))} numbers (shape "
+                            f"{list(self.input_shape)}), got {features} column(s) besides the target: "
+                            f"{io.names(header)}", file=file)
+
+    def _missing(self, missing: list[str]) -> str:
+        return (f"column(s) missing: {io.names(missing)} (the model was trained on "
+                f"{io.names(self.columns, shown=20)})")
 
     def _shaped(self, x: np.ndarray, file: str) -> np.ndarray:
         shape = self.input_shape
@@ -101,8 +131,7 @@ class LoadedModel:
 
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
-            raise DataError(f"column(s) missing: {', '.join(missing)} (the model was trained on "
-                            f"{', '.join(self.columns)})", file=file)
+            raise DataError(self._missing(missing), file=file)
         if not self.encoding:
             if self.columns:
                 frame = frame[self.columns]
@@ -111,13 +140,18 @@ class LoadedModel:
             bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
             if bad:
                 raise DataError(f"column(s) {', '.join(bad)} are not numeric; the model takes numbers", file=file)
-            x = frame.to_numpy(dtype=np.float32)
+            x = frame.to_numpy(dtype=np.float64)
+            io.check_range(x, [str(c) for c in frame.columns], file)
             if np.isnan(x).any():
                 raise DataError(f"{int(np.isnan(x).any(axis=1).sum())} row(s) have missing values; this model was "
                                 "trained on complete numeric rows", file=file)
-            return self._shaped(x, file), []
+            return self._shaped(x.astype(np.float32), file), []
         from automl.data.sources import apply_encoding
 
+        numeric = [c["column"] for c in self.encoding["columns"] if c["kind"] == "numeric"]
+        if numeric:
+            io.check_range(np.column_stack([_numbers(frame[c]).to_numpy(dtype=np.float64) for c in numeric]),
+                           numeric, file, hint="; empty the cell to give it the training median")
         return apply_encoding(frame, self.encoding), _notes(frame, self.encoding)
 
     def predict(self, data: Any, *, file: str = "", batch_size: int = 256) -> Any:
@@ -127,7 +161,10 @@ class LoadedModel:
         import pandas as pd
 
         x, notes = self.encode(data, file=file)
-        out = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+        if not len(x):
+            raise DataError("no rows to predict", file=file)
+        out = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0, callbacks=[_safe_points()]),
+                         dtype=np.float64)
         index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(len(out))
         result = pd.DataFrame(index=index)
         if isinstance(data, pd.DataFrame) and self.encoding:
@@ -146,21 +183,44 @@ class LoadedModel:
         return result
 
 
-def _notes(frame: Any, encoding: dict[str, Any]) -> list[str]:
-    """What the encoding filled in for ``frame``: missing numbers (the training median), unseen categories."""
+def _safe_points() -> Any:
+    """A Keras callback that makes the end of every prediction batch a safe point: a Ctrl-C or SIGTERM stops
+    there (:func:`automl.signals.check`; fault point ``predict_batch``)."""
+    import keras  # imported already, with the model
+
+    from automl import faults, signals
+
+    class SafePoints(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_predict_batch_end(self, batch: int, logs: Any = None) -> None:
+            faults.point("predict_batch")
+            signals.check()
+
+    return SafePoints()
+
+
+def _numbers(series: Any) -> Any:
+    """A numeric column's values as the encoding reads them: booleans as 0 / 1, text as missing."""
     import pandas as pd
 
+    return pd.to_numeric(series.astype(float) if pd.api.types.is_bool_dtype(series) else series, errors="coerce")
+
+
+def _notes(frame: Any, encoding: dict[str, Any]) -> list[str]:
+    """What the encoding filled in for ``frame``: missing numbers (the training median), unseen categories, and
+    rows with every column missing (their prediction tells nothing of the row)."""
     notes = []
+    empty = np.ones(len(frame), dtype=bool)
     for col in encoding["columns"]:
         series = frame[col["column"]]
         if col["kind"] == "numeric":
-            numbers = pd.to_numeric(series.astype(float) if pd.api.types.is_bool_dtype(series) else series,
-                                    errors="coerce")
-            n = int(numbers.isna().sum())
+            missing = _numbers(series).isna().to_numpy()
+            empty &= missing
+            n = int(missing.sum())
             if n:
                 notes.append(f"{col['column']}: {n} row(s) without a number, given the training median "
                              f"{col['fill']:g}")
             continue
+        empty &= series.isna().to_numpy()
         values = series.astype("string").fillna("<missing>")
         unseen = sorted(set(values.unique().tolist()) - set(col["categories"]))
         if unseen:
@@ -168,6 +228,9 @@ def _notes(frame: Any, encoding: dict[str, Any]) -> list[str]:
             shown = ", ".join(repr(u) for u in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
             how = "code 0" if col["kind"] == "embedding" else "all zeros"
             notes.append(f"{col['column']}: {n} row(s) with a category unseen in training ({shown}): {how}")
+    if empty.any():
+        notes.append(f"{int(empty.sum())} row(s) with every column the model reads missing: predicted from the "
+                     "training medians (and the category <missing>) alone, nothing of the row")
     return notes
 
 
@@ -193,9 +256,12 @@ def _study_source(source: Any, name: str | None, overrides: Any) -> tuple[StudyF
     if name is not None or overrides:
         raise ConfigError(f"--name and --set apply to a pipeline file, not to {source}", path="--name")
     path = Path(str(source))
-    if path.is_dir():
-        return StudyFolder(path.name, root=path.parent), None, str(path)
-    return StudyFolder(str(source), root=ROOT), None, str(source)
+    if path.is_file() or path.suffix in _NOT_STUDIES:
+        raise ConfigError(f"{source} is a {path.suffix or 'plain'} file, not a study or pipeline: predict takes a "
+                          "pipeline file (.yaml), a study folder (mlruns/NAME), a study's name or a .keras model")
+    if path.is_dir() or len(path.parts) > 1:  # a folder's path, there or not: named as given
+        return StudyFolder(path.name, root=path.parent), None, "PIPELINE.yaml"
+    return StudyFolder(str(source), root=ROOT), None, "PIPELINE.yaml"
 
 
 def _model_path(folder: StudyFolder, model: str | Path, hint: str) -> Path:
@@ -268,11 +334,10 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
 
 
 # -- reading the rows -------------------------------------------------------------------------------------------
-def read_rows(path: str | Path) -> Any:
+def read_rows(path: str | Path, model: LoadedModel | None = None) -> Any:
     """A CSV file as a DataFrame, or the features of an ``.npz`` (``x``, else ``x_test``, else its one array) or
-    ``.npy`` file as an array; errors name the file."""
-    import pandas as pd
-
+    ``.npy`` file as an array; errors name the file. With ``model``, a CSV's header line is checked against the
+    columns the model reads before any row is (:meth:`LoadedModel.check_header`)."""
     path = Path(path)
     if path.is_dir():
         raise DataError("is a folder: predict reads a CSV, .npz or .npy file", file=str(path))
@@ -293,31 +358,27 @@ def read_rows(path: str | Path) -> Any:
                 return npz[key]
         except (OSError, ValueError) as exc:
             raise DataError(f"cannot read as .npz: {exc}", file=str(path)) from None
-    try:
-        frame = pd.read_csv(path)
-        if frame.shape[1] == 1:
-            frame = pd.read_csv(path, sep=None, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot read as CSV: {first}", file=str(path)) from None
-    return frame
+    header, delimiter = io.csv_header(path)
+    if model is not None:
+        model.check_header(header, str(path))
+    return io.read_csv(path, delimiter)
 
 
 def predict(source: str | Path | Pipeline, data: Any, *, model: str | Path = "best", output: str | Path | None = None,
             name: str | None = None, overrides: Any = None) -> Any:
     """Predictions of a study's model on ``data`` (a CSV / NPZ / NPY path, a DataFrame of raw rows or an array of
-    raw features) as a DataFrame (:meth:`LoadedModel.predict`); written to ``output`` as CSV when given."""
-    loaded = load_model(source, model, name=name, overrides=overrides)
-    file = str(data) if isinstance(data, str | Path) else ""
-    rows = read_rows(data) if isinstance(data, str | Path) else data
-    result = loaded.predict(rows, file=file)
-    result.attrs["model"] = str(loaded.path)
-    if output is not None:
-        try:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            result.to_csv(output, index=False)
-        except OSError as exc:
-            raise DataError(f"cannot write predictions: {exc.strerror or exc}", file=str(output)) from None
+    raw features) as a DataFrame (:meth:`LoadedModel.predict`); written to ``output`` as CSV when given
+    (spreadsheet-safe, atomically: a Ctrl-C or an error leaves an earlier file as it was)."""
+    from automl import signals
+
+    with signals.handling():  # Ctrl-C and SIGTERM stop after the batch of rows at hand (signals.Interrupted)
+        loaded = load_model(source, model, name=name, overrides=overrides)
+        file = str(data) if isinstance(data, str | Path) else ""
+        rows = read_rows(data, loaded) if isinstance(data, str | Path) else data
+        result = loaded.predict(rows, file=file)
+        result.attrs["model"] = str(loaded.path)
+        if output is not None:
+            io.write_csv_file(result, Path(output))
     return result
 
 

@@ -23,6 +23,7 @@ from automl.errors import ConfigError, StudyError
 from automl.plan import Plan
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
+from automl.store.folder import load_error
 from automl.trial.runner import Teacher, TrialRequest, TrialResult
 
 
@@ -83,7 +84,7 @@ class StudentObjective:
                 teacher = keras.models.load_model(self.teacher_path)
         except Exception as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
             raise StudyError(f"{where} is not a Keras model Keras can load: "
-                             f"{_load_error(self.teacher_path, exc)[:200]}") from None
+                             f"{load_error(self.teacher_path, exc)[:200]}") from None
         self._check_teacher(teacher, where)
         return teacher
 
@@ -185,13 +186,3 @@ class StudentObjective:
 
     def for_workers(self) -> Callable[[Plan], StudentObjective]:
         return functools.partial(StudentObjective, teacher=str(self.teacher_path.resolve()))
-
-
-def _load_error(path: Path, exc: Exception) -> str:
-    """Why Keras could not load ``path``, in one line (Keras calls a .keras file that is not a zip "not found")."""
-    import zipfile
-
-    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
-        return "not a zip archive (a .keras file is one): truncated, or another format"
-    text = str(exc).strip().replace(str(path), path.name)
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

@@ -161,8 +161,17 @@ def load_model(path: Path) -> Any:
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
             return keras.models.load_model(path)
     except Exception as exc:  # a truncated zip, a file that is not a model, a layer not registered here
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise ModelLoadError(f"{path} cannot be loaded as a Keras model: {type(exc).__name__}: {first}") from None
+        raise ModelLoadError(f"{path} is not a Keras model Keras can load: {load_error(path, exc)[:200]}") from None
+
+
+def load_error(path: Path, exc: Exception) -> str:
+    """Why Keras could not load ``path``, in one line (Keras calls a .keras file that is not a zip "not found")."""
+    import zipfile
+
+    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
+        return "not a zip archive (a .keras file is one): truncated, or another format"
+    text = str(exc).strip().replace(str(path), path.name)
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 class StudyFolder:
@@ -374,5 +383,5 @@ class StudyFolder:
         save_model(model, self.best_model, fault="save_best")
 
 
-__all__ = ["MARKER", "ROOT", "ModelLoadError", "StudyFolder", "atomic_path", "check_name", "copy_file", "load_model",
-           "read_json", "save_model", "write_bytes", "write_json"]
+__all__ = ["MARKER", "ROOT", "ModelLoadError", "StudyFolder", "atomic_path", "check_name", "copy_file", "load_error",
+           "load_model", "read_json", "save_model", "write_bytes", "write_json"]

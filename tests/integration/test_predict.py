@@ -3,10 +3,13 @@ regression; an NPZ of integer labels. The encoding is the one saved with the stu
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -206,16 +209,145 @@ def test_regression_predicts_in_the_targets_units(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "mlruns/spend/target.json is missing" in result.output
 
 
-def test_npz_study_predicts_its_integer_labels(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def npz_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One classification study on an NPZ of 4 features (integer labels 1 and 4); the pipeline's path."""
+    folder = tmp_path_factory.mktemp("predict_npz")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int) * 3 + 1  # labels 1 and 4
-    np.savez(tmp_path / "d.npz", x=x, y=y)
-    np.savez(tmp_path / "new.npz", x=x[:5])
-    path = _study(tmp_path, "npzs", {"source": "npz", "path": "d.npz"})
-    os.chdir(tmp_path)
+    np.savez(folder / "d.npz", x=x, y=y)
+    np.savez(folder / "new.npz", x=x[:5])
+    return _study(folder, "npzs", {"source": "npz", "path": "d.npz"})
+
+
+def test_npz_study_predicts_its_integer_labels(npz_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = npz_study
+    monkeypatch.chdir(path.parent)
     out = automl.predict(path, "new.npz")
     assert list(out.columns) == ["prediction", "probability_1", "probability_4"]
     assert set(out["prediction"]) <= {1, 4}
     result = runner.invoke(app, ["predict", str(path), "new.npz"])
     assert result.exit_code == 0 and "prediction,probability_1,probability_4" in result.output
+
+
+@pytest.mark.timeout(300)  # before the header check, a 3-million-column line ran for over 11 minutes
+def test_cli_predict_checks_the_header_line_before_reading_rows(in_csv_study: Path) -> None:
+    Path("wide.csv").write_text(",".join(["1"] * 3_000_000) + "\n")  # 6 MB on one line
+    started = time.monotonic()
+    result = runner.invoke(app, ["predict", str(in_csv_study), "wide.csv"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("wide.csv: the first line is longer than 1 MiB: not the header of rows a model "
+                                     "reads (predict reads a header line of column names, then one row per line)")
+    assert time.monotonic() - started < 60
+    columns = ["id", "age", "city", "calls", *(f"x{i}" for i in range(2000))]  # within 1 MiB, too many
+    Path("many.csv").write_text(",".join(columns) + "\n" + ",".join(["r", "30", "rome", "1"] + ["0"] * 2000) + "\n")
+    result = runner.invoke(app, ["predict", str(in_csv_study), "many.csv"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("many.csv: the header has 2004 columns; the model reads 3 (age, city, calls) "
+                                     "and predict takes at most 1000 others")
+
+
+def test_cli_predict_refuses_a_header_without_rows_or_with_a_name_twice(in_csv_study: Path) -> None:
+    _new_rows().iloc[:0].to_csv("header.csv", index=False)
+    result = runner.invoke(app, ["predict", str(in_csv_study), "header.csv"])
+    assert result.exit_code == 2 and result.output.strip() == "header.csv: no rows: the file holds a header line alone"
+    Path("twice.csv").write_text("id,age,city,age,calls\nr1,30,rome,70,2\n")  # pandas would read `age.1`
+    result = runner.invoke(app, ["predict", str(in_csv_study), "twice.csv"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "twice.csv: column 'age' appears twice in the header (columns 2 and 4): rename one"
+
+
+def test_cli_predict_refuses_arrays_that_are_not_rows_of_real_numbers(npz_study: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(npz_study.parent)
+    cases = {
+        "empty.npy": (np.zeros((0, 4), np.float32), "empty.npy: no rows: the array has shape [0, 4]"),
+        "text.npy": (np.array([["a", "b", "c", "d"]]),
+                     "text.npy: holds text (<U1), not numbers: the model takes numbers"),
+        "complex.npy": (np.ones((2, 4), complex),
+                        "complex.npy: holds complex numbers (complex128): the model takes real numbers"),
+        "nan.npy": (np.full((2, 4), np.nan), "nan.npy: 2 row(s) have missing values (NaN); this model was trained on "
+                    "complete numeric rows"),
+        "huge.npy": (np.array([[0.0, 1.0, -1e308, 2.0]]), "huge.npy: feature [2], row 1: -1e+308 is beyond what the "
+                     "model computes with (float32: |x| <= 3.4e+38)"),
+    }
+    for name, (array, message) in cases.items():
+        np.save(name, array)
+        result = runner.invoke(app, ["predict", str(npz_study), name])
+        assert (result.exit_code, result.output.strip()) == (2, message)
+
+
+def test_cli_predict_refuses_numbers_beyond_float32_and_notes_rows_all_missing(in_csv_study: Path) -> None:
+    for column, row, value in (("age", 2, "inf"), ("calls", 4, "-1e308")):
+        rows = _new_rows().astype({column: object})
+        rows.loc[row, column] = value
+        rows.to_csv("out_of_range.csv", index=False)
+        result = runner.invoke(app, ["predict", str(in_csv_study), "out_of_range.csv"])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip() == (
+            f"out_of_range.csv: column '{column}', row {row + 1}: {float(value):g} is beyond what the model computes "
+            "with (float32: |x| <= 3.4e+38); empty the cell to give it the training median")
+    rows = _new_rows()
+    rows.loc[[3, 4], ["age", "city", "calls"]] = np.nan
+    rows.to_csv("blank.csv", index=False)
+    result = runner.invoke(app, ["predict", str(in_csv_study), "blank.csv", "-o", "p.csv"])
+    assert result.exit_code == 0, result.output
+    note = ("note: 2 row(s) with every column the model reads missing: predicted from the training medians (and the "
+            "category <missing>) alone, nothing of the row")
+    assert result.output.count(note) == 1, result.output
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_predict_between_batches_and_keeps_the_earlier_output(
+        in_csv_study: Path, signum: int, code: int) -> None:
+    pd.concat([_new_rows()] * 100).to_csv("rows.csv", index=False)  # 600 rows: 3 batches of 256
+    Path("p.csv").write_text("earlier,predictions\n")
+    ready = Path("ready").resolve()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AUTOML_FAULT": "predict_batch:pause",
+           "AUTOML_FAULT_READY": str(ready)}
+    process = subprocess.Popen([sys.executable, "-m", "automl.cli", "predict", str(in_csv_study), "rows.csv", "-o",
+                                "p.csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first batch is predicted: the process waits at the batch's end
+    assert ready.exists(), process.communicate(timeout=60)
+    process.send_signal(signum)
+    ready.unlink()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    reason = "interrupted by the user (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
+    assert stderr.strip().splitlines()[-1] == f"{reason}: no predictions written; p.csv is as it was"
+    assert "Traceback" not in stderr
+    assert Path("p.csv").read_text() == "earlier,predictions\n"
+    assert [p.name for p in Path().iterdir() if p.name.startswith(".p.csv")] == []  # no temporary file left
+
+
+def test_predictions_csv_is_safe_to_open_in_a_spreadsheet(in_csv_study: Path) -> None:
+    ids = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "-1.5"]
+    _new_rows().assign(id=ids).to_csv("formulas.csv", index=False)
+    result = runner.invoke(app, ["predict", str(in_csv_study), "formulas.csv", "-o", "p.csv"])
+    assert result.exit_code == 0, result.output
+    with open("p.csv", newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [row["id"] for row in written] == ["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx", "-1.5"]
+    assert all(0 <= float(row["probability_yes"]) <= 1 for row in written)
+    printed = runner.invoke(app, ["predict", str(in_csv_study), "formulas.csv"])
+    assert printed.exit_code == 0 and "\n'=1+2," in printed.output and "\n-1.5," in printed.output
+
+
+def test_cli_predict_names_the_study_path_as_given(in_csv_study: Path) -> None:
+    _new_rows().to_csv("new.csv", index=False)
+    Path("model.tflite").write_bytes(b"TFL3")
+    Path("fake.keras").write_text("not a model")
+    cases = [
+        (["mlruns/nope", "new.csv"],
+         "no study 'nope' here (mlruns/nope does not exist): run `automl run PIPELINE.yaml` first"),
+        (["model.tflite", "new.csv"], "model.tflite is a .tflite file, not a study or pipeline: predict takes a "
+         "pipeline file (.yaml), a study folder (mlruns/NAME), a study's name or a .keras model"),
+        ([str(in_csv_study), "new.csv", "--model", "fake.keras"], "fake.keras is not a Keras model Keras can load: "
+         "not a zip archive (a .keras file is one): truncated, or another format"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["predict", *args])
+        assert (result.exit_code, result.output.strip()) == (2, message)

@@ -35,7 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plan", ("automl.plan",)),  # everything a study needs, settled once
     ("trial", ("automl.trial",)),  # one trial: build, compile, fit, score, measure; in a child process or inline
     ("study", ("automl.study",)),  # the loop, sessions, workers, the tuning study
-    ("products", ("automl.distill", "automl.export", "automl.predict", "automl.report")),  # what a study yields
+    # what a study yields
+    ("products", ("automl.distill", "automl.export", "automl.predict", "automl._predict_io", "automl.report")),
     ("api", ("automl.api", "automl")),
     ("frontends", ("automl.cli", "automl.console", "automl.testing")),
 )
