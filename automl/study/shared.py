@@ -58,6 +58,8 @@ def versions() -> dict[str, str]:
 
 def data_fingerprint(data: Any) -> str:
     """A digest of the splits (train, validation, test: values, shapes, dtypes) and class names."""
+    from automl.data.rows import update_digest
+
     digest = hashlib.sha256()
 
     def add(value: Any) -> None:
@@ -70,6 +72,8 @@ def data_fingerprint(data: Any) -> str:
                 add(item)
         elif value is None:
             digest.update(b"-")
+        elif hasattr(value, "shape") and np.dtype(value.dtype) != np.dtype(object):
+            update_digest(digest, value)  # chunk by chunk: a memory-mapped split is never read whole
         else:
             array = np.ascontiguousarray(value)
             digest.update(f"{array.dtype}{array.shape}".encode())
