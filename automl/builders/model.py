@@ -34,7 +34,7 @@ class ModelSpec:
                     embeddings: tuple[tuple[int, int], ...] = (),
                     metrics: tuple[str, ...] | None = None, precision: str = "float32") -> ModelSpec:
         axes = tuple(range(x.ndim - 1))  # per feature / per channel
-        mean, var = moments(x, axes)  # chunk by chunk: a memory-mapped split is never read whole
+        mean, var = moments(x, axes)  # chunk by chunk: a split read from files is never in memory whole
         for index, _ in embeddings:  # codes pass the normalization unchanged
             mean[index], var[index] = 0.0, 1.0
         spec = cls(

@@ -75,8 +75,8 @@ class DataConfig(_Model):
                         "image_folder")
     path: Path | None = Field(None, description="csv / npz: the file; npy: the folder holding x.npy and y.npy (or "
                               "x_train.npy, y_train.npy and optionally x_val.npy, y_val.npy, x_test.npy, y_test.npy), "
-                              "memory-mapped and read a batch at a time; image_folder: the folder with one sub-folder "
-                              "of images per class (relative to the pipeline file).")
+                              "read a batch of rows at a time, never whole; image_folder: the folder with one "
+                              "sub-folder of images per class (relative to the pipeline file).")
     target: str | None = Field(None, description="csv: the target column.")
     split_column: str | None = Field(
         None, description="csv: a column whose value in each row is train, val (or validation) or test: the "

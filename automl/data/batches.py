@@ -1,8 +1,8 @@
 """What ``fit`` / ``evaluate`` / ``predict`` are given: the arrays themselves, or batches read one at a time.
 
 Keras 3's ``fit`` on a NumPy array copies it into tensors, memory-mapped arrays included (a 2.1 GB float32
-memmap took a process from 0.8 to 5.2 GB resident). A split that is memory-mapped
-(:class:`~automl.data.rows.Rows`) or larger than :data:`STREAM_BYTES` goes in as a ``keras.utils.PyDataset``
+memmap took a process from 0.8 to 5.2 GB resident). A split read from files (:class:`~automl.data.rows.Rows`,
+e.g. of source ``npy``) or larger than :data:`STREAM_BYTES` goes in as a ``keras.utils.PyDataset``
 (every backend, JAX included) that reads one batch of rows at a time, in a fresh seeded order each epoch for
 training; then the process's memory does not depend on the number of rows. Small splits go in as arrays
 (Keras slices them faster than Python reads batches).

@@ -14,7 +14,7 @@ from automl.data.rows import Rows, concat, take
 class Dataset:
     """Split arrays. ``x`` keeps the source's raw values (the model carries its own preprocessing).
 
-    A memory-mapped source (``npy``) gives :class:`~automl.data.rows.Rows` for ``x_*`` (row numbers over its
+    A source read from files (``npy``) gives :class:`~automl.data.rows.Rows` for ``x_*`` (row numbers over its
     files, read a batch at a time); labels are always arrays in memory."""
 
     x_train: np.ndarray | Rows

@@ -124,7 +124,7 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
     assert x is not None
     if not all_finite(x):
         raise DataError("features contain NaN or infinite values", file=file, path="data")
-    return Dataset(  # a memory-mapped source's splits stay lazy: row numbers over its files
+    return Dataset(  # the splits of a source read from files stay lazy: row numbers over its files
         x_train=take(x, tr), y_train=y[tr], x_val=take(x, va), y_val=y[va], x_test=take(x, te), y_test=y[te],
         task=task, num_classes=len(class_names), class_names=class_names, class_values=class_values,
         feature_names=names, encoding=encoding, source=data.source, task_rule=task_why,

@@ -1,33 +1,28 @@
-"""Rows of memory-mapped ``.npy`` files, read only when asked (a split that never sits in memory whole).
+"""Rows of ``.npy`` files, read only when asked (a split that never sits in memory whole).
 
 A :class:`Rows` is a list of row numbers over one or more ``.npy`` files of the same sample shape (read as one
-concatenation), opened with ``mmap_mode="r"``. It behaves like a read-only array where the code needs one
-(``len``, ``shape``, ``dtype``, ``ndim``, ``x[i:j]``, ``x[rows]``, ``np.asarray(x)``), but choosing rows
-(:func:`take`, :func:`concat`) stays lazy: a random split of a 100 GB file is an index array, and a batch
-reads its own rows.
+concatenation). It behaves like a read-only array where the code needs one (``len``, ``shape``, ``dtype``,
+``ndim``, ``x[i:j]``, ``x[rows]``, ``np.asarray(x)``), but choosing rows (:func:`take`, :func:`concat`) stays
+lazy: a random split of a 100 GB file is an index array, and a batch reads its own rows.
 
-The pages a mapping has read count in the process's resident size (``/proc/PID/statm``, which
-``train.max_memory_mib`` watches) until the kernel needs them back: a reader that walks a whole file grows by
-the file's size (measured: 490 MB read in random batches of 256 rows grew ``RssFile`` by 250 MB). So a
-:class:`Rows` drops its mapped pages (``madvise(MADV_DONTNEED)``; they stay in the page cache, so reading them
-again costs no disk) each time it may have mapped :data:`RELEASE_BYTES`: its resident share stays below that,
-whatever the number of rows.
+Rows are read with plain file reads into the batch's own buffer, not through a memory map: the pages a mapping
+has touched count in the process's resident size (``/proc/PID/statm``, which ``train.max_memory_mib`` watches)
+until the kernel wants them back, and one fault can map a whole large folio of the page cache (measured: 490 MB
+read through ``np.load(mmap_mode="r")`` in random batches of 256 rows grew ``RssFile`` by 250 MB; a file just
+written, by its whole size even with ``madvise(MADV_DONTNEED)`` every 32 MB). The page cache still keeps hot rows
+in memory, outside the process's count.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: bytes a Rows reads through its mappings before it drops their pages from the process's resident set
-RELEASE_BYTES = 32 * 2**20
-#: what one page fault may map (Linux's default ``fault_around_bytes``)
-FAULT_AROUND_BYTES = 64 * 2**10
 #: rows per chunk when a whole split is walked (statistics, digests, checks): about this many bytes
 CHUNK_BYTES = 32 * 2**20
 
@@ -44,10 +39,10 @@ class Rows:
 
     def __init__(self, paths: Sequence[str | Path], index: np.ndarray | None = None) -> None:
         self.paths = tuple(os.path.abspath(p) for p in paths)  # the same files from any working directory
-        self._bases: list[np.ndarray] | None = None
-        self._read = 0  # bytes read through the mappings since their pages were last dropped
+        self._files: list[Any] | None = None  # opened on the first read (a pickled Rows reopens them)
         heads = [_header(p) for p in self.paths]
-        self.ends = np.cumsum([shape[0] for shape, _ in heads])
+        self.offsets = [offset for _, _, offset in heads]  # where each file's rows start
+        self.ends = np.cumsum([shape[0] for shape, _, _ in heads])
         self.row_shape: tuple[int, ...] = tuple(heads[0][0][1:])
         self.dtype: np.dtype[Any] = heads[0][1]
         total = int(self.ends[-1]) if len(self.ends) else 0
@@ -89,57 +84,63 @@ class Rows:
         return f"Rows({len(self)} of {', '.join(Path(p).name for p in self.paths)}, {self.row_shape}, {self.dtype})"
 
     def __getstate__(self) -> dict[str, Any]:  # a pickled Rows reopens its files where it lands
-        return {**self.__dict__, "_bases": None, "_read": 0}
+        return {**self.__dict__, "_files": None}
 
     # -- reading --------------------------------------------------------------------------------------------
     def read(self, rows: np.ndarray) -> np.ndarray:
-        """The rows numbered ``rows`` (global row numbers, any order) as one array."""
+        """The rows numbered ``rows`` (global row numbers, any order) as one array: one file read per run of
+        consecutive rows, straight into the result."""
         rows = np.asarray(rows, dtype=np.int64)
-        if self._bases is None:
-            self._bases = [np.load(p, mmap_mode="r", allow_pickle=False) for p in self.paths]
         out = np.empty((len(rows), *self.row_shape), dtype=self.dtype)
-        part = np.searchsorted(self.ends, rows, side="right")
+        if not len(rows):
+            return out
+        row_bytes = out.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+        order = np.argsort(rows, kind="stable")  # ascending: the files are read forwards
+        ordered = rows[order]
+        buffer = np.empty_like(out) if not np.array_equal(order, np.arange(len(rows))) else out
+        view = memoryview(buffer.reshape(-1).view(np.uint8))
+        # runs of consecutive rows inside one file: [first, last) positions in ``ordered``
+        part = np.searchsorted(self.ends, ordered, side="right")
+        breaks = np.flatnonzero((np.diff(ordered) != 1) | (np.diff(part) != 0)) + 1
         starts = np.concatenate([[0], self.ends[:-1]])
-        for i in np.unique(part):
-            where = np.flatnonzero(part == i)
-            local = rows[where] - starts[i]
-            order = np.argsort(local, kind="stable")  # ascending offsets: the file is read forwards
-            out[where[order]] = self._bases[i][local[order]]
-        # a page fault maps its neighbours too (Linux's fault-around, 64 KiB): a scattered read maps more than
-        # it reads
-        self._read += out.nbytes + len(rows) * FAULT_AROUND_BYTES
-        if self._read >= RELEASE_BYTES:
-            self.release()
+        with _LOCK:
+            files = self._open()
+            for first, last in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(rows)]]), strict=True):
+                p = int(part[first])
+                f = files[p]
+                f.seek(self.offsets[p] + int(ordered[first] - starts[p]) * row_bytes)
+                want = (last - first) * row_bytes
+                if f.readinto(view[first * row_bytes:first * row_bytes + want]) != want:
+                    raise OSError(f"{self.paths[p]} ended before row {int(ordered[last - 1] - starts[p])}")
+        if buffer is not out:
+            out[order] = buffer
         return out
 
-    def release(self) -> None:
-        """Drop the mapped pages from this process's resident set (the page cache keeps them)."""
-        self._read = 0
-        for base in self._bases or []:
-            mapping = _mapping(base)
-            if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
-                mapping.madvise(mmap.MADV_DONTNEED)
+    def _open(self) -> list[Any]:
+        if self._files is None:
+            self._files = [open(p, "rb", buffering=0) for p in self.paths]  # noqa: SIM115 (kept open: one per read)
+        return self._files
 
 
-#: a split's features: an array (in memory or memory-mapped) or lazy rows of memory-mapped files
+#: a split's features: an array (in memory or memory-mapped) or lazy rows of .npy files
 Split = np.ndarray | Rows
 
+_LOCK = threading.Lock()  # a file's position is shared: one read at a time (Keras may read from its own thread)
 
-def _header(path: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
-    """The shape and dtype a ``.npy`` file declares (its data is not read)."""
+
+def _header(path: str) -> tuple[tuple[int, ...], np.dtype[Any], int]:
+    """The shape and dtype a ``.npy`` file declares and where its data starts (the data is not read)."""
     with open(path, "rb") as f:
         version = np.lib.format.read_magic(f)
-        shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0(f))
-    return tuple(int(d) for d in shape), np.dtype(dtype)
-
-
-def _mapping(array: np.ndarray) -> mmap.mmap | None:
-    """The ``mmap`` behind a memory-mapped array (``np.load(..., mmap_mode="r")`` builds the array on it)."""
-    base: Any = array
-    while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
-    return base
+        shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                 else np.lib.format.read_array_header_2_0(f))
+        offset = f.tell()
+    if fortran and len(shape) > 1:
+        raise ValueError(f"{os.path.basename(path)} is stored in Fortran order: save it in C order "
+                         "(np.save(path, np.ascontiguousarray(x)))")
+    if np.dtype(dtype).hasobject:
+        raise ValueError(f"{os.path.basename(path)} holds Python objects, not numbers")
+    return tuple(int(d) for d in shape), np.dtype(dtype), offset
 
 
 # -- lazy selection ---------------------------------------------------------------------------------------
@@ -213,5 +214,5 @@ def update_digest(digest: Any, x: Any) -> None:
         digest.update(np.ascontiguousarray(chunk).data)
 
 
-__all__ = ["CHUNK_BYTES", "RELEASE_BYTES", "Rows", "Split", "all_finite", "chunks", "concat", "is_lazy",
+__all__ = ["CHUNK_BYTES", "Rows", "Split", "all_finite", "chunks", "concat", "is_lazy",
            "moments", "take", "update_digest"]

@@ -144,10 +144,11 @@ def _npz(cfg: DataConfig, file: str) -> RawData:
 
 @source("npy")
 def _npy(cfg: DataConfig, file: str) -> RawData:
-    """A folder of ``.npy`` files, memory-mapped (never read whole): ``x.npy`` and ``y.npy`` (automl splits
-    them), or fixed splits ``x_train.npy``, ``y_train.npy`` with ``x_val.npy``, ``y_val.npy`` and ``x_test.npy``,
-    ``y_test.npy`` where the user has them (a missing one is split off the training rows), as ``npz`` names them.
-    ``x`` keeps its dtype (uint8 pixels stay uint8: the model's preprocessing makes the floats)."""
+    """A folder of ``.npy`` files, read a batch of rows at a time (never whole: :class:`Rows`): ``x.npy`` and
+    ``y.npy`` (automl splits them), or fixed splits ``x_train.npy``, ``y_train.npy`` with ``x_val.npy``,
+    ``y_val.npy`` and ``x_test.npy``, ``y_test.npy`` where the user has them (a missing one is split off the
+    training rows), as ``npz`` names them. ``x`` keeps its dtype (uint8 pixels stay uint8: the model's
+    preprocessing makes the floats)."""
     folder = Path(str(cfg.path))
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder (source npy needs one holding x.npy and y.npy, or x_train.npy and "

@@ -73,7 +73,7 @@ def data_fingerprint(data: Any) -> str:
         elif value is None:
             digest.update(b"-")
         elif hasattr(value, "shape") and np.dtype(value.dtype) != np.dtype(object):
-            update_digest(digest, value)  # chunk by chunk: a memory-mapped split is never read whole
+            update_digest(digest, value)  # chunk by chunk: a split read from files is never in memory whole
         else:
             array = np.ascontiguousarray(value)
             digest.update(f"{array.dtype}{array.shape}".encode())

@@ -193,7 +193,7 @@ class _Study(Session):
         from automl.data.rows import concat
 
         data = self.plan.data
-        x = concat([data.x_train, data.x_val])  # lazy for a memory-mapped source: only the spec reads it
+        x = concat([data.x_train, data.x_val])  # lazy for a source read from files: only the spec reads it
         y = np.concatenate([data.y_train, data.y_val])
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
         runner = self._final_runner()

@@ -57,7 +57,7 @@ def write_splits(data: Dataset, root: Path) -> Path:
     digest = hashlib.sha1()
     for name in _SPLITS:
         digest.update(name.encode())
-        update_digest(digest, getattr(data, name))  # chunk by chunk: a memory-mapped split is never read whole
+        update_digest(digest, getattr(data, name))  # chunk by chunk: a split read from files is never in memory whole
     folder = root / digest.hexdigest()[:16]
     if not (folder / "done").exists():
         from automl.study.folder import atomic_path
@@ -81,8 +81,9 @@ def write_splits(data: Dataset, root: Path) -> Path:
 
 
 def map_splits(folder: Path, meta: dict[str, Any]) -> Dataset:
-    """The splits written by :func:`write_splits`, memory-mapped; a split of a memory-mapped source, or one
-    larger than ``STREAM_BYTES``, as :class:`~automl.data.rows.Rows` (the trials read it a batch at a time)."""
+    """The splits written by :func:`write_splits`, memory-mapped; a split of a source read from files, or an
+    ``x`` split larger than ``STREAM_BYTES``, as :class:`~automl.data.rows.Rows` (the trials read it a batch at a
+    time)."""
     arrays: dict[str, Any] = {}
     for name in _SPLITS:
         listed = folder / f"{name}.paths.json"
