@@ -98,7 +98,7 @@ class Rows:
         order = np.argsort(rows, kind="stable")  # ascending: the files are read forwards
         ordered = rows[order]
         buffer = np.empty_like(out) if not np.array_equal(order, np.arange(len(rows))) else out
-        view = memoryview(buffer.reshape(-1).view(np.uint8))
+        view = buffer.reshape(-1).view(np.uint8).data  # the bytes the reads fill
         # runs of consecutive rows inside one file: [first, last) positions in ``ordered``
         part = np.searchsorted(self.ends, ordered, side="right")
         breaks = np.flatnonzero((np.diff(ordered) != 1) | (np.diff(part) != 0)) + 1
