@@ -8,9 +8,12 @@ and the study's metric are computed every epoch; the rest once per trial and on 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from automl.data.rows import Split
 
 CLASSIFICATION_METRICS = ("loss", "accuracy", "precision", "recall", "f1", "auc")
 REGRESSION_METRICS = ("loss", "mae", "mse", "rmse")
@@ -81,7 +84,7 @@ def keras_metrics(task: str, num_classes: int = 0, names: Iterable[str] | None =
     return [m for m in out if m.name in keep]
 
 
-def predict_eagerly(model: Any, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def predict_eagerly(model: Any, x: Split, batch_size: int = 1024) -> np.ndarray:
     """``model(x)`` in inference mode, batch by batch, without tracing a predict function.
 
     ``model.predict`` traces a graph on its first call (a fraction of a second per model on CPU), which
@@ -105,14 +108,16 @@ def score_predictions(y_true: np.ndarray, y_pred: np.ndarray, task: str, num_cla
     return scores
 
 
-def score_model(model: Any, x: np.ndarray, y: np.ndarray, task: str, num_classes: int = 0,
+def score_model(model: Any, x: Split, y: np.ndarray, task: str, num_classes: int = 0,
                 batch_size: int = 1024) -> dict[str, float]:
     """The loss and every metric of ``task`` for ``model`` on ``x``, ``y``.
 
     ``evaluate`` gives the loss and the compiled metrics; the ones not compiled come from predictions.
     """
-    scores = {k: float(v) for k, v in model.evaluate(x, y, batch_size=batch_size, verbose=0,
-                                                      return_dict=True).items()}
+    from automl.data.batches import batches, streamed
+
+    data = {"x": batches(x, y, batch_size)} if streamed(x) else {"x": x, "y": y, "batch_size": batch_size}
+    scores = {k: float(v) for k, v in model.evaluate(**data, verbose=0, return_dict=True).items()}
     missing = [m for m in scored_metrics(task) if m not in scores]
     if missing and len(x):
         scores.update(score_predictions(y, predict_eagerly(model, x, batch_size), task, num_classes, missing))

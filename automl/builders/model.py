@@ -10,6 +10,7 @@ import numpy as np
 from automl.builders.blocks import BLOCKS, BuildContext
 from automl.builders.metrics import keras_metrics
 from automl.builders.optimizers import build_optimizer
+from automl.data.rows import Split, moments
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,11 @@ class ModelSpec:
     precision: str = "float32"  # Keras dtype policy of the block: float32 | mixed_float16 | mixed_bfloat16
 
     @classmethod
-    def from_arrays(cls, x: np.ndarray, y: np.ndarray, task: str, num_classes: int, *,
+    def from_arrays(cls, x: Split, y: np.ndarray, task: str, num_classes: int, *,
                     embeddings: tuple[tuple[int, int], ...] = (),
                     metrics: tuple[str, ...] | None = None, precision: str = "float32") -> ModelSpec:
         axes = tuple(range(x.ndim - 1))  # per feature / per channel
-        x64 = x.astype(np.float64)
-        mean, var = x64.mean(axis=axes), x64.var(axis=axes)
+        mean, var = moments(x, axes)  # chunk by chunk: a split read from files is never in memory whole
         for index, _ in embeddings:  # codes pass the normalization unchanged
             mean[index], var[index] = 0.0, 1.0
         spec = cls(

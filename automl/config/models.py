@@ -58,6 +58,7 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "synthetic": ("samples", "features", "classes", "shape", "noise"),
     "csv": ("path", "target", "categorical", "split_column", "validation_path", "test_path"),
     "npz": ("path",),
+    "npy": ("path",),
     "image_folder": ("path", "image_size", "color_mode"),
 }
 _SPLITS = ("validation_split", "test_split", "stratify")
@@ -70,9 +71,12 @@ class _Model(BaseModel):
 class DataConfig(_Model):
     """Where the data comes from and how it is split."""
 
-    source: str = Field(description="digits | breast_cancer | wine | iris | synthetic | csv | npz | image_folder")
-    path: Path | None = Field(None, description="csv / npz: the file; image_folder: the folder with one sub-folder "
-                              "of images per class (relative to the pipeline file).")
+    source: str = Field(description="digits | breast_cancer | wine | iris | synthetic | csv | npz | npy | "
+                        "image_folder")
+    path: Path | None = Field(None, description="csv / npz: the file; npy: the folder holding x.npy and y.npy (or "
+                              "x_train.npy, y_train.npy and optionally x_val.npy, y_val.npy, x_test.npy, y_test.npy), "
+                              "read a batch of rows at a time, never whole; image_folder: the folder with one "
+                              "sub-folder of images per class (relative to the pipeline file).")
     target: str | None = Field(None, description="csv: the target column.")
     split_column: str | None = Field(
         None, description="csv: a column whose value in each row is train, val (or validation) or test: the "
@@ -117,7 +121,7 @@ class DataConfig(_Model):
         allowed = set(DATA_SOURCES[self.source]) | set(_SPLITS) | {"source"}
         for key in sorted(self.model_fields_set - allowed):
             raise ValueError(f"[{key}] does not apply to source '{self.source}'")
-        if self.source in ("csv", "npz", "image_folder") and self.path is None:
+        if self.source in ("csv", "npz", "npy", "image_folder") and self.path is None:
             raise ValueError(f"[path] source '{self.source}' needs a `path`")
         if self.source == "csv" and not self.target:
             raise ValueError("[target] source 'csv' needs a `target` column")

@@ -7,16 +7,21 @@ from typing import Any
 
 import numpy as np
 
+from automl.data.rows import Rows, concat, take
+
 
 @dataclass
 class Dataset:
-    """Split arrays. ``x`` keeps the source's raw values (the model carries its own preprocessing)."""
+    """Split arrays. ``x`` keeps the source's raw values (the model carries its own preprocessing).
 
-    x_train: np.ndarray
+    A source read from files (``npy``) gives :class:`~automl.data.rows.Rows` for ``x_*`` (row numbers over its
+    files, read a batch at a time); labels are always arrays in memory."""
+
+    x_train: np.ndarray | Rows
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: np.ndarray | Rows
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: np.ndarray | Rows
     y_test: np.ndarray
     task: str
     num_classes: int = 0
@@ -48,14 +53,14 @@ class Dataset:
         """
         from sklearn.model_selection import KFold, StratifiedKFold
 
-        x = np.concatenate([self.x_train, self.x_val])
+        x = concat([self.x_train, self.x_val])
         y = np.concatenate([self.y_train, self.y_val])
         state = 0 if seed is None else seed
         if stratify and self.task == "classification" and np.bincount(y.astype(np.int64)).min(initial=k) >= k:
             splits = StratifiedKFold(k, shuffle=True, random_state=state).split(x, y)
         else:
             splits = KFold(k, shuffle=True, random_state=state).split(x)
-        return [replace(self, x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va]) for tr, va in splits]
+        return [replace(self, x_train=take(x, tr), y_train=y[tr], x_val=take(x, va), y_val=y[va]) for tr, va in splits]
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ import numpy as np
 from automl._text import show
 from automl.config.models import DataConfig
 from automl.data.dataset import Dataset
+from automl.data.rows import all_finite, take
 from automl.data.sources import SOURCES, RawData, apply_encoding, fit_encoding
 from automl.errors import DataError
 
@@ -121,10 +122,10 @@ def _load_cached(key: str, task: str | None, seed: int | None, file: str) -> Dat
         encoding = fit_encoding(raw.frame.iloc[tr], file, raw.categorical)
         x, names = apply_encoding(raw.frame, encoding), list(encoding["features"])
     assert x is not None
-    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+    if not all_finite(x):
         raise DataError("features contain NaN or infinite values", file=file, path="data")
-    return Dataset(
-        x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va], x_test=x[te], y_test=y[te],
+    return Dataset(  # the splits of a source read from files stay lazy: row numbers over its files
+        x_train=take(x, tr), y_train=y[tr], x_val=take(x, va), y_val=y[va], x_test=take(x, te), y_test=y[te],
         task=task, num_classes=len(class_names), class_names=class_names, class_values=class_values,
         feature_names=names, encoding=encoding, source=data.source, task_rule=task_why,
         fixed_split=raw.split is not None,

@@ -1,4 +1,5 @@
-"""Data sources: built-in scikit-learn sets, generated sets, CSV and NPZ files, image folders -> (x, y).
+"""Data sources: built-in scikit-learn sets, generated sets, CSV and NPZ files, folders of .npy files, image
+folders -> (x, y).
 
 Every source returns raw features exactly as a caller of the exported model would pass them; the
 model's own preprocessing layers standardize them. Nothing is downloaded.
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from automl.config.models import DataConfig
+from automl.data.rows import Rows
 from automl.errors import DataError
 
 #: the values of a split column (``data.split_column``) and of :attr:`RawData.split`
@@ -25,7 +27,7 @@ SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "va
 
 @dataclass
 class RawData:
-    x: np.ndarray | None  # None while ``frame`` waits to be encoded (CSV: on the training rows only)
+    x: np.ndarray | Rows | None  # None while ``frame`` waits to be encoded (CSV: on the training rows only)
     y: np.ndarray
     feature_names: list[str] | None = None
     encoding: dict[str, Any] | None = None
@@ -131,30 +133,89 @@ def _npz(cfg: DataConfig, file: str) -> RawData:
     labels: list[np.ndarray] = []
     for name, x, y in parts:
         which = "" if name == "all" else f"_{name}"
-        if len(x) != len(y):
-            raise DataError(f"x{which} and y{which} must have the same length, got {len(x)} and {len(y)}", file=file,
-                            path="data.path")
-        if x.ndim < 2 or x.ndim > 4:
-            raise DataError(f"x{which} must have rank 2, 3 or 4 (N, ...), got shape {x.shape}", file=file,
-                            path="data.path")
-        if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
-            raise DataError(f"x{which} must be numeric, got dtype {x.dtype}", file=file, path="data.path")
-        if xs and x.shape[1:] != xs[0].shape[1:]:
-            raise DataError(f"x{which} has samples of shape {x.shape[1:]}, x_train {xs[0].shape[1:]}", file=file,
-                            path="data.path")
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        elif y.ndim == 2 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
-            y = y.argmax(axis=1)  # one-hot labels
-        if y.ndim != 1:
-            raise DataError(f"y{which} must have shape (N,) (or one-hot (N, C)), got {y.shape}", file=file,
-                            path="data.path")
+        y = _labels(y, _check_pair(x, y, which, xs[0] if xs else None, file), file)
         xs.append(x.astype(np.float32))
         ys.append(y)
         labels.append(np.asarray([name] * len(x), dtype=object))
     if len(parts) == 1 and parts[0][0] == "all":
         return RawData(x=xs[0], y=ys[0])
     return RawData(x=np.concatenate(xs), y=np.concatenate(ys), split=np.concatenate(labels))
+
+
+@source("npy")
+def _npy(cfg: DataConfig, file: str) -> RawData:
+    """A folder of ``.npy`` files, read a batch of rows at a time (never whole: :class:`Rows`): ``x.npy`` and
+    ``y.npy`` (automl splits them), or fixed splits ``x_train.npy``, ``y_train.npy`` with ``x_val.npy``,
+    ``y_val.npy`` and ``x_test.npy``, ``y_test.npy`` where the user has them (a missing one is split off the
+    training rows), as ``npz`` names them. ``x`` keeps its dtype (uint8 pixels stay uint8: the model's
+    preprocessing makes the floats)."""
+    folder = Path(str(cfg.path))
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder (source npy needs one holding x.npy and y.npy, or x_train.npy and "
+                        "y_train.npy)", file=file, path="data.path")
+    names = sorted(p.name for p in folder.glob("*.npy"))
+    if "x_train.npy" in names or "y_train.npy" in names:
+        groups = [(name, f"_{name}") for name in ("train", "val", "test")]
+    elif "x.npy" in names and "y.npy" in names:
+        groups = [("all", "")]
+    else:
+        raise DataError(f"{folder.name} must hold x.npy and y.npy (or x_train.npy, y_train.npy and optionally "
+                        f"x_val.npy, y_val.npy, x_test.npy, y_test.npy), got {names or 'no .npy file'}", file=file,
+                        path="data.path")
+    xs: list[Rows] = []
+    ys: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for name, which in groups:
+        pair = [f"{k}{which}.npy" in names for k in ("x", "y")]
+        if pair != [True, True]:
+            if any(pair) or name in ("train", "all"):
+                raise DataError(f"{folder.name} must hold both x{which}.npy and y{which}.npy, got {names}", file=file,
+                                path="data.path")
+            continue
+        try:
+            x = Rows([folder / f"x{which}.npy"])
+            y = np.load(folder / f"y{which}.npy", mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read x{which}.npy / y{which}.npy under {folder.name} as .npy: "
+                            f"{str(exc).splitlines()[0]}", file=file, path="data.path") from None
+        y = _labels(np.asarray(y), _check_pair(x, y, which, xs[0] if xs else None, file), file)
+        if xs and x.dtype != xs[0].dtype:  # one memory map per file, read as one array: one dtype
+            raise DataError(f"x{which} has dtype {x.dtype}, x_train {xs[0].dtype}", file=file, path="data.path")
+        xs.append(x)
+        ys.append(y)
+        labels.append(np.asarray([name] * len(y), dtype=object))
+    paths = [p for x in xs for p in x.paths]
+    if len(xs) == 1 and groups[0][0] == "all":
+        return RawData(x=Rows(paths), y=ys[0])
+    return RawData(x=Rows(paths), y=np.concatenate(ys), split=np.concatenate(labels))
+
+
+def _check_pair(x: Any, y: Any, which: str, first: Any, file: str) -> str:
+    """``x{which}`` and ``y{which}`` agree (length, rank, dtype, the first split's sample shape); returns ``which``."""
+    if len(x) != len(y):
+        raise DataError(f"x{which} and y{which} must have the same length, got {len(x)} and {len(y)}", file=file,
+                        path="data.path")
+    if x.ndim < 2 or x.ndim > 4:
+        raise DataError(f"x{which} must have rank 2, 3 or 4 (N, ...), got shape {x.shape}", file=file,
+                        path="data.path")
+    if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
+        raise DataError(f"x{which} must be numeric, got dtype {x.dtype}", file=file, path="data.path")
+    if first is not None and x.shape[1:] != first.shape[1:]:
+        raise DataError(f"x{which} has samples of shape {x.shape[1:]}, x_train {first.shape[1:]}", file=file,
+                        path="data.path")
+    return which
+
+
+def _labels(y: np.ndarray, which: str, file: str) -> np.ndarray:
+    """``y{which}`` as one label per row: (N, 1) flattened, one-hot (N, C) turned into class indices."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+        y = y.argmax(axis=1)  # one-hot labels
+    if y.ndim != 1:
+        raise DataError(f"y{which} must have shape (N,) (or one-hot (N, C)), got {y.shape}", file=file,
+                        path="data.path")
+    return y
 
 
 @source("image_folder")

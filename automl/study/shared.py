@@ -59,6 +59,8 @@ def versions() -> dict[str, str]:
 
 def data_fingerprint(data: Any) -> str:
     """A digest of the splits (train, validation, test: values, shapes, dtypes) and class names."""
+    from automl.data.rows import update_digest
+
     digest = hashlib.sha256()
 
     def add(value: Any) -> None:
@@ -71,6 +73,8 @@ def data_fingerprint(data: Any) -> str:
                 add(item)
         elif value is None:
             digest.update(b"-")
+        elif hasattr(value, "shape") and np.dtype(value.dtype) != np.dtype(object):
+            update_digest(digest, value)  # chunk by chunk: a split read from files is never in memory whole
         else:
             array = np.ascontiguousarray(value)
             digest.update(f"{array.dtype}{array.shape}".encode())

@@ -200,8 +200,9 @@ class _Study(Session):
                                          "builder.sha256": joined("sha256")},
                          tags={"automl.builder": joined("block"), "automl.builder_sha256": joined("sha256")})
 
-    def _request(self, best: TrialRecord, x: np.ndarray, y: np.ndarray, epochs: int) -> TrialRequest:
-        """The best trial's configuration again, as a request to train on ``x``, ``y`` for ``epochs``."""
+    def _request(self, best: TrialRecord, x: Any, y: np.ndarray, epochs: int) -> TrialRequest:
+        """The best trial's configuration again, as a request to train on ``x`` (an array or lazy
+        :class:`~automl.data.rows.Rows`), ``y`` for ``epochs``."""
         data = self.plan.data
         block, hp = self.plan.space.decode(self.plan.space.replay(best.params))
         return TrialRequest(number=best.number, block=block, hp=hp,
@@ -219,8 +220,10 @@ class _Study(Session):
 
     def _refit(self, best: TrialRecord) -> None:
         """Retrain the best trial on train + validation for its best epoch count; it becomes best.keras."""
+        from automl.data.rows import concat
+
         data = self.plan.data
-        x = np.concatenate([data.x_train, data.x_val])
+        x = concat([data.x_train, data.x_val])  # lazy for a source read from files: only the spec reads it
         y = np.concatenate([data.y_train, data.y_val])
         epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
         runner = self._final_runner()

@@ -17,6 +17,7 @@ trial FAIL with the reason, and the next trial starts in a fresh process.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -31,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from automl import faults, signals
+from automl.data.batches import STREAM_BYTES
 from automl.data.dataset import Dataset
+from automl.data.rows import Rows, concat, update_digest
 from automl.trial.runner import (
     Reporter,
     TrialRequest,
@@ -53,17 +56,23 @@ def write_splits(data: Dataset, root: Path) -> Path:
     the end of the study, so that the study's own process never needs Keras."""
     digest = hashlib.sha1()
     for name in _SPLITS:
-        array = np.ascontiguousarray(getattr(data, name))
-        digest.update(f"{name}{array.dtype}{array.shape}".encode())
-        digest.update(array.data)
+        digest.update(name.encode())
+        update_digest(digest, getattr(data, name))  # chunk by chunk: a split read from files is never in memory whole
     folder = root / digest.hexdigest()[:16]
     if not (folder / "done").exists():
         from automl.store.folder import atomic_path
 
         folder.mkdir(parents=True, exist_ok=True)
         for name in _SPLITS:
+            split = getattr(data, name)
+            if isinstance(split, Rows):  # its row numbers and files: the trial process maps the files itself
+                with atomic_path(folder / f"{name}.rows.npy") as tmp:
+                    np.save(tmp, split.index)
+                with atomic_path(folder / f"{name}.paths.json") as tmp:
+                    Path(tmp).write_text(json.dumps(list(split.paths)))
+                continue
             with atomic_path(folder / f"{name}.npy") as tmp:
-                np.save(tmp, getattr(data, name))
+                np.save(tmp, split)
         (folder / "done").write_text("")
         for stale in root.iterdir():  # the splits of an earlier data version (or release) of this study
             if stale.is_dir() and stale != folder and (stale / "done").exists():
@@ -72,8 +81,18 @@ def write_splits(data: Dataset, root: Path) -> Path:
 
 
 def map_splits(folder: Path, meta: dict[str, Any]) -> Dataset:
-    """The splits written by :func:`write_splits`, memory-mapped."""
-    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _SPLITS}
+    """The splits written by :func:`write_splits`, memory-mapped; a split of a source read from files, or an
+    ``x`` split larger than ``STREAM_BYTES``, as :class:`~automl.data.rows.Rows` (the trials read it a batch at a
+    time)."""
+    arrays: dict[str, Any] = {}
+    for name in _SPLITS:
+        listed = folder / f"{name}.paths.json"
+        if listed.exists():
+            arrays[name] = Rows(json.loads(listed.read_text()), np.load(folder / f"{name}.rows.npy"))
+        elif name.startswith("x_") and (folder / f"{name}.npy").stat().st_size > STREAM_BYTES:
+            arrays[name] = Rows([folder / f"{name}.npy"])
+        else:
+            arrays[name] = np.load(folder / f"{name}.npy", mmap_mode="r")
     return Dataset(**arrays, **meta)
 
 
@@ -120,7 +139,7 @@ class InlineRunner:
         from automl.trial.runner import refit
 
         data = self.data
-        x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+        x, y = concat([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
         self.model = refit(request, x, y, data.class_names)
 
     def keep(self, path: Path, fault: str | None = None, *, watch_signals: bool = True) -> None:

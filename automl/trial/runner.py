@@ -20,6 +20,7 @@ from automl.builders.metrics import direction_of, predict_eagerly, score_predict
 from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
 from automl.config.constraints import Constraint
+from automl.data.batches import eval_inputs, fit_inputs
 from automl.runtime import release_memory
 
 
@@ -207,8 +208,11 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         weights = class_weights(req.hp, data.y_train, req.spec.num_classes, data.class_names) \
             if req.spec.task == "classification" and req.teacher is None else None
         start = time.perf_counter()
-        fitted.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), class_weight=weights,
-                   epochs=req.epochs, batch_size=req.batch_size, callbacks=callbacks, verbose=0)
+        # a memory-mapped or large split goes in a batch at a time (automl.data.batches), shuffled by the seed
+        seed = None if req.seed is None else req.seed + req.number
+        fitted.fit(**fit_inputs(data.x_train, data.y_train, req.batch_size, seed=seed),
+                   validation_data=eval_inputs(data.x_val, data.y_val, req.batch_size), class_weight=weights,
+                   epochs=req.epochs, callbacks=callbacks, verbose=0)
         result.fit_seconds = time.perf_counter() - start
     except Exception as exc:  # any failure of one configuration is that trial's outcome
         result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -309,7 +313,7 @@ def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | N
     return first
 
 
-def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray, class_names: Sequence[str] = ()) -> Any:
+def refit(req: TrialRequest, x: Any, y: np.ndarray, class_names: Sequence[str] = ()) -> Any:
     """Train ``req``'s configuration on all of ``x``, ``y`` for ``req.epochs`` epochs, without validation.
 
     ``req.spec`` should describe ``x`` (its normalization statistics come from the data it trains on).
@@ -321,7 +325,8 @@ def refit(req: TrialRequest, x: np.ndarray, y: np.ndarray, class_names: Sequence
     model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
     weights = class_weights(req.hp, y, req.spec.num_classes, class_names) if req.spec.task == "classification" \
         else None
-    model.fit(x, y, epochs=req.epochs, batch_size=req.batch_size, class_weight=weights, verbose=0)
+    seed = None if req.seed is None else req.seed + req.number
+    model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), epochs=req.epochs, class_weight=weights, verbose=0)
     return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
 
 

@@ -23,6 +23,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("automl.errors", "automl._text", "automl._types", "automl.faults", "automl.liveness",
                     "automl.signals", "automl.stats", "automl.progress")),
     ("parameters", ("automl.space.params",)),  # the tunable parameters and conditions every builder declares
+    # rows of .npy files read lazily, and the batches that feed them to Keras: what every model-facing layer reads
+    ("arrays", ("automl.data.rows", "automl.data.batches")),
     # the registries (blocks, optimizers, ...) and the one Keras runtime module, which registers builders/custom.py
     ("builders", ("automl.builders", "automl.runtime")),
     ("space", ("automl.space",)),  # a search space: parameters resolved against the builders' registries
