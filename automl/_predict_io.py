@@ -129,8 +129,16 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+#: decimals of a written probability (the returned DataFrame keeps full precision)
+PROBABILITY_DECIMALS = 4
+
+
 def _safe_frame(frame: Any) -> Any:
     from pandas.api import types
+
+    probabilities = [c for c in frame.columns if isinstance(c, str) and c.startswith("probability_")]
+    if probabilities:  # 0.7713, as docs/predict.md shows, not float32's 0.7712212204933167
+        frame = frame.assign(**{c: frame[c].round(PROBABILITY_DECIMALS) for c in probabilities})
 
     text = [c for c in frame.columns if types.is_object_dtype(frame[c]) or types.is_string_dtype(frame[c])]
     if not text and not any(isinstance(c, str) and spreadsheet_safe(c) != c for c in frame.columns):

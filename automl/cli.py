@@ -404,7 +404,8 @@ def predict(
                                          ".npz (array x) / .npy file of raw features.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the predictions to this CSV file "
                                                 "(default: print them as CSV).")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="best | student | PATH.keras.")] = "best",
+    model: Annotated[str, typer.Option("--model", "-m", help="best | student | PATH.keras | PATH.tflite (the "
+                                       "shipped file, run in the ai-edge-litert interpreter).")] = "best",
     set_: SetOpt = None,
     name: NameOpt = None,
 ) -> None:
@@ -415,9 +416,11 @@ def predict(
     if name is not None and not _is_pipeline(pipeline):
         _guard(lambda: _refuse_name(pipeline))
     with signals.handling():  # Ctrl-C / SIGTERM: stop after a batch of rows, exit 130 / 143, no -o file written
+        stopped = (f"no predictions written{'; ' + str(output) + ' is as it was' if output.exists() else ''}"
+                   if output is not None else "the predictions printed are incomplete")
         try:
             result = _guard(lambda: api.predict(pipeline, data, model=model, output=output,
-                                                overrides=_overrides(set_, None, name) or None))
+                                                overrides=_overrides(set_, None, name) or None), stopped=stopped)
             for note in result.attrs.get("notes", []):
                 err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
             if output is None:

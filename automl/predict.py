@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 MODELS = ("best", "student")
 #: files that stand for a model elsewhere but not here (predict runs the Keras model, with its study's encoding)
-_NOT_STUDIES = (".tflite", ".h5", ".onnx", ".csv", ".npz", ".npy", ".json")
+_NOT_STUDIES = (".h5", ".onnx", ".csv", ".npz", ".npy", ".json")
+#: the model files predict runs: Keras's own, and the shipped TFLite files (in the ai-edge-litert interpreter)
+MODEL_FILES = (".keras", ".tflite")
 #: the prediction column; one ``probability_<class>`` column per class follows it (classification)
 PREDICTION = "prediction"
 
@@ -163,8 +165,11 @@ class LoadedModel:
         x, notes = self.encode(data, file=file)
         if not len(x):
             raise DataError("no rows to predict", file=file)
-        out = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0, callbacks=[_safe_points()]),
-                         dtype=np.float64)
+        if self.path.suffix == ".tflite":  # the shipped file in the interpreter: its own safe points
+            out = np.asarray(self.model.predict(x, batch_size=batch_size), dtype=np.float64)
+        else:
+            out = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0, callbacks=[_safe_points()]),
+                             dtype=np.float64)
         index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(len(out))
         result = pd.DataFrame(index=index)
         if isinstance(data, pd.DataFrame) and self.encoding:
@@ -258,10 +263,23 @@ def _study_source(source: Any, name: str | None, overrides: Any) -> tuple[StudyF
     path = Path(str(source))
     if path.is_file() or path.suffix in _NOT_STUDIES:
         raise ConfigError(f"{source} is a {path.suffix or 'plain'} file, not a study or pipeline: predict takes a "
-                          "pipeline file (.yaml), a study folder (mlruns/NAME), a study's name or a .keras model")
+                          "pipeline file (.yaml), a study folder (mlruns/NAME), a study's name, or a .keras / .tflite "
+                          "model")
     if path.is_dir() or len(path.parts) > 1:  # a folder's path, there or not: named as given
         return StudyFolder(path.name, root=path.parent), None, "PIPELINE.yaml"
     return StudyFolder(str(source), root=ROOT), None, "PIPELINE.yaml"
+
+
+def _owning_study(model: Path) -> Path:
+    """The study folder a model file belongs to: its own folder (``best.keras``) or the one above an
+    ``export/`` folder (``mlruns/<name>/export/best_int8.tflite``)."""
+    from automl.store.folder import MARKER
+
+    for folder in (model.parent, model.parent.parent):
+        if (folder / MARKER).exists() or (folder / "target.json").exists():
+            return folder
+    raise StudyError(f"{model} is not in a study folder (mlruns/NAME/ or its export/): give the study as well, "
+                     f"`automl predict PIPELINE.yaml DATA --model {model}`")
 
 
 def _model_path(folder: StudyFolder, model: str | Path, hint: str) -> Path:
@@ -276,8 +294,8 @@ def _model_path(folder: StudyFolder, model: str | Path, hint: str) -> Path:
                              f"(run `automl distill {hint}` first)")
         return folder.student_model
     path = Path(model)
-    if path.suffix != ".keras":
-        raise ConfigError(f"expected best, student or a .keras file, got {str(model)!r}", path="--model")
+    if path.suffix not in MODEL_FILES:
+        raise ConfigError(f"expected best, student, a .keras or a .tflite file, got {str(model)!r}", path="--model")
     if not path.is_file():
         raise ConfigError(f"{path} does not exist", path="--model")
     return path
@@ -310,17 +328,27 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
     """
     from automl.store.folder import load_model as load_keras
 
-    if isinstance(source, str | Path) and Path(source).suffix == ".keras":  # a model file in a study folder:
+    if isinstance(source, str | Path) and Path(source).suffix in MODEL_FILES:  # a model file of a study folder:
         if str(model) != "best":  # that study's encoding and target
             raise ConfigError(f"give either a model file ({source}) or --model, not both", path="--model")
-        source, model = Path(source).parent, source
+        source, model = _owning_study(Path(source)), source
     folder, pipeline, hint = _study_source(source, name, overrides)
     if not folder.path.is_dir():
         raise StudyError(f"no study '{folder.name}' here ({folder.path} does not exist): run `automl run {hint}` "
                          "first")
     path = _model_path(folder, model, hint)
     target, encoding = _described(folder, pipeline)
-    keras_model = load_keras(path)  # imports Keras once, without TensorFlow's start-up chatter
+    if path.suffix == ".tflite":  # the file a phone runs: no Keras, no TensorFlow
+        from automl.tflite.validate import TFLiteModel
+
+        try:
+            keras_model: Any = TFLiteModel(path)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StudyError(f"{path} is not a TFLite file the interpreter can load: "
+                             f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
+                             ) from None
+    else:
+        keras_model = load_keras(path)  # imports Keras once, without TensorFlow's start-up chatter
     loaded = LoadedModel(model=keras_model, path=path, task=str(target["task"]),
                          class_names=[str(c) for c in target.get("class_names") or []],
                          class_values=list(target.get("class_values") or []), encoding=encoding,

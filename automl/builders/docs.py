@@ -123,7 +123,35 @@ params:
   and are set the same way; `batch_size` and `epochs` default to the pipeline's `train` section.
 """
 
-_CUSTOM = """## Your own model
+_CUSTOM = """## Change the space and keep going
+
+A study holds one search space. Run it again with a changed space and automl says exactly what changed,
+and how to go on:
+
+```bash
+automl run pipelines/quickstart.yaml --trials 2 --set train.epochs=1
+automl run pipelines/quickstart.yaml --trials 2 --set train.epochs=1 --set space.params.filters.high=128 || true
+automl run pipelines/quickstart.yaml --trials 2 --set train.epochs=1 --set space.params.filters.high=128 --continue
+```
+
+The second command stops (exit 2) with `study 'quickstart' exists with a different search space (filters: int
+16..64 log -> int 16..128 log): run with --continue to go on with its trials under the new space, or use --name
+NEW_NAME ... or --new ...`. With `--continue` (`automl.run(..., continue_=True)`) the study goes on: its
+earlier trials stay its history (the best value can only stay or improve), the new trials sample the new space,
+and the change is recorded where a later reader looks: one note in the run's output, the session's MLflow run
+(tag `automl.space_changes`, param `space_fingerprint` on every session), the Optuna study's user attribute
+`automl.spaces` (each space's fingerprint, the first trial under it and its changes) and `spaces` in
+`mlruns/<name>/terms.json`.
+
+A study goes on through changed ranges, steps, log scales and conditions, and through parameters added or
+removed (a value of an earlier trial outside the new range stays in that trial; Optuna's samplers use it as
+history). It cannot go on through another block, other choices of a categorical parameter, a parameter of
+another kind (`int` to `float`) or an edited builder file: Optuna refuses the first three for a parameter it
+has seen ("CategoricalDistribution does not support dynamic value space"), and the trials would be of other
+models. Those keep the one-line refusal, naming the change, with `--name` or `--new` as the ways out. A
+keras-tuner study cannot go on under another space (its oracle keeps the one it was made with).
+
+## Your own model
 
 A space's `block` may name a Keras model builder of your own instead of a block: `FILE.py:FUNCTION` (a path
 relative to the space file, or to the pipeline file when the space is inline in it; given as `--set
@@ -161,6 +189,13 @@ automl validate search_spaces/custom.yaml     # imports the builder: a typo stop
 automl run pipelines/custom.yaml --trials 4   # trials, then a distilled student and TFLite files
 cat mlruns/custom/builder.json                # the builder file's path and SHA-256
 ```
+
+**A pipeline or space file runs the Python it names.** `validate`, `run`, `distill`, `export` and `predict`
+import the builder's file or module, which runs its top-level code with your permissions, as `python FILE`
+would: run only pipelines and spaces you trust, as you would run only scripts you trust. `automl validate`
+names every file it imported (`note: imported /abs/path/my_models.py (block ...): its code ran; ...`). A
+module of Python's standard library (`os:system`, `subprocess:getoutput`) is refused before anything is
+imported (exit 2): a builder is a file of yours or a module of your own package.
 
 The contract, which automl keeps:
 

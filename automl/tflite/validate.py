@@ -147,6 +147,33 @@ def run_tflite(content: bytes, x: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
+class TFLiteModel:
+    """A shipped ``.tflite`` file with the surface :class:`automl.predict.LoadedModel` calls on a Keras model:
+    ``inputs[0].shape`` and ``predict(x)``, run in the ai-edge-litert interpreter. Inputs of an int8 file are
+    quantized with the file's own scale and zero point, its outputs dequantized, so the file takes raw values as
+    the Keras model does. No Keras or TensorFlow import."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.content = self.path.read_bytes()
+        detail = _interpreter(self.content, None).get_input_details()[0]
+        self.input_spec = _spec(detail)
+        shape = (None, *(int(d) for d in detail["shape"][1:]))
+        self.inputs = [type("Input", (), {"shape": shape})()]
+
+    def predict(self, x: np.ndarray, batch_size: int = 256, **_: Any) -> np.ndarray:
+        """Outputs for every row of ``x``, ``batch_size`` rows per interpreter call; a safe point for Ctrl-C and
+        SIGTERM after each batch (:func:`automl.signals.check`)."""
+        from automl import faults, signals
+
+        parts = []
+        for start in range(0, len(x), batch_size):
+            parts.append(run_tflite(self.content, np.asarray(x[start:start + batch_size], dtype=np.float32)))
+            faults.point("predict_batch")
+            signals.check()
+        return np.concatenate(parts) if parts else np.empty((0,), dtype=np.float32)
+
+
 def _latency_ms(call: Any, runs: int, warmup: int = 5) -> tuple[float, float]:
     for _ in range(warmup):
         call()

@@ -343,11 +343,40 @@ def test_cli_predict_names_the_study_path_as_given(in_csv_study: Path) -> None:
     cases = [
         (["mlruns/nope", "new.csv"],
          "no study 'nope' here (mlruns/nope does not exist): run `automl run PIPELINE.yaml` first"),
-        (["model.tflite", "new.csv"], "model.tflite is a .tflite file, not a study or pipeline: predict takes a "
-         "pipeline file (.yaml), a study folder (mlruns/NAME), a study's name or a .keras model"),
+        (["model.tflite", "new.csv"], "model.tflite is not in a study folder (mlruns/NAME/ or its export/): give "
+         "the study as well, `automl predict PIPELINE.yaml DATA --model model.tflite`"),
+        (["new.csv", "new.csv"], "new.csv is a .csv file, not a study or pipeline: predict takes a pipeline file "
+         "(.yaml), a study folder (mlruns/NAME), a study's name, or a .keras / .tflite model"),
         ([str(in_csv_study), "new.csv", "--model", "fake.keras"], "fake.keras is not a Keras model Keras can load: "
          "not a zip archive (a .keras file is one): truncated, or another format"),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["predict", *args])
         assert (result.exit_code, result.output.strip()) == (2, message)
+
+
+def test_predict_with_the_shipped_tflite_files_gives_the_keras_classes(in_csv_study: Path) -> None:
+    """`--model FILE.tflite` runs the file a phone runs, with the study's encoding and class names; the int8 file
+    takes raw rows too (quantized with its own scale and zero point). A CSV with text columns and gaps."""
+    rows = _rows(60, 7).drop(columns=["churned", "spend"])
+    rows.loc[0, "calls"] = np.nan
+    rows.to_csv("raw.csv", index=False)
+    exported = automl.export(in_csv_study, formats=["float32", "int8"])
+    keras_out = automl.predict(in_csv_study, "raw.csv")
+    for file in exported.files:
+        result = runner.invoke(app, ["predict", str(in_csv_study), "raw.csv", "--model", file.path, "-o", "t.csv"])
+        assert result.exit_code == 0, result.output
+        shipped = pd.read_csv("t.csv")
+        assert list(shipped.columns) == list(keras_out.columns)
+        same = (shipped["prediction"] == keras_out["prediction"]).mean()
+        assert same >= (1.0 if file.format == "float32" else 0.9), (file.format, same)
+        if file.format == "float32":
+            np.testing.assert_allclose(shipped["probability_yes"], keras_out["probability_yes"], atol=2e-4)  # 4 places
+        direct = automl.predict(file.path, "raw.csv")  # the file alone: its study is the folder above export/
+        assert direct["prediction"].tolist() == shipped["prediction"].tolist()
+    integer = automl.export(in_csv_study, formats=["int8"], io="int8").files[0]  # int8 in and out
+    from automl.tflite.validate import TFLiteModel
+
+    assert TFLiteModel(integer.path).input_spec.dtype == "int8"
+    quantized = automl.predict(in_csv_study, "raw.csv", model=integer.path)
+    assert (quantized["prediction"] == keras_out["prediction"]).mean() >= 0.9
