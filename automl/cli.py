@@ -73,6 +73,25 @@ def _guard(fn: Callable[[], T], *, stopped: str = "") -> T:
 
 _RESUME = "the study is saved; run the same command again to resume"
 
+#: a regression's metrics, by the units they are in: the loss is the MSE of the standardized target (the
+#: model's training loss), the others are in the target's own units
+_REGRESSION_UNITS = {"loss": "MSE / target variance", "mae": "target units", "rmse": "target units",
+                     "mse": "target units squared"}
+
+
+def _best_line(result: Any) -> str:
+    """``best trial 3: val_accuracy=0.9812  test_accuracy=0.9750 ...``; a regression's values name their units."""
+    plan = getattr(result, "plan", None)
+    regression = plan is not None and plan.data.task == "regression"
+
+    def shown(name: str, value: float) -> str:
+        base = name.removeprefix("val_").removeprefix("test_")
+        unit = _REGRESSION_UNITS.get(base) if regression else None
+        return f"{name}={value:.4f}" + (f" ({unit})" if unit else "")
+
+    tests = "  ".join(shown(k, v) for k, v in result.test_metrics.items())
+    return f"best trial {result.best_trial}: {shown(result.metric, result.best_value)}  {tests}"
+
 
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
@@ -128,8 +147,7 @@ def run(
     if result.best_value is None:
         console.print("[yellow]no trial completed[/]")
     else:
-        tests = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
-        console.print(f"best trial {result.best_trial}: {result.metric}={result.best_value:.4f}  {tests}")
+        console.print(_best_line(result), markup=False, highlight=False)
         console.print(f"best model: {result.model_path}")
     from automl.store.access import redact
     from automl.tracking import tracking_uri as uri
@@ -349,9 +367,7 @@ def finish(
     if result.best_trial is None:
         console.print("[yellow]no trial completed[/]")
     else:
-        tests = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
-        console.print(f"best trial {result.best_trial}: {result.metric}={result.best_value:.4f}  {tests}",
-                      markup=False, highlight=False)
+        console.print(_best_line(result), markup=False, highlight=False)
         console.print(f"best model: {result.model_path}; registered model '{result.study_name}' version "
                       f"{result.registered_version}", markup=False, highlight=False)
     console.print(f"MLflow: {redact(uri(tracking_uri))}  experiment '{result.study_name}', session run "

@@ -2,7 +2,8 @@
 
 The same idea as Optuna's default fANOVA evaluator (a random forest over the completed trials), read here
 as the forest's impurity importances, so that studies of every engine get the same treatment. Conditional
-parameters absent from a trial get their own "absent" code; parameters that never vary are left out.
+parameters absent from a trial get their own "absent" code; parameters that never take two values (fixed ones,
+even when a condition logs them only for some trials) are left out.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def param_importances(params: Sequence[dict[str, Any]], values: Sequence[float],
 
     >>> param_importances([{"lr": 0.1 * i, "units": 8} for i in range(8)], [float(i) for i in range(8)])
     {'lr': 1.0}
+    >>> sorted(param_importances([{"lr": 0.1 * i, **({"nesterov": True} if i % 2 else {})} for i in range(8)],
+    ...                          [float(i % 2) for i in range(8)]))
+    ['lr']
     """
     from sklearn.ensemble import RandomForestRegressor
 
@@ -42,7 +46,9 @@ def param_importances(params: Sequence[dict[str, Any]], values: Sequence[float],
     if len(rows) < MIN_TRIALS:
         return {}
     names = sorted({k for p, _ in rows for k in p})
-    names = [n for n in names if len({repr(p.get(n)) for p, _ in rows}) > 1]
+    # searched: two or more values where present (a fixed value logged only under a condition, such as
+    # `nesterov: true` with sgd, varies by its presence alone: that is the condition's parent's importance)
+    names = [n for n in names if len({repr(p[n]) for p, _ in rows if p.get(n) is not None}) > 1]
     y = np.array([v for _, v in rows])
     if not names or float(np.ptp(y)) == 0.0:
         return {}
