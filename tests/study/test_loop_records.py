@@ -131,3 +131,12 @@ def test_refit_trains_the_best_again_before_it_is_scored(tmp_path: Path, refit: 
     expected = b"refit of trial 0\n" if refit else b"trial 0\n"
     assert StudyFolder("tiny").best_model.read_bytes() == MAGIC + expected
     assert fake.scored == [StudyFolder("tiny").best_model]
+
+
+def test_the_style_guides_example_runs(tmp_path: Path, repo: Path) -> None:
+    """docs/STYLE.md's example of a loop test with the fake runner, run as written."""
+    text = (repo / "docs" / "STYLE.md").read_text()
+    code = text.split("## Testing a loop change with the fake runner", 1)[1].split("```python\n", 1)[1].split("```")[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "docs/STYLE.md", "exec"), scope)  # noqa: S102 - our own documentation
+    scope["test_a_crash_fails_its_trial_and_the_study_goes_on"](tmp_path, Path("mlruns/mlflow.db"))
