@@ -1,14 +1,19 @@
-"""The study loop: ask the engine -> sample -> run the trial (inline or in a trial process) -> record -> tell.
+"""The study loop: ask the engine -> sample -> run the trial (with the runner it is given) -> record -> tell.
 
 One :class:`Loop` serves the study's own process and each worker of ``study.workers``
 (:mod:`automl.study.workers`); the session (:mod:`automl.study.tune`) adds the parent run around it, the
 workers and the final stage. A worker uses the loop, never the session.
+
+Where the trials train is not the loop's choice: it is given a factory of runners (:data:`Runners`, a
+:class:`~automl.trial.base.TrialRunner` each). :func:`default_runners` reads ``train.isolation`` (inline, or a
+trial process); the loop's tests give :class:`automl.testing.runner.FakeRunner`, which plays scripted trials.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from automl import faults, signals
@@ -24,6 +29,7 @@ from automl.store.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
 from automl.study.terms import budget_attrs
 from automl.tracking.mlflow import Tracker
+from automl.trial.base import TrialRunner
 from automl.trial.process import (
     ChildSetup,
     InlineRunner,
@@ -34,6 +40,22 @@ from automl.trial.process import (
     write_splits,
 )
 from automl.trial.runner import TrialResult
+
+#: how a loop gets its runner: called with the loop when its trials are about to start (and by a session's final
+#: stage that has none, after workers), the runner not started yet
+Runners = Callable[["Loop"], TrialRunner]
+
+
+def default_runners(loop: Loop) -> TrialRunner:
+    """``train.isolation``'s runner: :class:`InlineRunner` (with the cv folds) or a :class:`ProcessRunner` (the
+    splits written once under the study folder for it to map)."""
+    cfg, data = loop.cfg, loop.plan.data
+    if cfg.train.isolation == "inline":
+        return InlineRunner(data, data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else [])
+    setup = ChildSetup(data_dir=str(write_splits(data, loop.folder.data_dir).resolve()), meta=data_meta(data),
+                       cv_folds=cfg.study.cv_folds, seed=cfg.seed, threads=loop.threads)
+    return ProcessRunner(setup, recycle_after=cfg.train.recycle_after, max_memory_mib=cfg.train.max_memory_mib,
+                         trial_timeout=cfg.study.trial_timeout)
 
 
 class EpochRelay:
@@ -86,8 +108,10 @@ class Loop:
     """Trials of one study in one process: where they train, how each is recorded, which model is kept."""
 
     def __init__(self, plan: Plan, tracking_uri: str | None, progress: Progress, *, worker: int | None = None,
-                 threads: int | None = None, objective: Objective | None = None) -> None:
+                 threads: int | None = None, objective: Objective | None = None,
+                 runners: Runners | None = None) -> None:
         self.plan, self.progress = plan, progress
+        self.runners: Runners = runners or default_runners  # where the trials train (automl.trial.base)
         self.threads = threads  # intra-op threads of this process's trials (a worker's share of the cores)
         self.worker = worker  # None: the study's own process; i: worker i of study.workers (automl.study.workers)
         self.tracking_uri = tracking_uri
@@ -108,7 +132,7 @@ class Loop:
         self.spec = ModelSpec.from_arrays(plan.data.x_train, plan.data.y_train, plan.data.task,
                                           plan.data.num_classes, embeddings=plan.data.embeddings,
                                           metrics=plan.epoch_metrics, precision=plan.precision)
-        self.runner: InlineRunner | ProcessRunner | None = None
+        self.runner: TrialRunner | None = None
         self.folder: StudyFolder = plan.folder
         self.best_path = obj.best_path
 
@@ -258,15 +282,9 @@ class Loop:
 
     # -- where trials train ---------------------------------------------------------------------------
     def _open_runner(self) -> None:
-        """Trials train inline or in a trial process (started now: it imports Keras while the loop asks)."""
-        cfg, data = self.cfg, self.plan.data
-        if cfg.train.isolation == "inline":
-            self.runner = InlineRunner(data, data.folds(cfg.study.cv_folds, cfg.seed) if cfg.study.cv_folds else [])
-            return
-        setup = ChildSetup(data_dir=str(write_splits(data, self.folder.data_dir).resolve()), meta=data_meta(data),
-                           cv_folds=cfg.study.cv_folds, seed=cfg.seed, threads=self.threads)
-        self.runner = ProcessRunner(setup, recycle_after=cfg.train.recycle_after,
-                                    max_memory_mib=cfg.train.max_memory_mib, trial_timeout=cfg.study.trial_timeout)
+        """The runner of the trials, from the loop's factory, started now (a trial process imports Keras while
+        the loop asks)."""
+        self.runner = self.runners(self)
         self.runner.start()
 
     def _close_runner(self) -> None:

@@ -16,7 +16,7 @@ from automl import signals
 from automl.errors import StudyError
 from automl.runtime import visible_gpus
 from automl.store.folder import copy_file
-from automl.study.loop import Loop, reason
+from automl.study.loop import Loop, default_runners, reason
 from automl.study.workers import WorkerJob, interrupt, shares, worker_main
 
 T = TypeVar("T")
@@ -49,15 +49,15 @@ class Session(Loop):
     def _run_workers(self, parent: str, trials: int, timeout: float | None) -> None:
         import multiprocessing
 
-
         cfg = self.cfg
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
         gpus = visible_gpus()
         counts = [n for n in shares(trials, cfg.study.workers) if n]
+        given = None if self.runners is default_runners else self.runners  # crosses to the workers (picklable)
         procs = [ctx.Process(target=worker_main, name=f"automl-worker-{i}", daemon=False, args=(WorkerJob(
             index=i, pipeline=self.plan.pipeline, storage=self.plan.storage, tracking_uri=self.tracking_uri,
-            parent_run_id=parent, trials=n, timeout=timeout, objective=self.objective.for_workers(),
+            parent_run_id=parent, trials=n, timeout=timeout, objective=self.objective.for_workers(), runners=given,
             gpu=gpus[i % len(gpus)] if gpus else None,
             threads=None if gpus else max(1, (os.cpu_count() or 1) // len(counts))),
             queue, os.getpid())) for i, n in enumerate(counts)]

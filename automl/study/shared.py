@@ -36,7 +36,7 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, use_gpu
 from automl.store.access import database_lock, redact, sqlite_file
-from automl.study.loop import Loop
+from automl.study.loop import Loop, Runners
 from automl.study.tune import TuneResult, _Study
 from automl.tracking.mlflow import absolute_sqlite
 
@@ -203,8 +203,11 @@ class _Worker(Loop):
 
 
 def work(pipeline: Pipeline, *, index: int | None = None, tracking_uri: str | None = None,
-         storage: str | None = None, progress: Progress | None = None) -> WorkerResult:
-    """Join the study of ``pipeline`` (from any host) and run trials until its ``study.budget`` is met."""
+         storage: str | None = None, progress: Progress | None = None, runners: Runners | None = None
+         ) -> WorkerResult:
+    """Join the study of ``pipeline`` (from any host) and run trials until its ``study.budget`` is met.
+
+    ``runners``: where the trials train (:data:`~automl.study.loop.Runners`); by default ``train.isolation``."""
     cfg = pipeline.config
     if cfg.study.budget is None:
         raise ConfigError("a worker runs until the study's budget is met: set study.budget or give --budget N",
@@ -212,10 +215,11 @@ def work(pipeline: Pipeline, *, index: int | None = None, tracking_uri: str | No
     number = worker_index(index)
     gpu = _one_gpu(number)
     use_gpu(gpu)  # before Keras starts: this worker sees one GPU
-    import_keras()
+    if runners is None:  # given runners know where their models live
+        import_keras()
     plan = make_plan(pipeline, storage=storage)
     with database_lock(plan.storage, plan.name):  # workers starting on a fresh database make its tables once
-        loop = _Worker(plan, tracking_uri, progress or Progress(), worker=number)
+        loop = _Worker(plan, tracking_uri, progress or Progress(), worker=number, runners=runners)
     with signals.handling():
         return loop.run(gpu)
 
@@ -295,13 +299,17 @@ class _Finish(_Study):
 
 
 def finish(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str | None = None,
-           progress: Progress | None = None, plan: Plan | None = None) -> TuneResult:
-    """End the study that workers of ``pipeline`` ran: best model, refit, test metrics, registry; once."""
-    import_keras()
+           progress: Progress | None = None, plan: Plan | None = None, runners: Runners | None = None
+           ) -> TuneResult:
+    """End the study that workers of ``pipeline`` ran: best model, refit, test metrics, registry; once.
+
+    ``runners``: where the final stage's model work runs; by default this process."""
+    if runners is None:
+        import_keras()
     plan = plan or make_plan(pipeline, storage=storage)
     database = sqlite_file(absolute_sqlite(plan.storage))
     if database is not None and not database.exists():  # refused before a store is made: nothing left behind
         raise StudyError(f"no study '{plan.name}' in {redact(plan.storage)}: start its workers first "
                          f"(automl worker {plan.pipeline.file})")
     with signals.handling():
-        return _Finish(plan, tracking_uri, progress or Progress()).finish()
+        return _Finish(plan, tracking_uri, progress or Progress(), runners=runners).finish()

@@ -21,12 +21,13 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
 from automl.store.folder import ModelLoadError, read_json, write_json
-from automl.study.loop import reason
+from automl.study.loop import Runners, default_runners, reason
 from automl.study.pareto import describe, plot
 from automl.study.session import Session
 from automl.study.terms import check_resume, study_terms
 from automl.tracking.registry import log_flavor, register_file
-from automl.trial.process import InlineRunner, ProcessRunner, drop_spare, prestart
+from automl.trial.base import TrialRunner
+from automl.trial.process import InlineRunner, drop_spare, prestart
 from automl.trial.runner import NullReporter, TrialRequest
 
 
@@ -82,21 +83,28 @@ def _seed_everything(seed: int | None) -> None:
 
 
 def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = None, storage: str | None = None,
-         progress: Progress | None = None, plan: Plan | None = None, continue_space: bool = False) -> TuneResult:
+         progress: Progress | None = None, plan: Plan | None = None, continue_space: bool = False,
+         runners: Runners | None = None) -> TuneResult:
     """Run (or resume) the study of ``pipeline`` and return its best trial and model.
+
+    ``runners``: where the trials train (:data:`~automl.study.loop.Runners`); by default ``train.isolation``
+    decides. Tests give a :class:`automl.testing.runner.FakeRunner`, and Keras is then never imported here.
 
     >>> from automl.config import load_pipeline
     >>> result = tune(load_pipeline("pipelines/quickstart.yaml", {"study.trials": 3}))  # doctest: +SKIP
     """
     cfg = pipeline.config
-    if cfg.train.isolation == "process" and cfg.study.workers == 1:
+    if runners is not None:
+        pass  # the given runners know where their models live
+    elif cfg.train.isolation == "process" and cfg.study.workers == 1:
         prestart()  # its Keras import overlaps this process's own (and the plan's data loading)
     else:
         import_keras()
     try:
         plan = plan or make_plan(pipeline, storage=storage)
         with signals.handling():
-            return _Study(plan, tracking_uri, progress or Progress()).run(new=new, continue_space=continue_space)
+            study = _Study(plan, tracking_uri, progress or Progress(), runners=runners)
+            return study.run(new=new, continue_space=continue_space)
     finally:
         drop_spare()  # a trial process started ahead that the study did not take (it stopped before)
 
@@ -211,11 +219,13 @@ class _Study(Session):
                             metric=self.plan.metric, direction=self.plan.direction, epochs=epochs,
                             batch_size=int(hp.get("batch_size") or self.cfg.train.batch_size), seed=self.cfg.seed)
 
-    def _final_runner(self) -> InlineRunner | ProcessRunner:
+    def _final_runner(self) -> TrialRunner:
         """Where the final stage's model work runs: the trials' runner (a trial process stays the place where
-        Keras lives, so the study's own process never imports it), or this process after workers."""
+        Keras lives, so the study's own process never imports it), or after workers this process (by default)
+        or a runner of the loop's given factory."""
         if self.runner is None:
-            self.runner = InlineRunner(self.plan.data, [])
+            self.runner = InlineRunner(self.plan.data, []) if self.runners is default_runners else self.runners(self)
+            self.runner.start()
         return self.runner
 
     def _refit(self, best: TrialRecord) -> None:

@@ -33,6 +33,8 @@ class WorkerJob:
     threads: int | None = None  # CPU threads per op for this worker (its share of the cores), None: all
     #: how the worker makes its objective from its plan (``Objective.for_workers()``: picklable); None: tuning
     objective: Callable[[Any], Any] | None = None
+    #: where the worker's trials train (``automl.study.loop.Runners``, picklable); None: ``train.isolation``
+    runners: Callable[[Any], Any] | None = None
 
 
 class QueueProgress(Progress):
@@ -75,12 +77,13 @@ def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
         from automl.study.loop import Loop
         from automl.study.objective import TuneObjective
 
-        import_keras()
+        if job.runners is None:  # given runners know where their models live
+            import_keras()
         set_threads(job.threads)
         plan = make_plan(job.pipeline, storage=job.storage)
         objective = (job.objective or TuneObjective)(plan)
         study = Loop(plan, job.tracking_uri, QueueProgress(queue), worker=job.index, threads=job.threads,
-                     objective=objective)
+                     objective=objective, runners=job.runners)
         # Ctrl-C and SIGTERM as a stop at the next safe point, even when this process started with SIGINT
         # ignored (a parent in the background of a non-interactive shell): the parent passes its signal on
         with signals.handling():

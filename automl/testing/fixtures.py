@@ -2,14 +2,16 @@
 
     from automl.testing.fixtures import in_study, tiny_study  # noqa: F401
 
-``postgres_url`` and ``mlflow_url`` give a test a real PostgreSQL database and a real ``mlflow server``
-(:mod:`automl.testing.servers`).
+``made_stores`` gives a test an MLflow store whose tables are made already (a fresh SQLite store's migrations
+take seconds; the fake runner's tests take milliseconds otherwise). ``postgres_url`` and ``mlflow_url`` give a
+test a real PostgreSQL database and a real ``mlflow server`` (:mod:`automl.testing.servers`).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,25 @@ def in_study(tiny_study: StudyDir, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Work inside the study's folder (its relative mlruns/ paths then resolve)."""
     monkeypatch.chdir(tiny_study.folder)
     return tiny_study.folder
+
+
+@pytest.fixture(scope="session")
+def _migrated_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with MLflow's migrations run, made once per session."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()  # makes the tables
+    return path
+
+
+@pytest.fixture
+def made_stores(_migrated_mlflow: Path) -> Path:
+    """The working directory's ``mlruns/mlflow.db`` (the default tracking store), made and empty; its path."""
+    target = Path.cwd() / "mlruns" / "mlflow.db"
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(_migrated_mlflow, target)
+    return target
 
 
 @pytest.fixture(scope="package")

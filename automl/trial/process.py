@@ -104,6 +104,9 @@ class InlineRunner:
         self.data, self.folds = data, folds
         self.model: Any = None
 
+    def start(self) -> None:
+        """Nothing to start: the trials train here."""
+
     def run(self, request: TrialRequest, reporter: Reporter) -> TrialResult:
         result = run_cv_trial(request, self.folds, reporter) if self.folds else run_trial(request, self.data, reporter)
         self.model, result.model = result.model, None

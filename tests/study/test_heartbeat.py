@@ -45,6 +45,17 @@ def _worker(cwd: Path) -> tuple[subprocess.Popen[str], int]:
     return proc, int(proc.stdout.readline())  # type: ignore[union-attr]
 
 
+def _first_start_that_heals(deadline: float) -> OptunaEngine:
+    """Start (open the study) until a start heals a trial: once the dead worker's last beat is older than the
+    grace period (a fixed sleep was too short on a loaded machine, and slow on an idle one)."""
+    while True:
+        engine = OptunaEngine(_settings())
+        engine.open()
+        if engine.healed or time.monotonic() > deadline:
+            return engine
+        time.sleep(0.2)
+
+
 def test_a_trial_whose_heartbeat_stopped_fails_and_a_beating_one_stays(tmp_path: Path) -> None:
     OptunaEngine(_settings()).open()  # the study exists before the workers race to create it
     dead, dead_trial = _worker(tmp_path)
@@ -52,9 +63,7 @@ def test_a_trial_whose_heartbeat_stopped_fails_and_a_beating_one_stays(tmp_path:
     try:
         dead.kill()
         dead.wait()
-        time.sleep(4)  # past the grace period; the live worker beats every second meanwhile
-        engine = OptunaEngine(_settings())
-        engine.open()
+        engine = _first_start_that_heals(time.monotonic() + 60)  # the live worker beats every second meanwhile
         assert engine.healed == [(dead_trial, "no heartbeat for 2 s (its process or its host died)")]
         states = {t.number: t.state for t in optuna.load_study(study_name="s", storage=STORAGE).trials}
         assert states == {dead_trial: optuna.trial.TrialState.FAIL, alive_trial: optuna.trial.TrialState.RUNNING}

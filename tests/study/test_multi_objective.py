@@ -13,8 +13,11 @@ import pytest
 from mlflow import MlflowClient
 
 import automl
+from automl.config import load_pipeline
 from automl.store.folder import StudyFolder, read_json
+from automl.study.tune import tune
 from automl.testing import write_pipeline
+from automl.testing.runner import FakeRunner, Play
 
 STORAGE = "sqlite:///mlruns/optuna.db"
 # units 4: 51 parameters (8 x 4 + 4 + 4 x 3 + 3); units 16: 195
@@ -61,19 +64,27 @@ def test_two_objectives_and_a_budget(tmp_path: Path) -> None:
     assert runs[0].data.metrics["params_count"] == 51.0 and runs[0].data.tags["automl.feasible"] == "true"
 
 
-def test_a_multi_objective_study_reports_no_epochs_to_optuna(tmp_path: Path) -> None:
+def test_a_multi_objective_study_reports_no_epochs_to_optuna(tmp_path: Path, made_stores: Path) -> None:
+    # the loop's path only: scripted trials (was two Keras trainings, ~10 s; the Keras path is test_two_objectives_
+    # and_a_budget above)
     study = {"objectives": ["val_accuracy", "params_count"], "trials": 2, "sampler": "random"}
-    automl.run(write_pipeline(tmp_path, name="noprune", study=study, train={"epochs": 2}))
+    fake = FakeRunner(default=Play(epochs=[{"val_accuracy": 0.6}, {"val_accuracy": 0.7}]))
+    tune(load_pipeline(write_pipeline(tmp_path, name="noprune", study=study, train={"epochs": 2})),
+         runners=fake.factory)
     trials = _study("noprune").get_trials(deepcopy=False)
     assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
     assert all(t.intermediate_values == {} for t in trials)  # Optuna cannot prune them; nothing pretends to
 
 
-def test_a_single_objective_study_with_a_budget_keeps_a_feasible_best(tmp_path: Path) -> None:
+def test_a_single_objective_study_with_a_budget_keeps_a_feasible_best(tmp_path: Path, made_stores: Path) -> None:
+    # scripted trials with the sizes of LARGE and SMALL (was two Keras trainings; the constraint check of a real
+    # trial is test_two_objectives_and_a_budget above)
     study = {"constraints": ["params_count <= 100"], "enqueue": [LARGE, SMALL], "trials": 2, "sampler": "tpe"}
-    result = automl.run(write_pipeline(tmp_path, name="budget", study=study))
+    fake = FakeRunner({0: Play(epochs=[0.9], n_params=195), 1: Play(epochs=[0.5], n_params=51)})
+    result = tune(load_pipeline(write_pipeline(tmp_path, name="budget", study=study)), runners=fake.factory)
     trials = _study("budget").get_trials(deepcopy=False)
     assert [t.state.name for t in trials] == ["PRUNED", "COMPLETE"]
+    assert trials[0].user_attrs["reason"] == "infeasible: params_count 195 > 100"
     assert result.best_trial == 1 and len(_study("budget").directions) == 1
 
 
@@ -100,7 +111,9 @@ def _artifacts(run_id: str) -> set[str]:
     return {a.path for a in client.list_artifacts(run_id)}
 
 
-@pytest.mark.slow  # two sessions, ~40 s
+# the loop's settling of the front over two sessions runs in the default suite with scripted trials:
+# tests/study/test_loop_faults.py::test_the_front_is_settled_at_the_end_of_each_session
+@pytest.mark.slow  # two sessions, ~40 s; also the CLI's and the report's display of the front
 def test_the_front_is_settled_at_the_end_of_each_session(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -123,13 +123,8 @@ def test_the_trial_process_ignores_the_terminals_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "run", str(path)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
                             start_new_session=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        if (tmp_path / "mlruns" / "optuna.db").exists() and \
-                Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
-            break
-    time.sleep(8)  # the trial process is training
+    # the trial process is training: a running trial has reported an epoch through it
+    _wait_for_running_epochs(tmp_path / "mlruns" / "optuna.db", time.monotonic() + 180)
     os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
