@@ -59,7 +59,7 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "csv": ("path", "target", "categorical", "split_column", "validation_path", "test_path"),
     "npz": ("path",),
     "npy": ("path",),
-    "image_folder": ("path", "image_size", "color_mode"),
+    "image_folder": ("path", "image_size", "color_mode", "cache"),
 }
 _SPLITS = ("validation_split", "test_split", "stratify")
 
@@ -108,6 +108,11 @@ class DataConfig(_Model):
         default_factory=lambda: [32, 32], description="image_folder: [height, width] every image is resized to.")
     color_mode: Literal["grayscale", "rgb", "rgba"] = Field(
         "rgb", description="image_folder: grayscale (1 channel) | rgb (3) | rgba (4).")
+    cache: Literal["auto", "memory", "disk"] = Field(
+        "auto", description="image_folder: the images are decoded once, resized, into a uint8 file under "
+        "mlruns/.cache/images/ (reused by later trials, sessions and studies while the folder's listing, sizes and "
+        "times hold); memory: loaded whole (fastest, for data that fits), disk: read by batches from that file "
+        "(memory independent of the number of images); auto: memory up to 256 MiB of pixels, else disk.")
 
     @field_validator("source")
     @classmethod

@@ -7,6 +7,7 @@ model's own preprocessing layers standardize them. Nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -220,40 +221,113 @@ def _labels(y: np.ndarray, which: str, file: str) -> np.ndarray:
 
 @source("image_folder")
 def _image_folder(cfg: DataConfig, file: str) -> RawData:
-    """One sub-folder of images per class, read with ``keras.utils.image_dataset_from_directory``.
+    """One sub-folder of images per class; the class is the sub-folder's name.
 
-    Images are resized to ``image_size`` and kept as raw pixel values (0-255, float32); the class is the
-    sub-folder's name.
+    The folder is listed (no image read), then decoded once, resized to ``image_size``, into a uint8 ``.npy``
+    file under :data:`IMAGE_CACHE` named by the listing's fingerprint (every file's path, size and modification
+    time, the size and the color mode), written chunk by chunk so that decoding takes memory independent of the
+    number of images. Later trials, sessions and studies reuse it while the fingerprint holds. ``data.cache``
+    then loads it whole (``memory``) or hands the splits on as rows read by batches (``disk``,
+    :class:`~automl.data.rows.Rows`); ``auto`` loads up to :data:`MEMORY_BYTES` of pixels. Pixels stay uint8
+    (0-255) until they reach the model, whose own preprocessing makes the floats.
     """
     path = Path(str(cfg.path))
     if not path.is_dir():
         raise DataError(f"{path} is not a folder (image_folder needs one sub-folder per class)", file=file,
                         path="data.path")
+    paths, labels, classes = _list_images(path, file)
+    size, channels = tuple(int(v) for v in cfg.image_size), _CHANNELS[cfg.color_mode]
+    cached = _decoded(paths, size, cfg.color_mode, path, file)
+    shape = (len(paths), *size, channels)
+    pixels = int(np.prod(shape, dtype=np.int64))
+    x: np.ndarray | Rows = Rows([cached])
+    if cfg.cache == "memory" or (cfg.cache == "auto" and pixels <= MEMORY_BYTES):
+        x = np.load(cached)
+    return RawData(x=x, y=np.asarray(classes, dtype=object)[labels], target_kind="classification")
+
+
+#: where image_folder keeps its decoded pixels (relative to the working directory, beside the studies' stores)
+IMAGE_CACHE = Path("mlruns") / ".cache" / "images"
+#: data.cache auto: the decoded pixels are loaded whole up to this many bytes, else read by batches
+MEMORY_BYTES = 256 * 2**20
+#: the file types image_folder reads (as keras.utils.image_dataset_from_directory does)
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+
+def _list_images(path: Path, file: str) -> tuple[list[str], np.ndarray, list[str]]:
+    """Every image under ``path``'s sub-folders (sorted), its class index, and the class names."""
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    paths: list[str] = []
+    labels: list[int] = []
+    for i, name in enumerate(classes):
+        found = sorted(str(p) for p in (path / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        paths += found
+        labels += [i] * len(found)
+    if not paths:
+        raise DataError(f"no images found under {path} (one sub-folder of .png / .jpg / .bmp / .gif files per "
+                        "class)", file=file, path="data.path")
+    if len(set(labels)) < 2:
+        raise DataError(f"cannot read images from {path}: only one class ({classes[labels[0]]}) holds images; "
+                        "image_folder needs one sub-folder per class, at least two", file=file, path="data.path")
+    return paths, np.asarray(labels, dtype=np.int64), classes
+
+
+def _fingerprint(paths: list[str], size: tuple[int, ...], color_mode: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(f"{size} {color_mode}".encode())
+    for p in paths:
+        stat = os.stat(p)
+        digest.update(f"{p}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def _decoded(paths: list[str], size: tuple[int, ...], color_mode: str, folder: Path, file: str) -> str:
+    """The uint8 ``.npy`` of every image in ``paths``, decoded and resized (bilinear, as Keras's
+    ``image_dataset_from_directory``): made once, atomically, in chunks of :data:`DECODE_BATCH` images."""
+    target = (IMAGE_CACHE / f"{_fingerprint(paths, size, color_mode)}.npy").absolute()
+    if target.is_file():
+        return str(target)
     from automl.runtime import import_keras
 
-    keras = import_keras()
+    import_keras()
+    import tensorflow as tf
+
+    channels = _CHANNELS[color_mode]
+
+    def load(p: Any) -> Any:
+        image = tf.io.decode_image(tf.io.read_file(p), channels=channels, expand_animations=False)
+        image = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear")
+        return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+    made = [d for d in (target.parent, *target.parent.parents)[:3] if not d.exists()]  # mlruns/.cache/images
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp")
+    images = tf.data.Dataset.from_tensor_slices(paths).map(load, num_parallel_calls=tf.data.AUTOTUNE)
     try:
-        ds = keras.utils.image_dataset_from_directory(
-            str(path), labels="inferred", label_mode="int", color_mode=cfg.color_mode,
-            image_size=tuple(cfg.image_size), batch_size=256, shuffle=False, verbose=False)
-    except ValueError as exc:  # no images, a single class, ...
-        raise DataError(f"cannot read images from {path}: {str(exc).splitlines()[0]}", file=file,
-                        path="data.path") from None
-    images, labels = [], []
-    try:
-        for x, y in ds.as_numpy_iterator():
-            images.append(x)
-            labels.append(y)
-    except Exception as exc:  # TensorFlow names the op, never the file: find the file ourselves
-        bad, why = _undecodable_image(ds.file_paths, _CHANNELS[cfg.color_mode])
-        where = f"{os.path.relpath(bad, path)} under {path}" if bad else f"an image under {path}"
-        reason = why or _first_line(exc)
-        raise DataError(f"{where} cannot be decoded as an image: {reason}", file=file, path="data.path") from None
-    if not images:
-        raise DataError(f"no images found under {path}", file=file, path="data.path")
-    names = np.asarray(ds.class_names)
-    return RawData(x=np.concatenate(images).astype(np.float32), y=names[np.concatenate(labels)],
-                   target_kind="classification")
+        with open(tmp, "wb") as out:  # plain writes: a memory map would count every page in this process
+            np.lib.format.write_array_header_1_0(out, {"descr": np.dtype(np.uint8).str, "fortran_order": False,
+                                                       "shape": (len(paths), *size, channels)})
+            try:
+                for chunk in images.batch(DECODE_BATCH).as_numpy_iterator():
+                    out.write(np.ascontiguousarray(chunk).tobytes())
+            except Exception as exc:  # TensorFlow names the op, never the file: find the file ourselves
+                bad, why = _undecodable_image(paths, channels)
+                where = f"{os.path.relpath(bad, folder)} under {folder}" if bad else f"an image under {folder}"
+                raise DataError(f"{where} cannot be decoded as an image: {why or _first_line(exc)}", file=file,
+                                path="data.path") from None
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        if not target.exists():  # a folder that cannot load leaves no folders behind either
+            for d in made:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+    return str(target)
+
+
+#: images decoded per chunk written to the cache
+DECODE_BATCH = 256
 
 
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}

@@ -1,4 +1,4 @@
-"""image_folder: one sub-folder per class, read with keras.utils.image_dataset_from_directory."""
+"""image_folder: one sub-folder per class, decoded once into a uint8 cache, loaded whole or read by batches."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_the_shipped_shapes_folder_loads_as_raw_pixels(repo: Path) -> None:
     data = load_dataset(DataConfig(source="image_folder", path=repo / "examples" / "shapes", image_size=[16, 16]))
     assert data.task == "classification" and data.class_names == ["circle", "square", "triangle"]
     assert data.input_shape == (16, 16, 3) and len(data.x_train) + len(data.x_val) + len(data.x_test) == 36
-    assert data.x_train.dtype == np.float32 and data.x_train.max() > 100  # 0-255, not rescaled
+    assert data.x_train.dtype == np.uint8 and data.x_train.max() > 100  # raw 0-255 pixels, uint8 until the model
     assert sorted(np.bincount(data.y_test)) == [2, 3, 3]  # stratified
 
 
@@ -38,3 +38,53 @@ def test_image_keys_do_not_apply_to_other_sources() -> None:
         DataConfig(source="digits", image_size=[8, 8])
     with pytest.raises(ValidationError, match=r"source 'image_folder' needs a `path`"):
         DataConfig(source="image_folder")
+
+
+def _folder(root: Path, per_class: int = 40, size: int = 20) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("dark", "light")):
+        (root / "imgs" / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, (size, size, 3)) + 120 * c
+            Image.fromarray(pixels.astype(np.uint8)).save(root / "imgs" / name / f"{i:03d}.png")
+    return root / "imgs"
+
+
+def test_disk_cache_streams_rows_and_is_reused_while_the_folder_holds(tmp_path: Path) -> None:
+    from automl.data.loader import _load_cached
+    from automl.data.rows import Rows
+    from automl.data.sources import IMAGE_CACHE
+
+    folder = _folder(tmp_path)
+    cfg = DataConfig(source="image_folder", path=folder, image_size=[16, 16], cache="disk")
+    data = load_dataset(cfg)
+    assert isinstance(data.x_train, Rows) and data.x_train.dtype == np.uint8  # read by batches, never whole
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 80
+    cached = sorted(IMAGE_CACHE.glob("*.npy"))
+    assert len(cached) == 1 and np.load(cached[0]).shape == (80, 16, 16, 3)
+    stamp = cached[0].stat().st_mtime_ns
+    _load_cached.cache_clear()
+    memory = load_dataset(DataConfig(source="image_folder", path=folder, image_size=[16, 16], cache="memory"))
+    assert isinstance(memory.x_train, np.ndarray)  # the same decoded file, loaded whole
+    np.testing.assert_array_equal(memory.x_train, np.asarray(data.x_train))
+    assert sorted(IMAGE_CACHE.glob("*.npy")) == cached and cached[0].stat().st_mtime_ns == stamp  # reused
+    (folder / "dark" / "000.png").touch()  # the folder changed: decoded again, under another name
+    _load_cached.cache_clear()
+    load_dataset(cfg)
+    assert len(list(IMAGE_CACHE.glob("*.npy"))) == 2
+
+
+def test_a_study_on_a_disk_cached_folder_trains_in_a_trial_process(tmp_path: Path) -> None:
+    import automl
+    from automl.testing import write_pipeline
+
+    folder = _folder(tmp_path, per_class=24, size=16)
+    space = {"block": "cnn", "params": {"conv_blocks": 1, "filters": 4, "dense_units": 8, "lr": 0.01}}
+    path = write_pipeline(tmp_path, data={"source": "image_folder", "path": str(folder), "image_size": [16, 16],
+                                          "cache": "disk"},
+                          space=space, study={"trials": 1}, train={"epochs": 2, "isolation": "process"})
+    result = automl.run(path)
+    assert result.best_value is not None and result.best_value > 0.6  # dark vs light: easy once it trains
+    assert result.test_metrics
