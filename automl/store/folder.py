@@ -28,7 +28,7 @@ from automl.liveness import pid_alive
 ROOT = Path("mlruns")
 MARKER = ".automl-study.json"
 #: entries of ``mlruns/`` that the stores own: no study may be named like them
-STORE_ENTRIES = ("mlflow.db", "optuna.db", "artifacts", "keras_tuner", "ui.log")
+STORE_ENTRIES = ("mlflow.db", "optuna.db", "artifacts", "keras_tuner", "ui.log", ".cache")
 #: names automl derives from a study's name (the student study, the registered TFLite model)
 DERIVED_SUFFIXES = ("-student", "-tflite")
 _SQLITE_SIDE_FILES = ("", "-journal", "-wal", "-shm", ".lock")
