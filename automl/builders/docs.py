@@ -130,13 +130,18 @@ and how to go on:
 
 ```bash
 automl run pipelines/quickstart.yaml --trials 2 --set train.epochs=1
-automl run pipelines/quickstart.yaml --trials 2 --set train.epochs=1 --set space.params.filters.high=128 || true
 automl run pipelines/quickstart.yaml --trials 2 --set train.epochs=1 --set space.params.filters.high=128 --continue
 ```
 
-The second command stops (exit 2) with `study 'quickstart' exists with a different search space (filters: int
-16..64 log -> int 16..128 log): run with --continue to go on with its trials under the new space, or use --name
-NEW_NAME ... or --new ...`. With `--continue` (`automl.run(..., continue_=True)`) the study goes on: its
+Without `--continue`, the second command stops (exit 2) and says what changed:
+
+```text
+study 'quickstart' exists with a different search space (filters: int 16..64 log -> int 16..128 log): run with
+--continue to go on with its trials under the new space, or use --name NEW_NAME for a study of its own (or
+another `name` in the pipeline), or --new to start 'quickstart' afresh (its trials are deleted)
+```
+
+With `--continue` (`automl.run(..., continue_=True)`) the study goes on: its
 earlier trials stay its history (the best value can only stay or improve), the new trials sample the new space,
 and the change is recorded where a later reader looks: one note in the run's output, the session's MLflow run
 (tag `automl.space_changes`, param `space_fingerprint` on every session), the Optuna study's user attribute
