@@ -41,5 +41,10 @@ class ExportError(AutomlError):
     """A model cannot be exported (a layer without a TFLite builtin op, no model to export, ...)."""
 
 
+class MeasureError(ExportError):
+    """A TFLite file's latency could not be measured on the device: its command (``study.measure.command``,
+    ``export.measure.command``) exited non-zero, timed out or printed no number."""
+
+
 class TrialPruned(AutomlError):  # noqa: N818 - mirrors optuna.TrialPruned
     """Raised inside a trial when the engine decided to stop it early."""

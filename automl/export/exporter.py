@@ -24,6 +24,7 @@ from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
 from automl.store.folder import file_digest, read_json, write_bytes, write_json
 from automl.tflite.convert import ConvertOptions, convert
+from automl.tflite.device import LATENCY_SOURCE, DeviceCommand
 from automl.tflite.prepare import inference_model
 from automl.tflite.validate import Validation, keras_reference, validate
 from automl.tracking.mlflow import Tracker
@@ -237,6 +238,9 @@ class _Export:
         self.folder = folder or plan.folder.export_dir
         self.alias_prefix = alias_prefix  # Pareto trials: their own aliases, so the best model's stay put
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
+        #: export.measure.command: every file's latency (the recovery ladder's too) timed on the device
+        self.device = None if cfg.measure.command is None else DeviceCommand(
+            cfg.measure.command, cfg.measure.command_timeout, "export.measure.command")
 
     def _check_shape(self, model: Any) -> None:
         want = tuple(self.plan.data.input_shape)
@@ -264,7 +268,8 @@ class _Export:
         self.folder.mkdir(parents=True, exist_ok=True)
         result = ExportResult(name=plan.name, model=self.label, model_path=str(self.path))
         parent = self.tracker.start_run(f"{plan.name}-export-{self.label}", tags={
-            "automl.study": plan.name, "automl.role": "export", "automl.model": self.label})
+            "automl.study": plan.name, "automl.role": "export", "automl.model": self.label,
+            LATENCY_SOURCE: "interpreter" if self.device is None else "command"})
         result.parent_run_id = parent
         self.tracker.log(parent, params={
             "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io, "per_channel": cfg.per_channel,
@@ -294,7 +299,7 @@ class _Export:
         cfg, data = self.cfg, self.plan.data
         write_bytes(tflite, content)
         check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
-                         latency_runs=cfg.latency_runs, file=tflite, io=io)
+                         latency_runs=cfg.latency_runs, file=tflite, io=io, device=self.device)
         reference = self.folder / f"{self.label}_float32.tflite"
         if reference.exists() and "float32" in cfg.formats:
             check.size_ratio = len(content) / reference.stat().st_size
@@ -318,7 +323,7 @@ class _Export:
                                     configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
                                     or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
                                     latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}",
-                                    int8_integer_only=cfg.int8_integer_only, qat=qat)
+                                    int8_integer_only=cfg.int8_integer_only, qat=qat, device=self.device)
             content = recovery.content
         tflite = self.folder / f"{self.label}_{variant}.tflite"
         check = self._write_checked(tflite, content, fmt, ref, x_test, io)
@@ -342,7 +347,8 @@ class _Export:
             **({f"{fmt}_drop_ci_low": check.drop_interval.low, f"{fmt}_drop_ci_high": check.drop_interval.high}
                if check.drop_interval is not None else {}),
             **({f"{fmt}_agreement": check.agreement} if check.agreement is not None else {})},
-            tags={f"automl.{fmt}.flagged": check.flagged})
+            tags={f"automl.{fmt}.flagged": check.flagged,
+                  **({f"automl.{fmt}.latency_output": check.latency_output} if check.latency_output else {})})
         self.tracker.log_artifact(parent, tflite, "export")
         self.tracker.log_artifact(parent, report, "export")
         version = register_file(

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from automl.tflite.convert import FORMATS, ConvertOptions, quiet
+from automl.tflite.device import DeviceCommand
 from automl.tflite.validate import run_tflite, score
 
 CALIBRATION_FLOOR = 1000  # rung 1 takes at least this many samples (when the training split has them)
@@ -450,10 +451,12 @@ def layer_names(model: Any, nodes: list[str]) -> list[str]:
 def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: Any, max_drop: float,
                  configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: np.ndarray,
                  latency_runs: int, qat: QatOptions, stem: str | None = None,
-                 int8_integer_only: bool = False) -> Recovery:
+                 int8_integer_only: bool = False, device: DeviceCommand | None = None) -> Recovery:
     """Run the ladder for the plain int8 file ``plain``; when another file ships, keep the plain one beside it
     as ``<stem>_plain.tflite`` (+ .json, validated on the test split); ``stem``: the shipped file's name without
-    ``.tflite`` (default ``<label>_int8``). ``qat`` and ``int8_integer_only``: see :class:`Ladder`."""
+    ``.tflite`` (default ``<label>_int8``). ``qat`` and ``int8_integer_only``: see :class:`Ladder`; ``device``: the
+    :class:`~automl.tflite.device.DeviceCommand` that times the plain file (``export.measure.command``; None: the
+    interpreter), so that the shipped file's latency cost is measured on one device."""
     stem = stem or f"{label}_int8"
     from automl.store.folder import write_bytes, write_json
     from automl.tflite.validate import validate
@@ -470,7 +473,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
         path = folder / f"{stem}_plain.tflite"
         write_bytes(path, plain)
         check = validate(plain, "int8", ref, x_test, data.y_test, task=data.task, max_drop=max_drop,
-                         latency_runs=latency_runs, file=path, io=options.io)
+                         latency_runs=latency_runs, file=path, io=options.io, device=device)
         result.plain_file = str(path)
         result.plain_test = {k: check.to_dict()[k] for k in (
             "tflite_value", "drop", "size_bytes", "latency_ms_median", "latency_ms_p90")}

@@ -39,6 +39,8 @@ class TrialRun:
     history: dict[str, list[float]] = field(default_factory=dict)  # metric -> value per epoch
     #: what the trial measured of its model (``tflite_latency_ms``, ``tflite_latency_cv``, ``tflite_kib``)
     measured: dict[str, float] = field(default_factory=dict)
+    #: where its tflite_latency_ms came from (the automl.latency_source tag): interpreter | command; None: unmeasured
+    latency_source: str | None = None
 
 
 @dataclass
@@ -69,7 +71,10 @@ class StudyData:
         named = f"{self.settings.get('objectives', '')} {self.settings.get('constraints', '')}"
         if "tflite_latency_ms" not in named:
             return None
-        return latency_trust([t.measured for t in self.trials if t.state in ("COMPLETE", "PRUNED")])
+        from automl.tflite.device import LATENCY_SOURCE
+
+        return latency_trust([{**t.measured, LATENCY_SOURCE: t.latency_source} for t in self.trials
+                              if t.state in ("COMPLETE", "PRUNED")])
 
     @property
     def latest_run_id(self) -> str:
@@ -163,7 +168,8 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
             n_params=int(m["params_count"]) if m.get("params_count") else None,
             best_epoch=int(m["best_epoch"]) if "best_epoch" in m else None,
             reason=tags.get("automl.fail_reason") or tags.get("automl.reason"),
-            measured={k: v for k, v in m.items() if k.startswith("tflite_")})
+            measured={k: v for k, v in m.items() if k.startswith("tflite_")},
+            latency_source=tags.get("automl.latency_source"))
     trials = [by_number[n] for n in sorted(by_number)]
     if histories:
         keys = (*CURVE_KEYS, metric, metric[4:] if metric.startswith("val_") else metric)

@@ -331,6 +331,7 @@ class Loop:
             attrs["best_epoch"] = result.best_epoch
         if result.reason:
             attrs["fail_reason" if result.state == "FAIL" else "reason"] = result.reason
+        attrs.update(result.measure_tags)  # where tflite_latency_ms came from (automl.tflite.device)
         self.engine.tell(trial, result.state, value, attrs, violations)
         metrics = {"params_count": result.n_params, "fit_seconds": result.fit_seconds,
                    "epochs_trained": len(result.history), "trial_seconds": seconds, **result.measured}
@@ -339,7 +340,7 @@ class Loop:
             metrics["best_epoch"] = result.best_epoch or 0
         metrics.update({f"fold{i}_{plan.metric}": v for i, v in enumerate(result.fold_values)})
         metrics.update(self.objective.metrics(result))
-        tags: dict[str, Any] = {"automl.state": result.state}
+        tags: dict[str, Any] = {"automl.state": result.state, **result.measure_tags}
         if FEASIBLE in attrs:
             tags[FEASIBLE] = str(attrs[FEASIBLE]).lower()
         if result.reason:

@@ -10,6 +10,10 @@ the block times and the load average are recorded beside the median, to judge ho
 
 Only one measurement runs at a time on a host (a lock file under the study folder): two trials timing at
 once would each slow the other down.
+
+With ``study.measure.command`` the figure comes from where the model runs instead (:mod:`automl.tflite.device`,
+e.g. a phone over adb): the command's milliseconds are ``tflite_latency_ms``, the interpreter is not used, and
+the source (:data:`~automl.tflite.device.LATENCY_SOURCE`) and the command's last line go beside it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.tflite.device import LATENCY_OUTPUT, LATENCY_SOURCE, DeviceCommand, run_command
+
 
 @dataclass(frozen=True)
 class MeasureRequest:
@@ -37,6 +43,9 @@ class MeasureRequest:
     min_blocks: int = 7
     max_blocks: int = 60
     tolerance: float = 0.02
+    #: a command that times the file where it runs (``{tflite}``: its path); None: the interpreter times it
+    command: str | None = None
+    command_timeout: float = 300.0
     lock: str | None = None  # a lock file shared by every process of the study (None: no lock)
 
 
@@ -111,22 +120,44 @@ def tflite_latency(content: bytes, sample: np.ndarray, request: MeasureRequest) 
     return time_blocks(interp.invoke, request)
 
 
-def measure_model(model: Any, x_train: np.ndarray, request: MeasureRequest) -> dict[str, float]:
-    """``tflite_kib``, ``tflite_latency_ms``, ``tflite_latency_cv`` and ``tflite_load`` (1-minute load average
-    while timing) of ``model`` converted to ``request.format``.
+@dataclass
+class Measurement:
+    """What a trial measured of its model: the figures (``values``, MLflow metrics and trial attributes) and
+    where the latency came from (``tags``: :data:`~automl.tflite.device.LATENCY_SOURCE`, and with a command
+    its last line of output)."""
 
-    Raises ExportError (naming the layer) when the model has no TFLite form.
+    values: dict[str, float]
+    tags: dict[str, str]
+
+
+def measure(model: Any, x_train: np.ndarray, request: MeasureRequest) -> Measurement:
+    """``tflite_kib`` and ``tflite_latency_ms`` of ``model`` converted to ``request.format``; timed in the
+    interpreter, with ``tflite_latency_cv`` and ``tflite_load`` (1-minute load average while timing), or by
+    ``request.command`` (one figure: no CV, no host load).
+
+    Raises ExportError (naming the layer) when the model has no TFLite form, MeasureError when the command fails.
     """
     from automl.tflite.convert import ConvertOptions, convert
     from automl.tflite.prepare import inference_model
 
     samples = np.asarray(x_train[:request.representative_samples], dtype=np.float32)
     content = convert(inference_model(model), request.format, ConvertOptions(representative=samples))
+    size = {"tflite_kib": len(content) / 1024}
+    if request.command is not None:
+        with one_at_a_time(request.lock):  # one device, one file at a time
+            timed = run_command(DeviceCommand(request.command, request.command_timeout), content)
+        return Measurement({**size, "tflite_latency_ms": timed.ms},
+                           {LATENCY_SOURCE: "command", LATENCY_OUTPUT: timed.line})
     with one_at_a_time(request.lock):
         latency = tflite_latency(content, samples[0], request)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return {"tflite_kib": len(content) / 1024, "tflite_latency_ms": latency.median_ms,
-            "tflite_latency_cv": latency.cv, "tflite_load": float(load)}
+    return Measurement({**size, "tflite_latency_ms": latency.median_ms, "tflite_latency_cv": latency.cv,
+                        "tflite_load": float(load)}, {LATENCY_SOURCE: "interpreter"})
+
+
+def measure_model(model: Any, x_train: np.ndarray, request: MeasureRequest) -> dict[str, float]:
+    """The figures of :func:`measure` (``tflite_kib``, ``tflite_latency_ms``, ...)."""
+    return measure(model, x_train, request).values
 
 
 #: below this median per call, models are too fast to rank by latency on a shared CPU: two measurements of the
@@ -139,13 +170,20 @@ NOISY_CV = 0.05
 def latency_trust(measured: list[dict[str, Any]]) -> str | None:
     """One sentence when the ``tflite_latency_ms`` of a study's trials (their attributes) is partly noise: the
     models are too fast to rank (:data:`TOO_FAST_MS`) or their timings vary (:data:`NOISY_CV`), with what to do;
-    None when the latencies can be trusted (or fewer than two were measured).
+    None when the latencies can be trusted (or fewer than two were measured in the interpreter).
+
+    Both rules are about the interpreter on a shared CPU: trials whose latency came from
+    ``study.measure.command`` (their :data:`~automl.tflite.device.LATENCY_SOURCE` is ``command``) are left out;
+    a command gives one figure, with no coefficient of variation to judge.
 
     >>> latency_trust([{"tflite_latency_ms": 0.02, "tflite_latency_cv": 0.01}] * 3)[:68]
     'tflite_latency_ms is partly noise here: the models take 20 µs a call'
     >>> latency_trust([{"tflite_latency_ms": 4.0, "tflite_latency_cv": 0.01}] * 3) is None
     True
+    >>> latency_trust([{"tflite_latency_ms": 0.02, "automl.latency_source": "command"}] * 3) is None
+    True
     """
+    measured = [m for m in measured if m.get(LATENCY_SOURCE) != "command"]
     latencies = [float(m["tflite_latency_ms"]) for m in measured if m.get("tflite_latency_ms") is not None]
     cvs = [float(m["tflite_latency_cv"]) for m in measured if m.get("tflite_latency_cv") is not None]
     if len(latencies) < 2:
@@ -165,5 +203,5 @@ def latency_trust(measured: list[dict[str, Any]]) -> str | None:
             "optimize params_count or tflite_kib as a proxy")
 
 
-__all__ = ["NOISY_CV", "TOO_FAST_MS", "Latency", "MeasureRequest", "latency_trust", "measure_model", "one_at_a_time",
-           "time_blocks", "tflite_latency"]
+__all__ = ["NOISY_CV", "TOO_FAST_MS", "Latency", "MeasureRequest", "Measurement", "latency_trust", "measure",
+           "measure_model", "one_at_a_time", "time_blocks", "tflite_latency"]

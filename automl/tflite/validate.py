@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from automl.stats import Interval
+from automl.tflite.device import DeviceCommand, run_command
 
 
 @dataclass
@@ -54,6 +55,10 @@ class Validation:
     usage: dict[str, Any] = field(default_factory=dict)  # how to call the file, beyond the specs
     #: the drop's paired bootstrap interval over the test rows (automl.stats); None: not computed
     drop_interval: Interval | None = None
+    #: where latency_ms_median came from: interpreter (timed here) | command (export.measure.command: one figure,
+    #: so latency_ms_p90 repeats it)
+    latency_source: str = "interpreter"
+    latency_output: str | None = None  # the command's last line of output (clipped)
 
     @property
     def flagged(self) -> bool:
@@ -222,8 +227,10 @@ def score(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
 
 
 def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np.ndarray, *, task: str,
-             max_drop: float, latency_runs: int, file: str | Path = "", io: str = "float32") -> Validation:
-    """Check the exported ``content`` against the Keras reference on ``x``, ``y`` (the test split)."""
+             max_drop: float, latency_runs: int, file: str | Path = "", io: str = "float32",
+             device: DeviceCommand | None = None) -> Validation:
+    """Check the exported ``content`` against the Keras reference on ``x``, ``y`` (the test split); its latency
+    timed in the interpreter, or by ``device`` (``export.measure.command``; MeasureError when it fails)."""
     outputs = run_tflite(content, x).reshape(ref.outputs.shape)
     value = score(outputs, y, task)
     if task == "classification":
@@ -236,7 +243,13 @@ def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np
         agreement = None
     interval = drop_interval(outputs, ref.outputs, y, task)
     diff = np.abs(outputs - ref.outputs)
-    median, p90 = tflite_latency_ms(content, x[0], latency_runs)
+    output = None
+    if device is None:
+        median, p90 = tflite_latency_ms(content, x[0], latency_runs)
+    else:
+        timed = run_command(device, content)
+        median = p90 = timed.ms
+        output = timed.line
     interp = _interpreter(content, None)
     return Validation(
         format=fmt, file=str(file), task=task, metric=metric, size_bytes=len(content), keras_value=ref.value,
@@ -244,7 +257,8 @@ def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np
         mean_abs_diff=float(diff.mean()), max_abs_diff=float(diff.max()), latency_ms_median=median,
         latency_ms_p90=p90, keras_latency_ms_median=ref.latency_ms, samples=len(x),
         input=_spec(interp.get_input_details()[0]), output=_spec(interp.get_output_details()[0]), io=io,
-        drop_interval=interval)
+        drop_interval=interval, latency_source="interpreter" if device is None else "command",
+        latency_output=output)
 
 
 def drop_interval(outputs: np.ndarray, reference: np.ndarray, y: np.ndarray, task: str) -> Interval:

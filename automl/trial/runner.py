@@ -21,6 +21,7 @@ from automl.builders.model import ModelSpec, build_model, float32_copy
 from automl.builders.training import class_weights, training_callbacks
 from automl.config.constraints import Constraint
 from automl.data.batches import eval_inputs, fit_inputs
+from automl.errors import MeasureError
 from automl.runtime import release_memory
 
 
@@ -94,6 +95,8 @@ class TrialResult:
     fold_values: list[float] = field(default_factory=list)  # cross-validation: each fold's best value
     final_metrics: dict[str, float] = field(default_factory=dict)  # val_<m> of uncompiled metrics, best epoch
     measured: dict[str, float] = field(default_factory=dict)  # tflite_kib, tflite_latency_ms, ... (untrained model)
+    #: where the measured latency came from (automl.latency_source) and a command's last line: tags and attributes
+    measure_tags: dict[str, str] = field(default_factory=dict)
 
     def observed(self) -> dict[str, float]:
         """What the trial knows of its model: ``params_count``, what was measured, and the val_ metrics at its
@@ -191,10 +194,15 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         model = build_model(req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.n_params = int(model.count_params())
         if req.measure is not None:
-            from automl.tflite.measure import measure_model
+            from automl.tflite.measure import measure
 
             untrained = float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
-            result.measured = measure_model(untrained, data.x_train, req.measure)
+            try:
+                measurement = measure(untrained, data.x_train, req.measure)
+            except MeasureError as exc:  # the device's command failed: its own words are the reason
+                result.reason = str(exc)
+                return result
+            result.measured, result.measure_tags = measurement.values, measurement.tags
         broken = [c.broken(result.observed()[c.metric]) for c in req.constraints
                   if c.metric in result.observed() and not c.holds(result.observed()[c.metric])]
         if broken:  # known before training: not worth an epoch
