@@ -40,6 +40,16 @@ DESCRIPTIONS: dict[str, str] = {
     "ff_dim": "Width of the feed-forward layer of each encoder layer.",
     "patch_size": "Images: side of the square patches that become tokens (clipped to the image).",
     "positional": "Positional embedding: learned | sine | none.",
+    "backbone": "pretrained: the keras.applications backbone: mobilenet_v2 | mobilenet_v3_small | mobilenet_v3_large "
+                "| efficientnet_v2_b0.",
+    "alpha": "pretrained: the backbone's width (ImageNet weights exist for MobileNetV2 0.35..1.4, V3 0.75 / 1.0).",
+    "resolution": "pretrained: side the images are resized to inside the model; null: the data's (at least 32).",
+    "weights": "pretrained: imagenet (Keras's cache) | none (from scratch) | FILE (.weights.h5 / .h5) | DIR (a "
+               "mirror with Keras's file names); relative to the space file.",
+    "frozen_epochs": "pretrained: phase one, epochs of the head on the frozen backbone; then phase two.",
+    "unfreeze": "pretrained: fraction of the backbone's layers, from the top, trained in phase two (BatchNorm "
+                "stays frozen).",
+    "finetune_lr_factor": "pretrained: phase two's learning rate over phase one's.",
     # optimizer
     "optimizer": "sgd | adam | adamw | nadam | rmsprop | adagrad.",
     "lr": "(Peak) learning rate.",
