@@ -263,6 +263,24 @@ The contract, which automl keeps:
   layer (`dtype="float32"`) as automl's heads do.
 """
 
+_PRETRAINED = """## Pretrained backbones
+
+`block: pretrained` trains a `keras.applications` backbone (`backbone`, `alpha`) on raw 0-255 pixels: the model
+resizes them to `resolution` and applies the application's own preprocessing, so its .tflite takes the data's
+images as they are. automl never downloads weights. `weights: imagenet` reads Keras's cache,
+`$KERAS_HOME/models` (default `~/.keras/models`): on a machine with network, one
+`keras.applications.MobileNetV3Small(include_top=False)` (or the backbone you use) fills it; without network,
+`automl validate` stops (exit 2) with one line naming the file Keras wants, its URL and the folder to put it in.
+`weights: DIR` reads the same file names from a folder of yours (a mirror); `weights: FILE` reads one file: Keras's
+own download, or a `.weights.h5` saved with `save_weights` from the same application built with
+`include_top=False` (and the same `alpha`); `weights: none` trains from scratch. A relative path is read from the
+space file's folder. Training runs in two phases: `frozen_epochs` epochs of the head on the frozen backbone, then
+the top `unfreeze` fraction of the backbone's layers (BatchNormalization stays frozen, in inference mode), compiled
+again at `lr` x `finetune_lr_factor`, for the remaining epochs. Every epoch's MLflow metrics carry `phase` (1 or
+2), `trainable_params` and `lr`; pruning, the trial's timeout and reporting see one run of epochs (early stopping
+and plateau reductions start afresh in phase two).
+"""
+
 
 def render_default(spec: Any) -> str:
     if isinstance(spec, FixedParam):
@@ -307,7 +325,7 @@ def render() -> str:
     from automl.builders.schedules import SCHEDULES, schedule_hyperparameters
     from automl.builders.training import fit_hyperparameters
 
-    out = [_INTRO, _CUSTOM, "## Blocks", ""]
+    out = [_INTRO, _CUSTOM, _PRETRAINED, "## Blocks", ""]
     for name in BLOCKS:
         block = BLOCKS.get(name)
         ranks = ", ".join(RANK_NAMES[r] for r in block.ranks)
