@@ -349,7 +349,15 @@ def refit(req: TrialRequest, x: Any, y: np.ndarray, class_names: Sequence[str] =
     weights = class_weights(req.hp, y, req.spec.num_classes, class_names) if req.spec.task == "classification" \
         else None
     seed = None if req.seed is None else req.seed + req.number
-    model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), epochs=req.epochs, class_weight=weights, verbose=0)
+    plan = fine_tuning(req.block, req.hp)
+    frozen = req.epochs if plan is None else min(max(plan.frozen_epochs, 0), req.epochs)
+    if frozen:
+        model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), epochs=frozen, class_weight=weights, verbose=0)
+    if plan is not None and frozen < req.epochs:  # the same two phases as the trial
+        model = start_phase_two(model, req.block, req.hp, req.spec, plan, batch_size=req.batch_size,
+                                epochs=req.epochs - frozen)
+        model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), initial_epoch=frozen, epochs=req.epochs,
+                  class_weight=weights, verbose=0)
     return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
 
 
