@@ -16,6 +16,7 @@ from automl.space.params import CategoricalParam, FixedParam, FloatParam, IntPar
 def _names() -> dict[str, tuple[str, Collection[str]]]:
     from automl.builders.activations import ACTIVATIONS
     from automl.builders.augmentation import FLIPS
+    from automl.builders.blocks.pretrained import BACKBONES
     from automl.builders.blocks.rnn import CELLS
     from automl.builders.blocks.transformer import POSITIONAL
     from automl.builders.initializers import INITIALIZERS
@@ -29,7 +30,7 @@ def _names() -> dict[str, tuple[str, Collection[str]]]:
         "normalization": ("normalization", NORMALIZATIONS.names()), "optimizer": ("optimizer", OPTIMIZERS.names()),
         "schedule": ("schedule", SCHEDULES.names()), "regularizer": ("regularizer", REGULARIZERS.names()),
         "cell": ("rnn cell", CELLS.names()), "positional": ("positional embedding", POSITIONAL),
-        "flip": ("flip", FLIPS), "pooling": ("pooling", ("avg", "max")),
+        "flip": ("flip", FLIPS), "pooling": ("pooling", ("avg", "max")), "backbone": ("backbone", tuple(BACKBONES)),
     }
 
 
@@ -68,16 +69,19 @@ def _boolean(v: Any) -> str | None:
 _RULES: dict[str, Callable[[Any], str | None]] = {
     **{k: _between(0.0, 1.0, high_open=True) for k in ("dropout", "spatial_dropout", "recurrent_dropout",
                                                          "label_smoothing", "momentum", "min_lr_fraction")},
+    "unfreeze": _between(0.0, 1.0),
     **{k: _between(0.0, 1.0) for k in ("rotation", "zoom", "translation", "contrast")},
     **{k: _between(0.0, 1.0, low_open=True, high_open=True) for k in ("decay_rate", "plateau_factor")},
-    **{k: _between(0.0, math.inf, low_open=True) for k in ("lr", "width_multiplier", "power")},
+    **{k: _between(0.0, math.inf, low_open=True) for k in ("lr", "width_multiplier", "power", "alpha",
+                                                                    "finetune_lr_factor")},
     **{k: _between(0.0, math.inf) for k in ("l1", "l2", "weight_decay", "min_delta", "leaky_alpha")},
     **{k: _between(0.0, math.inf, low_open=True, none=True) for k in ("clipnorm", "clipvalue")},
     **{k: _integer(1) for k in ("layers", "units", "filters", "conv_blocks", "stages", "blocks", "heads", "key_dim",
                                 "embed_dim", "ff_dim", "patch_size", "kernel_size", "expansion", "decay_epochs",
                                 "restart_epochs", "patience", "plateau_patience")},
     **{k: _integer(1, none=True) for k in ("batch_size", "epochs")},
-    **{k: _integer(0) for k in ("dense_units", "warmup_epochs")},
+    **{k: _integer(0) for k in ("dense_units", "warmup_epochs", "frozen_epochs")},
+    "resolution": _integer(32, none=True),
     **{k: _boolean for k in ("nesterov", "plateau", "early_stopping", "bidirectional", "squeeze_excite")},
 }
 

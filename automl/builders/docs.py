@@ -40,6 +40,16 @@ DESCRIPTIONS: dict[str, str] = {
     "ff_dim": "Width of the feed-forward layer of each encoder layer.",
     "patch_size": "Images: side of the square patches that become tokens (clipped to the image).",
     "positional": "Positional embedding: learned | sine | none.",
+    "backbone": "pretrained: the keras.applications backbone: mobilenet_v2 | mobilenet_v3_small | mobilenet_v3_large "
+                "| efficientnet_v2_b0.",
+    "alpha": "pretrained: the backbone's width (ImageNet weights exist for MobileNetV2 0.35..1.4, V3 0.75 / 1.0).",
+    "resolution": "pretrained: side the images are resized to inside the model; null: the data's (at least 32).",
+    "weights": "pretrained: imagenet (Keras's cache) | none (from scratch) | FILE (.weights.h5 / .h5) | DIR (a "
+               "mirror with Keras's file names); relative to the space file.",
+    "frozen_epochs": "pretrained: phase one, epochs of the head on the frozen backbone; then phase two.",
+    "unfreeze": "pretrained: fraction of the backbone's layers, from the top, trained in phase two (BatchNorm "
+                "stays frozen).",
+    "finetune_lr_factor": "pretrained: phase two's learning rate over phase one's.",
     # optimizer
     "optimizer": "sgd | adam | adamw | nadam | rmsprop | adagrad.",
     "lr": "(Peak) learning rate.",
@@ -258,6 +268,24 @@ The contract, which automl keeps:
   layer (`dtype="float32"`) as automl's heads do.
 """
 
+_PRETRAINED = """## Pretrained backbones
+
+`block: pretrained` trains a `keras.applications` backbone (`backbone`, `alpha`) on raw 0-255 pixels: the model
+resizes them to `resolution` and applies the application's own preprocessing, so its .tflite takes the data's
+images as they are. automl never downloads weights. `weights: imagenet` reads Keras's cache,
+`$KERAS_HOME/models` (default `~/.keras/models`): on a machine with network, one
+`keras.applications.MobileNetV3Small(include_top=False)` (or the backbone you use) fills it; without network,
+`automl validate` stops (exit 2) with one line naming the file Keras wants, its URL and the folder to put it in.
+`weights: DIR` reads the same file names from a folder of yours (a mirror); `weights: FILE` reads one file: Keras's
+own download, or a `.weights.h5` saved with `save_weights` from the same application built with
+`include_top=False` (and the same `alpha`); `weights: none` trains from scratch. A relative path is read from the
+space file's folder. Training runs in two phases: `frozen_epochs` epochs of the head on the frozen backbone, then
+the top `unfreeze` fraction of the backbone's layers (BatchNormalization stays frozen, in inference mode), compiled
+again at `lr` x `finetune_lr_factor`, for the remaining epochs. Every epoch's MLflow metrics carry `phase` (1 or
+2), `trainable_params` and `lr`; pruning, the trial's timeout and reporting see one run of epochs (early stopping
+and plateau reductions start afresh in phase two).
+"""
+
 
 def render_default(spec: Any) -> str:
     if isinstance(spec, FixedParam):
@@ -302,7 +330,7 @@ def render() -> str:
     from automl.builders.schedules import SCHEDULES, schedule_hyperparameters
     from automl.builders.training import fit_hyperparameters
 
-    out = [_INTRO, _CUSTOM, "## Blocks", ""]
+    out = [_INTRO, _CUSTOM, _PRETRAINED, "## Blocks", ""]
     for name in BLOCKS:
         block = BLOCKS.get(name)
         ranks = ", ".join(RANK_NAMES[r] for r in block.ranks)

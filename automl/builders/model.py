@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.builders.blocks import BLOCKS, BuildContext
+from automl.builders.blocks import BLOCKS, BuildContext, FineTuning
 from automl.builders.metrics import keras_metrics
 from automl.builders.optimizers import build_optimizer
 from automl.data.rows import Split, moments
@@ -91,6 +91,29 @@ def float32_copy(model: Any, block: str, hp: dict[str, Any], spec: ModelSpec, *,
     return copy
 
 
+def fine_tuning(block: str, hp: dict[str, Any]) -> FineTuning | None:
+    """The two-phase training plan of a model of ``block`` built with ``hp`` (None: one plain fit)."""
+    from automl.builders import user
+
+    return None if user.is_reference(block) else BLOCKS.get(block).fine_tuning(hp)
+
+
+def start_phase_two(model: Any, block: str, hp: dict[str, Any], spec: ModelSpec, plan: FineTuning, *,
+                    batch_size: int | None = None, epochs: int | None = None) -> Any:
+    """``model`` after phase one of ``plan``: the backbone's top unfrozen and the model compiled again, with
+    ``lr`` times ``plan.lr_factor`` (the schedule starts over at that rate)."""
+    import keras
+
+    BLOCKS.get(block).unfreeze_top(model, plan)
+    scaled = {**hp, "lr": float(hp.get("lr") or 1e-3) * plan.lr_factor}
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(spec.precision)  # compile wraps the optimizer for mixed_float16
+    try:
+        return _compile(keras, model, scaled, spec, batch_size, epochs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _build(keras: Any, block: str, hp: dict[str, Any], spec: ModelSpec, batch_size: int | None,
            epochs: int | None) -> Any:
     from automl.builders import user
@@ -101,8 +124,9 @@ def _build(keras: Any, block: str, hp: dict[str, Any], spec: ModelSpec, batch_si
 
     inputs = keras.Input(shape=spec.input_shape, name="input")
     x = augment(inputs, hp, len(spec.input_shape) + 1)
-    x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize",
-                                   dtype="float32")(x)
+    if not BLOCKS.get(block).raw_inputs:  # a pretrained backbone preprocesses raw pixels its own way
+        x = keras.layers.Normalization(axis=-1, mean=spec.x_mean, variance=spec.x_var, name="normalize",
+                                       dtype="float32")(x)
     if spec.embeddings:
         from automl.builders.custom import ColumnEmbedding
 

@@ -266,7 +266,7 @@ def resolve_space(
     Errors name ``file`` and the key path (``prefix`` + the key inside the space).
     """
     from automl.builders import user
-    from automl.builders.blocks import BLOCKS, RANK_NAMES
+    from automl.builders.blocks import BLOCKS, RANK_NAMES, ParamProblem
     from automl.builders.checks import check_param
     from automl.builders.training import training_hyperparameters
 
@@ -372,6 +372,14 @@ def resolve_space(
         for n in unused:
             del params[n]
 
+    for bname, block in blocks.items():  # a block's files (pretrained weights) are read from the space's folder
+        names_of = {hp: hp if hp in params else f"{bname}.{hp}" for hp in block_defaults[bname]}
+        mine = {hp: params[s] for hp, s in names_of.items() if s in params}
+        try:
+            settled = block.settle(mine, base) if hasattr(block, "settle") else mine
+        except ParamProblem as exc:
+            raise err(f"params.{exc.name}", exc.message) from exc
+        params.update({names_of[hp]: spec for hp, spec in settled.items()})
     _check_conditions(params, space, [str(n) for n in names], err)
     ordered = _topological(params, err)
     return Space(params=ordered, owners=owners, builders={n: b for n, b in builders.items() if n in blocks})

@@ -17,7 +17,7 @@ import numpy as np
 
 from automl import faults, signals
 from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
-from automl.builders.model import ModelSpec, build_model, float32_copy
+from automl.builders.model import ModelSpec, build_model, fine_tuning, float32_copy, start_phase_two
 from automl.builders.training import class_weights, training_callbacks
 from automl.config.constraints import Constraint
 from automl.data.batches import eval_inputs, fit_inputs
@@ -137,6 +137,7 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult, 
             self.failure: str | None = None
             self.pruned = False
             self.epoch_started = time.perf_counter()
+            self.phase: int | None = None  # 1 or 2 when the model trains in two phases (its epochs say which)
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.epoch_started = time.perf_counter()
@@ -146,6 +147,9 @@ def _trial_callback(req: TrialRequest, reporter: Reporter, result: TrialResult, 
             metrics["lr"] = _current_lr(model)
             # training + validation of this epoch (the first one includes tracing / compiling the step)
             metrics["epoch_seconds"] = time.perf_counter() - self.epoch_started
+            if self.phase is not None:
+                metrics["phase"] = float(self.phase)
+                metrics["trainable_params"] = float(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
             result.history.append(metrics)
             loss = metrics.get("loss", 0.0)
             if not math.isfinite(loss):
@@ -218,9 +222,28 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         start = time.perf_counter()
         # a memory-mapped or large split goes in a batch at a time (automl.data.batches), shuffled by the seed
         seed = None if req.seed is None else req.seed + req.number
-        fitted.fit(**fit_inputs(data.x_train, data.y_train, req.batch_size, seed=seed),
-                   validation_data=eval_inputs(data.x_val, data.y_val, req.batch_size), class_weight=weights,
-                   epochs=req.epochs, callbacks=callbacks, verbose=0)
+
+        def fit(fitted: Any, callbacks: list[Any], first: int, last: int) -> None:
+            fitted.fit(**fit_inputs(data.x_train, data.y_train, req.batch_size, seed=seed),
+                       validation_data=eval_inputs(data.x_val, data.y_val, req.batch_size), class_weight=weights,
+                       initial_epoch=first, epochs=last, callbacks=callbacks, verbose=0)
+
+        plan = fine_tuning(req.block, req.hp)
+        if plan is None:
+            fit(fitted, callbacks, 0, req.epochs)
+        else:  # phase one trains the head on the frozen backbone; phase two (a new compile) fine-tunes its top
+            frozen = min(max(plan.frozen_epochs, 0), req.epochs)
+            callback.phase = 1
+            if frozen:
+                fit(fitted, callbacks, 0, frozen)
+            if frozen < req.epochs and not (callback.failure or callback.pruned or fitted.stop_training):
+                model = start_phase_two(model, req.block, req.hp, req.spec, plan, batch_size=req.batch_size,
+                                        epochs=req.epochs - frozen)
+                fitted = model if req.teacher is None else _distiller(model, req)
+                callback.phase = 2
+                callbacks = [callback, *training_callbacks(fitted, req.hp, monitor=req.metric,
+                                                           direction=req.direction)]
+                fit(fitted, callbacks, frozen, req.epochs)
         result.fit_seconds = time.perf_counter() - start
     except Exception as exc:  # any failure of one configuration is that trial's outcome
         result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -334,7 +357,15 @@ def refit(req: TrialRequest, x: Any, y: np.ndarray, class_names: Sequence[str] =
     weights = class_weights(req.hp, y, req.spec.num_classes, class_names) if req.spec.task == "classification" \
         else None
     seed = None if req.seed is None else req.seed + req.number
-    model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), epochs=req.epochs, class_weight=weights, verbose=0)
+    plan = fine_tuning(req.block, req.hp)
+    frozen = req.epochs if plan is None else min(max(plan.frozen_epochs, 0), req.epochs)
+    if frozen:
+        model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), epochs=frozen, class_weight=weights, verbose=0)
+    if plan is not None and frozen < req.epochs:  # the same two phases as the trial
+        model = start_phase_two(model, req.block, req.hp, req.spec, plan, batch_size=req.batch_size,
+                                epochs=req.epochs - frozen)
+        model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), initial_epoch=frozen, epochs=req.epochs,
+                  class_weight=weights, verbose=0)
     return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
 
 

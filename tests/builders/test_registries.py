@@ -33,7 +33,7 @@ ENTRIES = [(family, name) for family, (registry, _) in FAMILIES.items() for name
 
 
 def test_the_issue_lists_are_all_registered() -> None:
-    assert set(BLOCKS.names()) == {"mlp", "cnn", "cnn1d", "resnet", "mobilenet", "rnn", "transformer"}
+    assert set(BLOCKS.names()) == {"mlp", "cnn", "cnn1d", "resnet", "mobilenet", "pretrained", "rnn", "transformer"}
     assert {"relu", "leaky_relu", "elu", "gelu", "swish", "tanh", "sigmoid", "hard_swish"} <= set(ACTIVATIONS)
     assert set(OPTIMIZERS.names()) == {"sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad"}
     assert set(SCHEDULES.names()) == {"constant", "exponential", "step", "polynomial", "cosine", "cosine_restarts"}

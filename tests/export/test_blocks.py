@@ -22,7 +22,8 @@ from tests.export.conftest import CLASSES, SHAPES, make_data
 # The recurrent and attention blocks run by default (they need the exporter's rewrites); the others are
 # plain convolutions and dense layers, covered fast by test_formats.py, and run with -m slow.
 DEFAULT = {"rnn", "transformer"}
-CASES = [(name, BLOCKS.get(name).ranks[0], {}) for name in BLOCKS.names()] + [
+# pretrained (ImageNet weights by default, a whole application): tests/builders/test_pretrained.py exports it
+CASES = [(name, BLOCKS.get(name).ranks[0], {}) for name in BLOCKS.names() if name != "pretrained"] + [
     ("rnn", 3, {"bidirectional": True, "cell": "gru", "layers": 2}),
     ("transformer", 4, {}),  # image patches
 ]

@@ -3,7 +3,15 @@
 Importing this package registers every block in :data:`BLOCKS`; a new block is one more module here.
 """
 
-from automl.builders.blocks import conv, dense, mobilenet, resnet, rnn, transformer  # noqa: F401  (register)
-from automl.builders.blocks.base import BLOCKS, RANK_NAMES, Block, BuildContext
+from automl.builders.blocks import (  # noqa: F401  (register)
+    conv,
+    dense,
+    mobilenet,
+    pretrained,
+    resnet,
+    rnn,
+    transformer,
+)
+from automl.builders.blocks.base import BLOCKS, RANK_NAMES, Block, BuildContext, FineTuning, ParamProblem
 
-__all__ = ["BLOCKS", "RANK_NAMES", "Block", "BuildContext"]
+__all__ = ["BLOCKS", "RANK_NAMES", "Block", "BuildContext", "FineTuning", "ParamProblem"]

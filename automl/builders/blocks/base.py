@@ -7,6 +7,7 @@ space gives a value). Keras is imported only when a block builds, so that valida
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from automl.builders.activations import activation, activation_hyperparameters
@@ -31,12 +32,33 @@ class BuildContext:
         return len(self.input_shape) + 1
 
 
+class ParamProblem(ValueError):
+    """A value of hyperparameter ``name`` a block cannot use (the space resolver adds the file and key)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name, self.message = name, message
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """A block's plan for two-phase training: ``frozen_epochs`` with layer ``layer`` (the backbone) frozen, then
+    its top ``unfreeze`` fraction trainable at the learning rate times ``lr_factor``."""
+
+    frozen_epochs: int
+    unfreeze: float
+    lr_factor: float
+    layer: str
+
+
 class Block:
     """A family of architectures; subclasses set ``name``, ``ranks`` and ``hyperparameters``."""
 
     name: str = ""
     ranks: tuple[int, ...] = ()
     description: str = ""
+    #: the block takes the raw inputs (it preprocesses them itself), not the training split's normalization
+    raw_inputs: bool = False
 
     def hyperparameters(self, rank: int | None = None) -> dict[str, Param]:
         """Default search ranges; ``rank`` (None: any) drops those that do not apply to that data."""
@@ -45,6 +67,18 @@ class Block:
     def build(self, x: Any, hp: dict[str, Any], ctx: BuildContext) -> Any:
         """Apply the block to Keras tensor ``x`` and return the feature tensor (rank 2)."""
         raise NotImplementedError
+
+    def settle(self, params: dict[str, Param], base: Path) -> dict[str, Param]:
+        """The block's resolved ``params`` (by hyperparameter name) as trials read them: files named relative to
+        ``base`` (the space file's folder) made absolute and checked. Raises :class:`ParamProblem`."""
+        return params
+
+    def fine_tuning(self, hp: dict[str, Any]) -> FineTuning | None:
+        """Two-phase training of a model of this block built with ``hp``; None: one plain fit."""
+        return None
+
+    def unfreeze_top(self, model: Any, plan: FineTuning) -> None:
+        """Make ``model`` ready for phase two of ``plan`` (the trial recompiles it)."""
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
