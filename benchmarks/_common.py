@@ -124,3 +124,16 @@ MLP_SPACE: dict[str, Any] = {"block": "mlp", "params": {
     "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},
     "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
 }}
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc), depth first: a study's process and its trial processes."""
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out += process_tree(int(child))
+    return out
+

@@ -26,23 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import answer_child, environment, publish, quiet_tensorflow, run_child, table
+from _common import answer_child, environment, process_tree, publish, quiet_tensorflow, run_child, table
 
 from automl.trial.process import rss_mib as _rss
 
 SIZE = 96
 CLASSES = 10
 
-
-def _tree(pid: int) -> list[int]:
-    out = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return out
-    for child in children:
-        out += _tree(int(child))
-    return out
 
 
 def make_folder(root: Path, n: int, seed: int = 0) -> Path:
@@ -84,7 +74,7 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
 
     def sample() -> None:
         while not stop.is_set():
-            pids = _tree(me)
+            pids = process_tree(me)
             peak["tree"] = max(peak["tree"], sum(_rss(p) for p in pids))
             for p in pids[1:]:
                 peak["trial"] = max(peak["trial"], _rss(p))

@@ -24,20 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import answer_child, environment, publish, quiet_tensorflow, run_child, table
+from _common import answer_child, environment, process_tree, publish, quiet_tensorflow, run_child, table
 
 from automl.trial.process import rss_mib as _rss
-
-
-def _tree(pid: int) -> list[int]:
-    out = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return out
-    for child in children:
-        out += _tree(int(child))
-    return out
 
 
 def _child(job: dict[str, Any]) -> dict[str, Any]:
@@ -53,14 +42,14 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     class Watch(Progress):
         def trial_ended(self, number: int, state: str, value: float | None, best: float | None,
                         reason: str | None, seconds: float) -> None:
-            tree = sum(_rss(p) for p in _tree(me))
+            tree = sum(_rss(p) for p in process_tree(me))
             samples.append({"trial": number, "self": _rss(me), "tree": tree, "state": state})
 
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.2):
-            peak[0] = max(peak[0], sum(_rss(p) for p in _tree(me)))
+            peak[0] = max(peak[0], sum(_rss(p) for p in process_tree(me)))
 
     folder = Path(tempfile.mkdtemp(prefix="trial-memory-"))
     os.chdir(folder)

@@ -78,3 +78,15 @@ def mlflow_url() -> Iterator[str]:
     Tests share it: each names its own study (an experiment)."""
     with mlflow_server() as server:
         yield server.url
+
+
+@pytest.fixture
+def temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tempfile's folder, inside the test's: what a measuring command was handed must be gone afterwards."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +57,6 @@ def _trial_runs(name: str) -> dict[int, Any]:
     return {int(r.data.tags["automl.trial"]): r for r in runs}
 
 
-@pytest.fixture
-def temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 @pytest.mark.slow  # a study of 3 trials with an export, then a Pareto export (~40 s)

@@ -21,13 +21,6 @@ print(f"latency: {os.path.getsize(sys.argv[1]) / 1000} ms")
 """
 
 
-@pytest.fixture
-def temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """tempfile's folder, inside the test's: what the command was handed must be gone afterwards."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _script(tmp_path: Path, text: str) -> str:
