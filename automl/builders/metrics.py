@@ -84,14 +84,31 @@ def keras_metrics(task: str, num_classes: int = 0, names: Iterable[str] | None =
     return [m for m in out if m.name in keep]
 
 
+#: scoring reads at most this many input values per batch: a batch's activations grow with its inputs, and 1024
+#: images of 96x96x3 through a small CNN took ~1 GB (a trial's peak then grew with the validation split)
+SCORE_VALUES = 2**21
+
+
+def score_batch(x: Split, batch_size: int = 1024) -> int:
+    """Rows per scoring batch for ``x``: ``batch_size``, fewer for large samples (at most :data:`SCORE_VALUES`
+    input values a batch, at least 8 rows).
+
+    >>> score_batch(np.zeros((5, 64))), score_batch(np.zeros((5, 96, 96, 3)))
+    (1024, 75)
+    """
+    values = int(np.prod(x.shape[1:], dtype=np.int64)) if len(x.shape) > 1 else 1
+    return max(8, min(batch_size, SCORE_VALUES // max(1, values)))
+
+
 def predict_eagerly(model: Any, x: Split, batch_size: int = 1024) -> np.ndarray:
-    """``model(x)`` in inference mode, batch by batch, without tracing a predict function.
+    """``model(x)`` in inference mode, batch by batch (:func:`score_batch`), without tracing a predict function.
 
     ``model.predict`` traces a graph on its first call (a fraction of a second per model on CPU), which
     is most of the cost of scoring one small validation split per trial.
     """
     import keras
 
+    batch_size = score_batch(x, batch_size)
     parts = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
              for i in range(0, len(x), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0,))
@@ -116,6 +133,7 @@ def score_model(model: Any, x: Split, y: np.ndarray, task: str, num_classes: int
     """
     from automl.data.batches import batches, streamed
 
+    batch_size = score_batch(x, batch_size)
     data = {"x": batches(x, y, batch_size)} if streamed(x) else {"x": x, "y": y, "batch_size": batch_size}
     scores = {k: float(v) for k, v in model.evaluate(**data, verbose=0, return_dict=True).items()}
     missing = [m for m in scored_metrics(task) if m not in scores]
