@@ -96,6 +96,7 @@ def _best_line(result: Any) -> str:
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
     _state["debug"] = debug
+    _state["size_warned"] = False  # per command (tests invoke several in one process)
 
 
 @app.command()
@@ -195,9 +196,16 @@ def _print_distill(result: Any) -> None:
     style = "green" if result.helped else "yellow"
     console.print(result.verdict, style=style, markup=False, highlight=False)
     if result.size_warning:
-        err_console.print(f"warning: {result.size_warning}", markup=False, highlight=False)
+        _size_warning(result.size_warning)
     if result.student_path:
         console.print(f"export.model auto: {result.picked}", markup=False, highlight=False)
+
+
+def _size_warning(text: str) -> None:
+    """The small-test-split warning, once per command (distillation and every exported file share the split)."""
+    if not _state.get("size_warned"):
+        _state["size_warned"] = True
+        err_console.print(f"warning: {text}", markup=False, highlight=False)
 
 
 def _print_export(result: Any) -> None:
@@ -221,8 +229,8 @@ def _print_export(result: Any) -> None:
                       "-" if v.agreement is None else f"{v.agreement:.1%}",
                       f"{_latency(v.latency_ms_median)} / {_latency(v.latency_ms_p90)}")
     console.print(table)
-    console.print(f"files: {Path(files[0].path).parent}/{result.model}_<format>.tflite (+ .json: validation and "
-                  "input/output spec)", markup=False, highlight=False)
+    console.print(f"files: {', '.join(Path(f.path).name for f in files)} in {Path(files[0].path).parent}/ (each with "
+                  "a .json: validation and input/output spec)", markup=False, highlight=False)
     keras_value = files[0].validation.keras_value
     alias = f"alias {result.model}_<format>" if result.model.startswith("trial_") else "alias per format"
     console.print(f"keras {metric}={keras_value:.4f}; drop above export.max_drop={files[0].validation.max_drop:g} is "
@@ -234,7 +242,6 @@ def _print_export(result: Any) -> None:
     for f in result.flagged:
         err_console.print(f"flagged: {f.path} loses {f.validation.drop:.4f} {metric} vs Keras "
                           f"(max_drop {f.validation.max_drop:g})", markup=False, highlight=False)
-    warned = False
     for f in files:  # the drop of a quantized file vs Keras, with its interval over the test rows
         v = f.validation
         if f.format == "float32" or v.drop_interval is None:
@@ -242,9 +249,8 @@ def _print_export(result: Any) -> None:
         told = "" if v.drop_interval.distinguishable else ": not distinguishable from no drop"
         console.print(f"{f.format}{' (io ' + v.io + ')' if v.io != 'float32' else ''} vs Keras on the test split: "
                       f"{v.drop_text}{told}", markup=False, highlight=False)
-        if v.size_warning and not warned:  # the same split for every file: once
-            err_console.print(f"warning: {v.size_warning}", markup=False, highlight=False)
-            warned = True
+        if v.size_warning:
+            _size_warning(v.size_warning)
     if result.sparse is not None:
         _print_sparse(result)
 

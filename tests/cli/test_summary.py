@@ -22,3 +22,15 @@ def test_a_regression_summary_names_units() -> None:
 def test_a_classification_summary_has_no_units() -> None:
     line = _best_line(_result("classification", "val_accuracy", {"test_accuracy": 0.9}))
     assert line == "best trial 3: val_accuracy=0.5000  test_accuracy=0.9000"
+
+
+def test_the_small_test_split_warning_is_said_once_per_command(capsys: object) -> None:
+    from typer.testing import CliRunner
+
+    from automl import cli
+
+    CliRunner().invoke(cli.app, ["schema"])  # a command starts: nothing said yet
+    cli._size_warning("the test split (114 rows) is too small to tell 1 point of accuracy")
+    cli._size_warning("the test split (114 rows) is too small to tell 1 point of accuracy")  # the export's, again
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert err.count("too small to tell") == 1
