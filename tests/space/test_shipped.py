@@ -25,7 +25,8 @@ def test_every_block_has_a_shipped_space_and_wide_offers_them_all() -> None:
     blocks = {str(load_space_file(REPO / "search_spaces" / n).block.model_dump().get("value")) for n in SPACES}
     assert set(BLOCKS.names()) - {"cnn"} <= blocks  # cnn has cnn_small.yaml
     wide = load_space_file(REPO / "search_spaces" / "wide.yaml").block
-    assert set(wide.grid()) == set(BLOCKS.names())
+    # pretrained needs weights that cannot ship (ImageNet's files) or is a slow start from scratch: its own space
+    assert set(wide.grid()) == set(BLOCKS.names()) - {"pretrained"}
 
 
 @pytest.mark.parametrize("name", PIPELINES)
