@@ -276,10 +276,11 @@ def studies(storage: str | None = None) -> list[dict[str, Any]]:
     """
     from automl.engines import list_studies
     from automl.plan import DEFAULT_STORAGE
+    from automl.store.access import not_made_yet
     from automl.tracking.mlflow import absolute_sqlite
 
     url = absolute_sqlite(storage or DEFAULT_STORAGE)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if not_made_yet(url):
         return []
     return sorted(list_studies(url), key=lambda r: str(r["name"]))
 

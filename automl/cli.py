@@ -448,12 +448,9 @@ def predict(
             if output is None:
                 write_csv(result, sys.stdout)
                 return
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # while the rows were printed (outside _guard)
             signals.hold()
-            kept = f"; {output} is as it was" if output is not None and output.exists() else ""
-            err_console.print(f"{signals.reason()}: no predictions written{kept}" if output is not None else
-                              f"{signals.reason()}: the predictions printed are incomplete", markup=False,
-                              highlight=False)
+            err_console.print(f"{signals.reason()}: {stopped}", markup=False, highlight=False)
             raise typer.Exit(signals.exit_code()) from None
     err_console.print(f"{len(result)} predictions of {result.attrs['model']} written to {output}", markup=False,
                       highlight=False)

@@ -255,7 +255,7 @@ class _Head(io.TextIOBase):
     """A stdout that passes on the first :data:`SHOWN_LINES` lines and counts the rest."""
 
     def __init__(self, out: Any) -> None:
-        self.out, self.lines, self.partial = out, 0, False
+        self.out, self.lines = out, 0
 
     def writable(self) -> bool:
         return True

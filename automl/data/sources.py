@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from automl.config.models import DataConfig
+from automl.data.batches import STREAM_BYTES
 from automl.data.rows import Rows
 from automl.errors import DataError
 
@@ -248,8 +249,9 @@ def _image_folder(cfg: DataConfig, file: str) -> RawData:
 
 #: where image_folder keeps its decoded pixels (relative to the working directory, beside the studies' stores)
 IMAGE_CACHE = Path("mlruns") / ".cache" / "images"
-#: data.cache auto: the decoded pixels are loaded whole up to this many bytes, else read by batches
-MEMORY_BYTES = 256 * 2**20
+#: data.cache auto: the decoded pixels are loaded whole up to this many bytes, else read by batches: the line
+#: above which a split in memory would be fed to Keras by batches anyway (automl.data.batches)
+MEMORY_BYTES = STREAM_BYTES
 #: the file types image_folder reads (as keras.utils.image_dataset_from_directory does)
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 

@@ -9,11 +9,17 @@ from typing import Any
 from automl.space.space import Space
 
 
+def continuable(changes: list[str], blocking: list[str], builder_change: str = "") -> bool:
+    """Whether a study can go on under a changed space (``--continue``): something changed, nothing that blocks
+    (:func:`~automl.space.space.space_changes`), and no builder file was edited."""
+    return bool(changes) and not blocking and not builder_change
+
+
 def space_refusal(name: str, changes: list[str], blocking: list[str], extra: str = "") -> str:
     """Why a stored study refuses the pipeline's space: what changed, and the ways on."""
     shown = "; ".join((blocking or changes)[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
     what = f" ({shown})" if shown else ""
-    if blocking or extra or not changes:
+    if not continuable(changes, blocking, extra):
         return f"study '{name}' exists with a different search space{what}{extra}: {rename_or_new(name)}"
     return (f"study '{name}' exists with a different search space{what}: run with --continue to go on with its "
             f"trials under the new space, or {rename_or_new(name)}")

@@ -23,7 +23,15 @@ from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
 from automl.engines._kt_space import Codec, to_hyperparameters
-from automl.engines.base import Engine, EngineTrial, StudySettings, TrialRecord, rename_or_new, space_refusal
+from automl.engines.base import (
+    Engine,
+    EngineTrial,
+    StudySettings,
+    TrialRecord,
+    continuable,
+    rename_or_new,
+    space_refusal,
+)
 from automl.engines.registry import check_other_engines
 from automl.errors import ConfigError, StudyError
 from automl.space.space import space_changes
@@ -129,20 +137,20 @@ class KerasTunerEngine(Engine):
                 "direction": s.direction, "epochs": s.epochs, "space": s.space.describe(),
                 **({"builders": s.space.builder_digests()} if s.space.builders else {})}
 
-    def _check_stored(self, meta: dict[str, Any] | None) -> None:
+    def _check_stored(self, meta: dict[str, Any] | None, *, continue_space: bool = False) -> None:
         s = self.settings
         fix = rename_or_new(s.name)
         if meta is None:
             raise StudyError(f"{self.dir} holds a keras-tuner project that automl did not make: {fix}")
         if meta["fingerprint"] != s.space.fingerprint():
             changes, blocking = space_changes(meta.get("space"), s.space)
-            message = space_refusal(s.name, changes, blocking, s.space.builder_change(meta.get("builders")))
-            if getattr(self, "continue_space", False) or "--continue" in message:
+            builder = s.space.builder_change(meta.get("builders"))
+            if continue_space or continuable(changes, blocking, builder):
                 # a keras-tuner oracle keeps the hyperparameters it was made with
-                message = (f"study '{s.name}' exists with a different search space ({'; '.join(changes[:4])}), "
-                           "and a keras-tuner study cannot go on under another one (--continue needs engine optuna): "
-                           f"{fix}")
-            raise StudyError(message)
+                raise StudyError(f"study '{s.name}' exists with a different search space ({'; '.join(changes[:4])}), "
+                                 "and a keras-tuner study cannot go on under another one (--continue needs engine "
+                                 f"optuna): {fix}")
+            raise StudyError(space_refusal(s.name, changes, blocking, builder))
         if meta["direction"] != s.direction:
             raise StudyError(f"study '{s.name}' exists with direction {meta['direction']}, got {s.direction}: {fix}")
         if meta["sampler"] != s.sampler:
@@ -175,7 +183,6 @@ class KerasTunerEngine(Engine):
 
     def open(self, *, new: bool = False, continue_space: bool = False) -> None:
         s = self.settings
-        self.continue_space = continue_space
         if self.state.foreign():  # never deleted, not even with --new: automl did not make it
             raise StudyError(f"{self.dir} holds files automl did not make (no {store.STUDY_FILE}): move them, "
                              "or use --name NEW_NAME")
@@ -188,7 +195,7 @@ class KerasTunerEngine(Engine):
             raise ConfigError(str(exc), path="study.sampler") from None
         stored = self.exists() and (self.dir / "oracle.json").is_file()  # a kill may come between the two
         if stored:
-            self._check_stored(store.read_json(self.dir / store.STUDY_FILE))
+            self._check_stored(store.read_json(self.dir / store.STUDY_FILE), continue_space=continue_space)
         oracle = self._make_oracle(hps)
         oracle.verbose = 0
         if not stored:  # the marker first: a kill right after leaves a folder automl can tell is its own

@@ -25,6 +25,7 @@ from automl.engines.base import (
     EngineTrial,
     StudySettings,
     TrialRecord,
+    continuable,
     rename_or_new,
     space_refusal,
 )
@@ -423,7 +424,7 @@ class OptunaEngine(Engine):
                 if attrs.get(FINGERPRINT) not in (None, fingerprint):
                     changes, blocking = space_changes(attrs.get(SPACE_SPEC), s.space)
                     builder = s.space.builder_change(attrs.get(BUILDERS_ATTR))
-                    if not continue_space or blocking or builder or not changes:
+                    if not continue_space or not continuable(changes, blocking, builder):
                         raise StudyError(space_refusal(s.name, changes, blocking, builder))
                     self.space_changes = changes
                 stored_dirs = [d.name.lower() for d in stored.directions]

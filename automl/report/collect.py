@@ -16,7 +16,7 @@ from typing import Any
 
 from automl._text import one_of
 from automl.errors import StudyError
-from automl.store.access import redact, sqlite_file
+from automl.store.access import not_made_yet, redact
 from automl.store.folder import StudyFolder, read_json
 from automl.tracking.mlflow import PARENT_TAG, check_server, refused, tracking_uri
 
@@ -131,15 +131,13 @@ def collect(name: str, *, uri: str | None = None, output_dir: str | Path | None 
     from mlflow import MlflowClient
 
     uri = tracking_uri(uri)
-    database = sqlite_file(uri)
-    if database is not None and not database.exists():  # reading must not make an empty store
-        raise StudyError(f"no study '{name}' in the MLflow store {redact(uri)}: it holds no study yet (run "
-                         "`automl run`)")
-    check_server(uri)
-    client = MlflowClient(tracking_uri=uri)
-    with refused(uri, f"cannot read study '{name}' there"):
-        experiment = client.get_experiment_by_name(name)
-        known = [e.name for e in client.search_experiments() if e.name != "Default"] if experiment is None else []
+    experiment, known = None, []
+    if not not_made_yet(uri):  # reading must not make an empty store
+        check_server(uri)
+        client = MlflowClient(tracking_uri=uri)
+        with refused(uri, f"cannot read study '{name}' there"):
+            experiment = client.get_experiment_by_name(name)
+            known = [e.name for e in client.search_experiments() if e.name != "Default"] if experiment is None else []
     if experiment is None:
         raise StudyError(f"no study '{name}' in the MLflow store {redact(uri)}: "
                          + (one_of(name, known, "study") if known else "it holds no study yet (run `automl run`)"))

@@ -193,6 +193,17 @@ def sqlite_file(url_or_path: str | Path) -> Path | None:
     return None if _URL.match(text) else Path(text)
 
 
+def not_made_yet(url: str) -> bool:
+    """Whether ``url`` names a SQLite store whose file does not exist: it holds no study, and a command that only
+    reads must not make it (opening it would).
+
+    >>> not_made_yet("sqlite:///no/such/folder/optuna.db"), not_made_yet("postgresql://db/automl")
+    (True, False)
+    """
+    file = sqlite_file(url)
+    return file is not None and not file.exists()
+
+
 def shown(path: Path) -> str:
     """``path`` as a user typed it: relative to the working directory when under it."""
     try:

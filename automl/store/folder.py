@@ -253,11 +253,9 @@ class StudyFolder:
 
     def settle_students(self) -> None:
         """Before a distill run: finish a publication a kill interrupted, or drop what a killed run staged."""
-        stage = self.distill_stage
-        if (stage / self._PUBLISH).exists():
+        if (self.distill_stage / self._PUBLISH).exists():
             self._roll_forward()
-        elif stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+        self.drop_stage()
 
     def drop_stage(self) -> None:
         """Forget a run's staged students (it was stopped or failed): the published ones stay."""

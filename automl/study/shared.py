@@ -35,7 +35,7 @@ from automl.liveness import OWNER
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, use_gpu
-from automl.store.access import database_lock, redact, sqlite_file
+from automl.store.access import database_lock, not_made_yet, redact
 from automl.study.loop import Loop, Runners
 from automl.study.tune import TuneResult, _Study
 from automl.tracking.mlflow import absolute_sqlite
@@ -232,8 +232,7 @@ class _Finish(_Study):
         plan = self.plan
         with database_lock(plan.storage, plan.name):  # a second finish waits, then finds this one's result
             if not self.engine.exists():
-                raise StudyError(f"no study '{plan.name}' in {redact(plan.storage)}: start its workers first "
-                                 f"(automl worker {plan.pipeline.file})")
+                raise _no_study(plan)
             self.engine.open(new=False)
             attrs = self.engine.study_attrs()
             if SESSION_RUN not in attrs:
@@ -298,6 +297,11 @@ class _Finish(_Study):
                           finished_before=True)
 
 
+def _no_study(plan: Plan) -> StudyError:
+    return StudyError(f"no study '{plan.name}' in {redact(plan.storage)}: start its workers first (automl worker "
+                      f"{plan.pipeline.file})")
+
+
 def finish(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str | None = None,
            progress: Progress | None = None, plan: Plan | None = None, runners: Runners | None = None
            ) -> TuneResult:
@@ -307,9 +311,7 @@ def finish(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str 
     if runners is None:
         import_keras()
     plan = plan or make_plan(pipeline, storage=storage)
-    database = sqlite_file(absolute_sqlite(plan.storage))
-    if database is not None and not database.exists():  # refused before a store is made: nothing left behind
-        raise StudyError(f"no study '{plan.name}' in {redact(plan.storage)}: start its workers first "
-                         f"(automl worker {plan.pipeline.file})")
+    if not_made_yet(absolute_sqlite(plan.storage)):  # refused before a store is made: nothing left behind
+        raise _no_study(plan)
     with signals.handling():
         return _Finish(plan, tracking_uri, progress or Progress(), runners=runners).finish()

@@ -94,12 +94,11 @@ def tune(pipeline: Pipeline, *, new: bool = False, tracking_uri: str | None = No
     >>> result = tune(load_pipeline("pipelines/quickstart.yaml", {"study.trials": 3}))  # doctest: +SKIP
     """
     cfg = pipeline.config
-    if runners is not None:
-        pass  # the given runners know where their models live
-    elif cfg.train.isolation == "process" and cfg.study.workers == 1:
-        prestart()  # its Keras import overlaps this process's own (and the plan's data loading)
-    else:
-        import_keras()
+    if runners is None:  # given runners know where their models live
+        if cfg.train.isolation == "process" and cfg.study.workers == 1:
+            prestart()  # its Keras import overlaps this process's own (and the plan's data loading)
+        else:
+            import_keras()
     try:
         plan = plan or make_plan(pipeline, storage=storage)
         with signals.handling():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -164,7 +165,7 @@ class TFLiteModel:
         detail = _interpreter(self.content, None).get_input_details()[0]
         self.input_spec = _spec(detail)
         shape = (None, *(int(d) for d in detail["shape"][1:]))
-        self.inputs = [type("Input", (), {"shape": shape})()]
+        self.inputs = [SimpleNamespace(shape=shape)]  # what LoadedModel reads of a Keras model's input
 
     def predict(self, x: np.ndarray, batch_size: int = 256, **_: Any) -> np.ndarray:
         """Outputs for every row of ``x``, ``batch_size`` rows per interpreter call; a safe point for Ctrl-C and
