@@ -9,6 +9,10 @@ a random moment. After each one the study is resumed without faults, and the inv
 - ``best.keras`` loads;
 - the files of a bystander study in the same ``mlruns/`` (its folder, its MLflow artifacts, a keras-tuner
   study's state) are byte-for-byte what they were.
+
+:func:`run_verb_faults` does the same for the verbs that replace files: a faulted ``automl distill`` leaves the
+published students byte-for-byte as they were (or its finished, listed stage, which the next run rolls forward),
+and a faulted ``automl predict -o FILE`` leaves the earlier FILE as it was.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ POINTS = [("epoch_end", "kill"), ("epoch_end", "sigint"), ("epoch_end", "sigterm
           ("final_stage", "kill"), ("final_stage", "sigint"), ("final_stage", "sigterm"), ("store_create", "kill"),
           ("epoch_end", "abort")]
 SIGNALS = [signal.SIGKILL, signal.SIGINT, signal.SIGTERM]
+#: faults in the verbs that replace a study's files: (verb, point, action)
+VERB_POINTS = [("distill", "publish_students", "kill"), ("distill", "publish_students", "sigterm"),
+               ("distill", "publish_students", "sigint"), ("distill", "epoch_end", "kill"),
+               ("distill", "epoch_end", "sigterm"), ("predict", "predict_batch", "kill"),
+               ("predict", "predict_batch", "sigint"), ("predict", "predict_batch", "sigterm")]
+STUDENTS = ("student.keras", "student_scratch.keras", "student.json")
 
 
 @dataclass
@@ -46,9 +56,13 @@ class Outcome:
 
 def _run(cwd: Path, pipeline: Path, *args: str, env: dict[str, str] | None = None,
          timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "automl.cli", "run", str(pipeline), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=default_sigint,
-                          env={**os.environ, **(env or {})})
+    return _verb(cwd, "run", str(pipeline), *args, env=env, timeout=timeout)
+
+
+def _verb(cwd: Path, verb: str, *args: str, env: dict[str, str] | None = None,
+          timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "automl.cli", verb, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=default_sigint, env={**os.environ, **(env or {})})
 
 
 def _hashes(root: Path, paths: list[Path]) -> dict[str, str]:
@@ -136,3 +150,71 @@ def run_schedule(folder: Path, injections: int, seed: int = 0, random_share: flo
     after = _hashes(folder, watched)
     outcome.files_lost = sum(after.get(k) != v for k, v in before.items())
     return outcome
+
+
+def _no_run_left_running(folder: Path, outcome: Outcome, spec: str) -> None:
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    running = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                 "attributes.status = 'RUNNING'")
+    trials = [t for s in optuna.get_all_study_names(f"sqlite:///{folder}/mlruns/optuna.db")
+              for t in optuna.load_study(study_name=s, storage=f"sqlite:///{folder}/mlruns/optuna.db").trials
+              if t.state == optuna.trial.TrialState.RUNNING]
+    outcome.left_running += len(running) + len(trials)
+    if running or trials:
+        outcome.log.append(f"{spec}: RUNNING after the next run: runs {[r.info.run_id for r in running]}, "
+                           f"trials {[t.number for t in trials]}")
+
+
+def run_verb_faults(folder: Path, outcome: Outcome, faults: list[tuple[str, str, str]] | None = None) -> None:
+    """Faults in ``automl distill`` and ``automl predict -o`` of a distilled study beside the others.
+
+    After each: the published students (or predictions file) are byte-for-byte the earlier ones, unless a kill
+    came after the new students were completely staged and listed (then the stage holds them, and the next
+    run rolls them forward); the next clean run of the verb succeeds; no run or trial is left RUNNING."""
+    import numpy as np
+
+    pipeline = write_pipeline(folder, name="student", study={"trials": 1}, train={"epochs": 2},
+                              distill={"trials": 1, "epochs": 2})
+    for verb in ("run", "distill"):
+        done = _verb(folder, verb, str(pipeline))
+        assert done.returncode == 0, done.stderr
+    study = folder / "mlruns" / "student"
+    rows = folder / "rows.npy"
+    np.save(rows, np.random.default_rng(0).normal(size=(3000, 8)).astype("float32"))
+    predictions = folder / "predictions.csv"
+    done = _verb(folder, "predict", str(pipeline), str(rows), "-o", str(predictions))
+    assert done.returncode == 0, done.stderr
+    for verb, point, action in faults or VERB_POINTS:
+        spec = f"{verb} {point}:{action}"
+        watched = [study / n for n in STUDENTS] if verb == "distill" else [predictions]
+        before = _hashes(folder, watched)
+        args = [str(pipeline)] if verb == "distill" else [str(pipeline), str(rows), "-o", str(predictions)]
+        nth = "2" if point == "epoch_end" else "1"
+        result = _verb(folder, verb, *args, env={"AUTOML_FAULT": f"{point}:{action}:{nth}"})
+        outcome.injections += 1
+        if "Traceback" in result.stderr:
+            outcome.resume_failures.append(f"{spec}: traceback: {result.stderr.strip().splitlines()[-1]}")
+        after = _hashes(folder, watched)
+        staged = (study / "distilling" / "publish.json").exists()
+        if after != before and not (verb == "distill" and point == "publish_students" and staged):
+            outcome.files_lost += sum(after.get(k) != v for k, v in before.items())
+            changed = sorted(k for k, v in before.items() if after.get(k) != v)
+            outcome.log.append(f"{spec}: the earlier files changed: {changed}")
+        leftovers = [p.name for p in folder.glob("predictions.csv*") if p != predictions]
+        if leftovers:
+            outcome.log.append(f"{spec}: left {leftovers}")
+            outcome.files_lost += len(leftovers)
+        resumed = _verb(folder, verb, *args)
+        if resumed.returncode != 0 or "Traceback" in resumed.stderr:
+            outcome.resume_failures.append(f"{spec}: next run exit {resumed.returncode}: "
+                                           f"{resumed.stderr.strip()[-300:]}")
+            continue
+        _no_run_left_running(folder, outcome, spec)
+        if verb == "distill":
+            import keras
+
+            keras.models.load_model(study / "student.keras")
+            if (study / "distilling").exists():
+                outcome.log.append(f"{spec}: the stage is left after a clean run")
+                outcome.files_lost += 1
+        outcome.log.append(f"{spec}: exit {result.returncode}, next run clean")
