@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from automl._text import one_of
 from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for, scored_metrics
@@ -219,3 +220,18 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
                 storage=storage, objectives=objectives if cfg.study.objectives is not None else (),
                 constraints=tuple(parse_constraint(c) for c in cfg.study.constraints),
                 epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric, extra))
+
+
+def target_info(plan: Plan) -> dict[str, Any]:
+    """What ``target.json`` holds: how to read the models' outputs (and which input columns are not features)."""
+    data, cfg = plan.data, plan.pipeline.config.data
+    return {
+        "task": data.task,
+        "target": str(cfg.target) if cfg.source == "csv" and cfg.target is not None else None,
+        "class_names": list(data.class_names),
+        "class_values": list(data.class_values),
+        "source": data.source,
+        "input_shape": list(data.input_shape),
+        "feature_names": list(data.feature_names or []),
+        "not_features": [c for c in (cfg.target if cfg.source == "csv" else None, cfg.split_column) if c],
+    }

@@ -20,7 +20,6 @@ from automl.errors import ConfigError, DataError, StudyError
 
 if TYPE_CHECKING:
     from automl.config.loader import Pipeline
-    from automl.plan import Plan
     from automl.store.folder import StudyFolder
 
 MODELS = ("best", "student")
@@ -30,21 +29,6 @@ _NOT_STUDIES = (".h5", ".onnx", ".csv", ".npz", ".npy", ".json")
 MODEL_FILES = (".keras", ".tflite")
 #: the prediction column; one ``probability_<class>`` column per class follows it (classification)
 PREDICTION = "prediction"
-
-
-def target_info(plan: Plan) -> dict[str, Any]:
-    """What ``target.json`` holds: how to read the models' outputs (and which input columns are not features)."""
-    data, cfg = plan.data, plan.pipeline.config.data
-    return {
-        "task": data.task,
-        "target": str(cfg.target) if cfg.source == "csv" and cfg.target is not None else None,
-        "class_names": list(data.class_names),
-        "class_values": list(data.class_values),
-        "source": data.source,
-        "input_shape": list(data.input_shape),
-        "feature_names": list(data.feature_names or []),
-        "not_features": [c for c in (cfg.target if cfg.source == "csv" else None, cfg.split_column) if c],
-    }
 
 
 @dataclass
@@ -312,7 +296,7 @@ def _described(folder: StudyFolder, pipeline: Pipeline | None) -> tuple[dict[str
     if pipeline is None:
         raise StudyError(f"{folder.target} is missing (a study from an earlier release): predict with the "
                          "pipeline file, whose data describes the model, or run the study again")
-    from automl.plan import make_plan
+    from automl.plan import make_plan, target_info
 
     plan = make_plan(pipeline)
     return target_info(plan), plan.data.encoding
@@ -410,4 +394,4 @@ def predict(source: str | Path | Pipeline, data: Any, *, model: str | Path = "be
     return result
 
 
-__all__ = ["PREDICTION", "LoadedModel", "load_model", "predict", "read_rows", "target_info"]
+__all__ = ["PREDICTION", "LoadedModel", "load_model", "predict", "read_rows"]

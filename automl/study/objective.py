@@ -20,8 +20,7 @@ from typing import Any, Protocol
 from automl.builders.model import ModelSpec
 from automl.builders.training import fit_values
 from automl.engines.base import EngineTrial
-from automl.plan import Plan
-from automl.predict import target_info
+from automl.plan import Plan, target_info
 from automl.space.space import Space
 from automl.store.folder import write_json
 from automl.trial.runner import TrialRequest, TrialResult

@@ -44,12 +44,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 #: (importer, imported) -> why this upward import is still there. Each must be a real upward import.
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("automl.study.objective", "automl.predict"):
-        "TuneObjective.kept writes target.json with predict.target_info; predict.py is being edited on another "
-        "branch (issue 23's first slice changes only its import lines), so target_info moves to plan.py in the "
-        "next slice",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _module(path: Path, root: Path) -> str:
