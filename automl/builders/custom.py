@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 
@@ -286,8 +287,32 @@ class SparseAUC(keras.metrics.AUC):
         self.num_classes = int(num_classes)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        if (sample_weight is None and isinstance(y_true, np.ndarray) and isinstance(y_pred, np.ndarray)
+                and y_pred.shape == (y_true.size, self.num_classes)):
+            return self._update_from_arrays(y_true, y_pred)
         labels = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), self.num_classes)
         return super().update_state(labels, y_pred, sample_weight)
+
+    def _update_from_arrays(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """Keras's own bucketed update (``_update_confusion_matrix_variables_optimized``, evenly spaced
+        thresholds with their epsilons) in numpy, for predictions scored once per trial: the same counts, so the
+        same AUC, without the ``vectorized_map`` that TensorFlow converts on every eager call (~0.2-0.5 s a
+        trial, most of the cost of scoring a small validation split)."""
+        if not self._built:
+            self._build(y_pred.shape)
+        t = self.num_thresholds
+        labels = np.eye(self.num_classes, dtype="float32")[np.asarray(y_true).reshape(-1).astype("int64")]
+        pred = np.clip(np.asarray(y_pred, dtype="float32").reshape(labels.shape), 0.0, 1.0)
+        buckets = np.maximum(np.ceil(pred * np.float32(t - 1)) - 1, 0).astype("int64")
+        tp = np.empty((t, self.num_classes), "float64")
+        fp = np.empty_like(tp)
+        for c in range(self.num_classes):
+            tp[:, c] = np.bincount(buckets[:, c], weights=labels[:, c], minlength=t)[::-1].cumsum()[::-1]
+            fp[:, c] = np.bincount(buckets[:, c], weights=1.0 - labels[:, c], minlength=t)[::-1].cumsum()[::-1]
+        positives, negatives = labels.sum(axis=0), (1.0 - labels).sum(axis=0)
+        for variable, counts in ((self.true_positives, tp), (self.false_positives, fp),
+                                 (self.false_negatives, positives - tp), (self.true_negatives, negatives - fp)):
+            variable.assign(variable + counts.astype("float32"))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_classes": self.num_classes}

@@ -126,6 +126,28 @@ def test_macro_scores_and_auc_match_scikit_learn() -> None:
     assert float(auc.result()) == pytest.approx(roc_auc_score(y, p, multi_class="ovr", average="macro"), abs=2e-3)
 
 
+@pytest.mark.parametrize("classes", [2, 4, 10])
+def test_auc_scored_from_arrays_counts_exactly_what_keras_counts(classes: int) -> None:
+    """Scoring once per trial passes numpy arrays, which take a numpy path (issue 23: Keras's vectorized_map
+    cost ~0.2-0.5 s a trial); a compiled model passes tensors. Both must hold the same counts."""
+    import keras
+
+    from automl.builders.custom import SparseAUC
+
+    rng = np.random.default_rng(classes)
+    y = rng.integers(0, classes, size=300)
+    p = rng.dirichlet(np.ones(classes), size=300).astype(np.float32)
+    p[:5], p[5:10], p[10:15] = 0.0, 1.0, 0.5  # the ends and a threshold itself
+    p[15:25] = np.linspace(0, 1, 199, dtype=np.float32)[40:50, None]
+    from_arrays, from_tensors = SparseAUC(classes), SparseAUC(classes)
+    for part in (slice(0, 170), slice(170, 300)):  # accumulated over batches
+        from_arrays.update_state(y[part], p[part])
+        from_tensors.update_state(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(p[part]))
+    for mine, keras_own in zip(from_arrays.variables, from_tensors.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(keras_own))
+    assert float(from_arrays.result()) == float(from_tensors.result())
+
+
 def test_balanced_class_weights_are_n_over_c_times_n_i() -> None:
     y = np.array([0] * 6 + [1] * 3 + [2] * 1)
     assert class_weights({"class_weight": "balanced"}, y, 3) == pytest.approx({0: 10 / 18, 1: 10 / 9, 2: 10 / 3})
