@@ -20,6 +20,7 @@ from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
+from automl.store.access import scrub
 from automl.store.folder import ModelLoadError, read_json, write_json
 from automl.study.loop import Runners, default_runners, reason
 from automl.study.pareto import describe, plot
@@ -140,7 +141,9 @@ class _Study(Session):
             **({"objectives": ", ".join(f"{m}:{d}" for m, d in plan.objectives)} if plan.objectives else {}),
             **({"constraints": ", ".join(map(str, plan.constraints))} if plan.constraints else {}),
             **({"measure.format": cfg.study.measure.format, "measure.threads": cfg.study.measure.threads}
-               if cfg.study.measured else {})})
+               if cfg.study.measured else {}),
+            **({"measure.command": scrub(cfg.study.measure.command)}
+               if cfg.study.measured and cfg.study.measure.command else {})})
         if plan.space.builders:  # the user's model: which file (and which version of it) the trials built
             self._record_builders(parent)
         self.tracker.log(parent, params={"space_fingerprint": plan.space.fingerprint()},

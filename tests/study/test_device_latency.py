@@ -86,6 +86,10 @@ def test_the_device_figure_is_the_latency_of_the_search_and_the_export(tmp_path:
         assert mlflow.tags["automl.latency_source"] == "command"
         assert mlflow.tags["automl.latency_output"] == f"Inference (avg): {figure} ms"
     assert trials[0].values[1] < trials[1].values[1]  # 4 units: a smaller file, a faster answer
+    client = MlflowClient("sqlite:///mlruns/mlflow.db")
+    (session,) = client.search_runs([client.get_experiment_by_name("phone").experiment_id],
+                                    "tags.`automl.role` = 'study'")
+    assert session.data.params["measure.command"] == command  # where the session's latencies came from
     assert list(temp.glob("automl-*.tflite")) == []  # each trial's file is gone (TensorFlow's own may stay)
 
     folder = StudyFolder("phone")
