@@ -200,7 +200,7 @@ def run_verb_faults(folder: Path, outcome: Outcome, faults: list[tuple[str, str,
             outcome.files_lost += sum(after.get(k) != v for k, v in before.items())
             changed = sorted(k for k, v in before.items() if after.get(k) != v)
             outcome.log.append(f"{spec}: the earlier files changed: {changed}")
-        leftovers = [p.name for p in folder.glob("predictions.csv*") if p != predictions]
+        leftovers = [p.name for p in folder.glob("*predictions.csv*") if p != predictions]
         if leftovers:
             outcome.log.append(f"{spec}: left {leftovers}")
             outcome.files_lost += len(leftovers)
