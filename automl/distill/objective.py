@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from automl._types import Objectives
 from automl.builders.model import ModelSpec, build_model
 from automl.config.loader import load_space, read_yaml
 from automl.config.models import DistillConfig
@@ -51,7 +52,7 @@ class StudentObjective:
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study
         # the student study optimizes the tuning study's metric alone (its objectives and budgets are the
         # tuning study's)
-        self.objectives: tuple[tuple[str, str], ...] = ()
+        self.objectives = Objectives()
         self.constraints: tuple[Any, ...] = ()
         self.measure = None
         self.budget: int | None = None  # a fresh student study per run: `trials` is its size

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl._types import Objectives
 from automl.space.space import Space
 
 
@@ -116,17 +117,21 @@ class StudySettings:
     #: (default: twice the interval) is failed by whoever opens the study next (its process or host died)
     heartbeat_interval: int | None = 60
     grace_period: int | None = None
-    #: one direction per objective when the study has several (``study.objectives``); empty: ``[direction]``
-    directions: list[str] = field(default_factory=list)
-    #: the metric of each objective, in the order of ``directions`` (multi-objective studies)
-    metrics: list[str] = field(default_factory=list)
+    #: the objectives when the study has several (``study.objectives``, the plan's shape); empty: one value,
+    #: ``direction``
+    objectives: Objectives = Objectives()
     #: the study's total trials over every session and host (``study.budget``); None: no total. With a budget,
     #: a trial failed because its process died is retried (enqueued again), counted once
     budget: int | None = None
 
     @property
     def multi_objective(self) -> bool:
-        return len(self.directions) > 1
+        return self.objectives.multi
+
+    @property
+    def directions(self) -> list[str]:
+        """One direction per value the engine is told: the objectives' (several), else ``[direction]``."""
+        return list(self.objectives.directions) or [self.direction]
 
 
 @dataclass
@@ -224,7 +229,7 @@ class Engine(ABC):
         done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None and t.feasible]
         if not done:
             return None
-        directions = self.settings.directions or [self.settings.direction]
+        directions = self.settings.directions
 
         def key(t: TrialRecord) -> tuple[float, ...]:
             values = t.values if t.values is not None and len(directions) > 1 else [float(t.value)]  # type: ignore[arg-type]
