@@ -22,6 +22,7 @@ from automl.config.models import ExportConfig
 from automl.errors import ConfigError, ExportError
 from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
+from automl.stats import metric_drop, over_max_drop
 from automl.store.folder import file_digest, read_json, write_bytes, write_json
 from automl.tflite.convert import ConvertOptions, convert
 from automl.tflite.device import LATENCY_SOURCE, DeviceCommand
@@ -388,18 +389,13 @@ class _Export:
             warnings.simplefilter("ignore")
             sparse.save(keras_path)
 
-        def drop(dense_value: float, sparse_value: float) -> float:
-            if data.task == "classification":
-                return dense_value - sparse_value
-            return (sparse_value - dense_value) / max(dense_value, 1e-12)
-
         x_val = np.asarray(data.x_val, dtype=np.float32)
         dense_val = score(np.asarray(dense.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
         sparse_val = score(np.asarray(sparse.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
         test_out = np.asarray(sparse.predict(x_test, verbose=0, batch_size=256), dtype=np.float32)
         sparse_test = score(test_out, data.y_test, data.task)
         interval = drop_interval(test_out.reshape(ref.outputs.shape), ref.outputs, data.y_test, data.task)
-        val_drop = drop(dense_val, sparse_val)
+        val_drop = metric_drop(dense_val, sparse_val, data.task)
         metric = "accuracy" if data.task == "classification" else "mae"
         record: dict[str, Any] = {
             "target": cfg.sparsity, "keras_model": str(keras_path), "dense_model": str(self.path),
@@ -408,8 +404,8 @@ class _Export:
             "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": cfg.max_drop,
             "decided_on": "validation",
             "validation": {"dense": dense_val, "sparse": sparse_val, "drop": val_drop, "samples": len(x_val),
-                           "flagged": bool(val_drop > cfg.max_drop + 1e-6)},
-            "test": {"dense": ref.value, "sparse": sparse_test, "drop": drop(ref.value, sparse_test),
+                           "flagged": over_max_drop(val_drop, cfg.max_drop)},
+            "test": {"dense": ref.value, "sparse": sparse_test, "drop": metric_drop(ref.value, sparse_test, data.task),
                      "samples": len(x_test), "interval": interval.to_dict()},
         }
         self.tracker.log(parent, params={"sparsity": cfg.sparsity, "sparsity_epochs": cfg.sparsity_epochs,
