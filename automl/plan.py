@@ -51,6 +51,12 @@ class Plan:
         return self.pipeline.name
 
     @property
+    def epochs(self) -> int:
+        """``train.epochs``: the epochs of a full trial (read here only; the engines' defaults derived from it
+        are :class:`~automl.engines.base.StudySettings`')."""
+        return self.pipeline.config.train.epochs
+
+    @property
     def precision(self) -> str:
         """``train.precision`` resolved (``auto``: mixed_float16 on a GPU, else float32); every model of the study
         trains in it. Resolved when first asked, since ``auto`` needs the backend to count GPUs."""

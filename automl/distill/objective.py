@@ -46,7 +46,7 @@ class StudentObjective:
         self.name = f"{plan.name}-student"
         self.teacher_path = Path(teacher) if teacher is not None else plan.folder.best_model
         self.teacher_given = teacher is not None
-        self.epochs = self.cfg.epochs or pcfg.train.epochs
+        self.epochs = self.cfg.epochs or plan.epochs
         self.batch_size = pcfg.train.batch_size
         self.best_path = plan.folder.staged(plan.folder.student_model)  # published when the run completes
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study

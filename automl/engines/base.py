@@ -128,6 +128,23 @@ class StudySettings:
     def multi_objective(self) -> bool:
         return self.objectives.multi
 
+    # train.epochs' derived defaults, one definition for both engines (the plan reads train.epochs itself)
+    @property
+    def startup_trials(self) -> int:
+        """Random trials before a model-based sampler (TPE, Bayesian optimization) models the results, unless
+        set: ``min(10, max(3, epochs))``."""
+        return min(10, max(3, self.epochs))
+
+    @property
+    def warmup_epochs(self) -> int:
+        """Epochs never pruned at the start of a trial, unless set: ``max(1, epochs // 4)``."""
+        return max(1, self.epochs // 4)
+
+    @property
+    def max_epochs(self) -> int:
+        """The epochs of a full trial, Hyperband's largest budget: ``max(1, epochs)``."""
+        return max(1, self.epochs)
+
     @property
     def directions(self) -> list[str]:
         """One direction per value the engine is told: the objectives' (several), else ``[direction]``."""

@@ -353,7 +353,7 @@ class OptunaEngine(Engine):
                                                  warn_independent_sampling=quiet)
             if name in ("nsga2", "nsga3"):
                 return _nsga(name, opts, seed)
-            startup = min(10, max(3, s.epochs)) if opts.n_startup_trials is None else opts.n_startup_trials
+            startup = s.startup_trials if opts.n_startup_trials is None else opts.n_startup_trials
             group = opts.multivariate if opts.group is None else opts.group
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=opts.multivariate,
                                               group=group)
@@ -362,7 +362,7 @@ class OptunaEngine(Engine):
         s = self.settings
         opts = _options("pruner", s.pruner, s.pruner_options)
         warmup = getattr(opts, "warmup_epochs", None)
-        warmup = max(1, s.epochs // 4) if warmup is None else warmup
+        warmup = s.warmup_epochs if warmup is None else warmup
         if s.pruner == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=opts.n_startup_trials, n_warmup_steps=warmup,
                                                interval_steps=opts.interval_epochs, n_min_trials=opts.n_min_trials)
@@ -377,7 +377,7 @@ class OptunaEngine(Engine):
                 bootstrap_count=opts.bootstrap_count)
         if s.pruner == "hyperband":
             return optuna.pruners.HyperbandPruner(
-                min_resource=opts.min_resource, max_resource=opts.max_resource or max(1, s.epochs),
+                min_resource=opts.min_resource, max_resource=opts.max_resource or s.max_epochs,
                 reduction_factor=opts.reduction_factor, bootstrap_count=opts.bootstrap_count)
         if s.pruner == "patient":
             with warnings.catch_warnings():  # "experimental" since Optuna 2.8
@@ -394,7 +394,7 @@ class OptunaEngine(Engine):
         if s.pruner != "dominated" or not s.multi_objective:
             return None
         opts = _options("pruner", s.pruner, s.pruner_options)
-        warmup = max(1, s.epochs // 4) if opts.warmup_epochs is None else opts.warmup_epochs
+        warmup = s.warmup_epochs if opts.warmup_epochs is None else opts.warmup_epochs
         return Dominance(objectives=s.objectives, warmup=warmup,
                          interval=opts.interval_epochs, min_trials=opts.min_trials)
 

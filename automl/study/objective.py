@@ -37,7 +37,7 @@ class TuneObjective:
         cfg = plan.pipeline.config
         self.plan = plan
         self.name, self.space = plan.name, plan.space
-        self.epochs, self.batch_size = cfg.train.epochs, cfg.train.batch_size
+        self.epochs, self.batch_size = plan.epochs, cfg.train.batch_size
         self.sampler = cfg.study.sampler
         self.engine_options: dict[str, Any] = cfg.study.engine_options()
         self.budget: int | None = cfg.study.budget  # the study's total trials over every host (study.budget)
