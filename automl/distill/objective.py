@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from automl.errors import ConfigError, StudyError
 from automl.plan import Plan
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
-from automl.store.folder import load_error
+from automl.store.folder import ModelLoadError, load_model
 from automl.trial.runner import Teacher, TrialRequest, TrialResult
 
 
@@ -76,16 +75,11 @@ class StudentObjective:
     # -- the teacher -------------------------------------------------------------------------------
     def _load_teacher(self) -> Any:
         """The teacher model, checked against the pipeline's data; a StudyError naming the file otherwise."""
-        import keras
-
         where = self.where
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-                teacher = keras.models.load_model(self.teacher_path)
-        except Exception as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
-            raise StudyError(f"{where} is not a Keras model Keras can load: "
-                             f"{load_error(self.teacher_path, exc)[:200]}") from None
+            teacher = load_model(self.teacher_path)
+        except ModelLoadError as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
+            raise StudyError(f"{where} is not a Keras model Keras can load: {exc.reason[:200]}") from None
         self._check_teacher(teacher, where)
         return teacher
 

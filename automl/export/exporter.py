@@ -23,7 +23,7 @@ from automl.errors import ConfigError, ExportError
 from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
 from automl.stats import metric_drop, over_max_drop
-from automl.store.folder import file_digest, read_json, write_bytes, write_json
+from automl.store.folder import ModelLoadError, file_digest, load_model, read_json, write_bytes, write_json
 from automl.tflite.convert import ConvertOptions, convert
 from automl.tflite.device import LATENCY_SOURCE, DeviceCommand
 from automl.tflite.prepare import inference_model
@@ -140,18 +140,10 @@ def _missing(path: Path, hint: str) -> Any:
 
 
 def _load(path: Path) -> Any:
-    import keras
-
-    from automl.builders.user import import_recorded
-
-    import_recorded(path)  # a model of a user's builder: its module registers its custom layers
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-            return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # not a Keras file, or a custom layer not registered here
-        raise ExportError(f"cannot load {path} as a Keras model: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+        return load_model(path, compile=False)
+    except ModelLoadError as exc:  # not a Keras file, or a custom layer not registered here
+        raise ExportError(f"cannot load {path} as a Keras model: {exc.error}") from None
 
 
 def export_pareto(pipeline: Pipeline, *, pick: str | None = None, formats: list[str] | None = None,

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -269,20 +270,13 @@ _teachers: dict[tuple[str, int, int], Any] = {}  # (path, mtime, size) -> the lo
 
 def load_teacher(path: str) -> Any:
     """The teacher model at ``path``, loaded once per process (a student study's trials share it)."""
-    import warnings
-
-    import keras
+    from automl.store.folder import load_model
 
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
     if key not in _teachers:
-        from automl.builders.user import import_recorded
-
-        import_recorded(path)  # a teacher of a user's builder (builder.json beside it): its custom layers
         _teachers.clear()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-            _teachers[key] = keras.models.load_model(path)
+        _teachers[key] = load_model(Path(path))  # a teacher of a user's builder: its custom layers too
     return _teachers[key]
 
 
