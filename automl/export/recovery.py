@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from automl._text import first_line
 from automl.stats import metric_drop, over_max_drop
 from automl.tflite.convert import FORMATS, ConvertOptions, quiet
 from automl.tflite.device import DeviceCommand
@@ -264,8 +265,7 @@ class Ladder:
             drop = self.val_drop(content)
         except Exception as exc:  # a rung that cannot be built is recorded, the ladder goes on
             return Step(rung, name, what, None, None, False, False, time.perf_counter() - start, settings,
-                        error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
-                        ), None
+                        error=first_line(exc, 300, typed=True)), None
         return Step(rung, name, what, round(drop, 6), len(content), self.met(drop), integer_only(content),
                     round(time.perf_counter() - start, 3), settings), content
 
@@ -359,7 +359,7 @@ class Ladder:
             calibrated = self._calibrated()
             groups = tensor_groups(calibrated)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
+            error = first_line(exc, 300, typed=True)
             yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False,
                                 time.perf_counter() - start, {}, error=error), None, None)
             return

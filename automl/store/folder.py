@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from automl import faults
-from automl._text import show
+from automl._text import first_line, show
 from automl.errors import ConfigError, StudyError
 from automl.liveness import pid_alive
 
@@ -173,7 +173,7 @@ def load_model(path: Path, *, compile: bool = True) -> Any:
         reason = load_error(Path(path), exc)
         error = ModelLoadError(f"{path} is not a Keras model Keras can load: {reason[:200]}")
         error.path, error.reason = Path(path), reason
-        error.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        error.error = first_line(exc, 200, typed=True)
         raise error from None
 
 
@@ -183,8 +183,7 @@ def load_error(path: Path, exc: Exception) -> str:
 
     if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
         return "not a zip archive (a .keras file is one): truncated, or another format"
-    text = str(exc).strip().replace(str(path), path.name)
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+    return first_line(exc, typed=True).replace(str(path), path.name)
 
 
 class StudyFolder:

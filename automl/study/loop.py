@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from automl import faults, signals
+from automl._text import first_line
 from automl._types import Objectives
 from automl.builders.model import ModelSpec
 from automl.engines import get_engine
@@ -101,8 +102,7 @@ class EpochRelay:
 
 def reason(exc: BaseException) -> str:
     """An exception as a run's ``automl.fail_reason``: its type and first line."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
+    return first_line(exc, 300, typed=True)
 
 
 class Loop:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from automl import faults, signals
+from automl._text import first_line
 from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
 from automl.builders.model import ModelSpec, build_model, fine_tuning, float32_copy, start_phase_two
 from automl.builders.training import class_weights, training_callbacks
@@ -247,7 +248,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
                 fit(fitted, callbacks, frozen, req.epochs)
         result.fit_seconds = time.perf_counter() - start
     except Exception as exc:  # any failure of one configuration is that trial's outcome
-        result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        result.reason = first_line(exc, 300, typed=True)
         return result
     if callback.failure:
         result.reason = callback.failure
@@ -361,11 +362,6 @@ def refit(req: TrialRequest, x: Any, y: np.ndarray, class_names: Sequence[str] =
         model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), initial_epoch=frozen, epochs=req.epochs,
                   class_weight=weights, verbose=0)
     return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else repr(exc))[:300]
 
 
 __all__ = ["NullReporter", "Reporter", "Teacher", "TrialRequest", "TrialResult", "direction_of", "release_memory",
