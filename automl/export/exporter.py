@@ -228,6 +228,7 @@ class _Export:
     def __init__(self, plan: Plan, cfg: ExportConfig, label: str, path: Path, tracking_uri: str | None, *,
                  folder: Path | None = None, alias_prefix: str = "") -> None:
         self.plan, self.cfg, self.label, self.path = plan, cfg, label, path
+        self.max_drop = cfg.max_drop  # export.max_drop, read here only (automl.stats.over_max_drop tests a drop)
         self.folder = folder or plan.folder.export_dir
         self.alias_prefix = alias_prefix  # Pareto trials: their own aliases, so the best model's stay put
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
@@ -266,7 +267,7 @@ class _Export:
         result.parent_run_id = parent
         self.tracker.log(parent, params={
             "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io, "per_channel": cfg.per_channel,
-            "representative_samples": cfg.representative_samples, "max_drop": cfg.max_drop,
+            "representative_samples": cfg.representative_samples, "max_drop": self.max_drop,
             "int8_recovery": cfg.int8_recovery, "int8_integer_only": cfg.int8_integer_only,
             "qat_epochs": cfg.qat_epochs, "qat_lr": cfg.qat_lr,
             "test_samples": len(x_test), "keras_params": int(model.count_params())})
@@ -291,7 +292,7 @@ class _Export:
         its size against the float32 file, and how to feed it."""
         cfg, data = self.cfg, self.plan.data
         write_bytes(tflite, content)
-        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
+        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=self.max_drop,
                          latency_runs=cfg.latency_runs, file=tflite, io=io, device=self.device)
         reference = self.folder / f"{self.label}_float32.tflite"
         if reference.exists() and "float32" in cfg.formats:
@@ -312,7 +313,7 @@ class _Export:
             from automl.export.recovery import QatOptions, recover_int8
 
             qat = QatOptions(epochs=cfg.qat_epochs, lr=cfg.qat_lr, batch_size=plan.pipeline.config.train.batch_size)
-            recovery = recover_int8(prepared, content, options, data=data, max_drop=cfg.max_drop,
+            recovery = recover_int8(prepared, content, options, data=data, max_drop=self.max_drop,
                                     configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
                                     or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
                                     latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}",
@@ -393,10 +394,10 @@ class _Export:
             "target": cfg.sparsity, "keras_model": str(keras_path), "dense_model": str(self.path),
             "pruned": "kernels of " + ", ".join(sorted(PRUNED)) + " layers (per layer, smallest magnitudes); "
                       "biases, normalization and embedding layers stay dense",
-            "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": cfg.max_drop,
+            "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": self.max_drop,
             "decided_on": "validation",
             "validation": {"dense": dense_val, "sparse": sparse_val, "drop": val_drop, "samples": len(x_val),
-                           "flagged": over_max_drop(val_drop, cfg.max_drop)},
+                           "flagged": over_max_drop(val_drop, self.max_drop)},
             "test": {"dense": ref.value, "sparse": sparse_test, "drop": metric_drop(ref.value, sparse_test, data.task),
                      "samples": len(x_test), "interval": interval.to_dict()},
         }
