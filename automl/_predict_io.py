@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from automl._text import clip, show
+from automl._text import clip, first_line, show
 from automl.errors import DataError
 
 #: the most bytes of a CSV's first line read before the file is known to fit the model (a 3-million-column
@@ -75,7 +75,7 @@ def read_csv(path: Path, delimiter: str) -> Any:
     try:
         frame = pd.read_csv(path, sep=delimiter)
     except Exception as exc:  # pandas raises many types for a bad file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"cannot read as CSV: {first}", file=str(path)) from None
     if not len(frame):
         raise DataError("no rows: the file holds a header line alone", file=str(path))

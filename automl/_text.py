@@ -89,3 +89,19 @@ def one_of(word: str, choices: Iterable[str], what: str) -> str:
     """``unknown sampler 'tpee'; did you mean 'tpe'? (choices: grid, random, tpe)``."""
     choices = sorted(str(c) for c in choices)
     return f"unknown {what} {show(word)}{did_you_mean(word, choices)} (choices: {', '.join(choices)})"
+
+
+def first_line(exc: BaseException, limit: int | None = None, *, typed: bool = False) -> str:
+    """The one-line form of ``exc`` every message quotes: the first line of its text (stripped), cut at ``limit``
+    characters; its type's name when it has no text. ``typed``: after its type's name.
+
+    >>> first_line(ValueError("bad value\\nmore detail")), first_line(KeyError(), typed=True)
+    ('bad value', 'KeyError')
+    >>> first_line(OSError("  disk full  "), 4, typed=True)
+    'OSError: disk'
+    """
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0][:limit]
+    return f"{type(exc).__name__}: {line}" if typed else line

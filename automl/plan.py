@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from automl._text import one_of
+from automl._types import Objectives
 from automl.builders.metrics import base_metric, direction_of, epoch_metric_names, metrics_for, scored_metrics
 from automl.config.constraints import Constraint, parse_constraint
 from automl.config.loader import Pipeline
@@ -37,8 +38,9 @@ class Plan:
     direction: str
     storage: str
     epoch_metrics: tuple[str, ...] | None = None  # compiled into trial models; None: all
-    #: (metric, direction) of each objective; one: a single-objective study (``metric`` and ``direction``)
-    objectives: tuple[tuple[str, str], ...] = ()
+    #: ``study.objectives`` settled: one (metric, direction) each; empty without it (``metric`` and ``direction``).
+    #: Every stage reads the objectives here, and "multi-objective?" from :attr:`multi_objective`
+    objectives: Objectives = Objectives()
     #: ``study.constraints`` parsed (each on a metric known before training)
     constraints: tuple[Constraint, ...] = ()
     #: things a person should know before the study runs (valid, but probably not what was meant)
@@ -48,6 +50,12 @@ class Plan:
     @property
     def name(self) -> str:
         return self.pipeline.name
+
+    @property
+    def epochs(self) -> int:
+        """``train.epochs``: the epochs of a full trial (read here only; the engines' defaults derived from it
+        are :class:`~automl.engines.base.StudySettings`')."""
+        return self.pipeline.config.train.epochs
 
     @property
     def precision(self) -> str:
@@ -61,12 +69,12 @@ class Plan:
 
     @property
     def multi_objective(self) -> bool:
-        return len(self.objectives) > 1
+        return self.objectives.multi
 
     @property
     def directions(self) -> list[str]:
         """The engine's directions: one per objective (single-objective: ``[direction]``)."""
-        return [d for _, d in self.objectives] or [self.direction]
+        return list(self.objectives.directions) or [self.direction]
 
     @property
     def headline(self) -> tuple[str, str]:
@@ -74,7 +82,7 @@ class Plan:
         joined by `` / `` (``val_accuracy / tflite_latency_ms``, ``maximize / minimize``)."""
         if not self.multi_objective:
             return self.metric, self.direction
-        return " / ".join(m for m, _ in self.objectives), " / ".join(d for _, d in self.objectives)
+        return " / ".join(self.objectives.metrics), " / ".join(self.objectives.directions)
 
     @property
     def folder(self) -> StudyFolder:
@@ -138,13 +146,13 @@ def settle_metric(pipeline: Pipeline, task: str, rule: str = "") -> tuple[str, s
 
 
 def settle_objectives(pipeline: Pipeline, task: str, metric: str, direction: str
-                      ) -> tuple[tuple[tuple[str, str], ...], str, str]:
+                      ) -> tuple[Objectives, str, str]:
     """``study.objectives`` checked against the task: ``(objectives, metric, direction)``, where ``metric`` is
     what a trial's best epoch is chosen on: the first val_ objective (else the task's default metric).
-    Without ``study.objectives``: ``(((metric, direction),), metric, direction)``."""
+    Without ``study.objectives``: ``(Objectives([(metric, direction)]), metric, direction)``."""
     objectives = pipeline.config.study.objectives
     if objectives is None:
-        return ((metric, direction),), metric, direction
+        return Objectives([(metric, direction)]), metric, direction
     known = metrics_for(task)
     out = []
     for i, objective in enumerate(objectives):
@@ -159,7 +167,7 @@ def settle_objectives(pipeline: Pipeline, task: str, metric: str, direction: str
         out.append((name, objective.direction))
     scored = [(m, d) for m, d in out if m not in MEASURED]
     metric, direction = scored[0] if scored else (default_metric(task), str(direction_of(default_metric(task))))
-    return tuple(out), metric, direction
+    return Objectives(out), metric, direction
 
 
 def settle_epoch_metrics(pipeline: Pipeline, task: str, metric: str, objectives: tuple[str, ...] = ()
@@ -217,7 +225,7 @@ def make_plan(pipeline: Pipeline, *, storage: str | None = None) -> Plan:
                      f"({len(data.x_train)} rows): each epoch is one step of all rows")
     extra = tuple(base_metric(m) for m, _ in objectives if m not in MEASURED and m != metric)
     return Plan(pipeline=pipeline, data=data, space=space, metric=metric, direction=direction, notes=notes,
-                storage=storage, objectives=objectives if cfg.study.objectives is not None else (),
+                storage=storage, objectives=objectives if cfg.study.objectives is not None else Objectives(),
                 constraints=tuple(parse_constraint(c) for c in cfg.study.constraints),
                 epoch_metrics=settle_epoch_metrics(pipeline, data.task, metric, extra))
 

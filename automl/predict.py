@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from automl import _predict_io as io
+from automl._text import first_line
 from automl.errors import ConfigError, DataError, StudyError
 
 if TYPE_CHECKING:
@@ -329,8 +330,7 @@ def load_model(source: str | Path | Pipeline, model: str | Path = "best", *, nam
             keras_model: Any = TFLiteModel(path)
         except (OSError, ValueError, RuntimeError) as exc:
             raise StudyError(f"{path} is not a TFLite file the interpreter can load: "
-                             f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
-                             ) from None
+                             f"{first_line(exc, 200)}") from None
     else:
         keras_model = load_keras(path)  # imports Keras once, without TensorFlow's start-up chatter
     loaded = LoadedModel(model=keras_model, path=path, task=str(target["task"]),

@@ -172,3 +172,29 @@ def relative_increase(a_errors: np.ndarray, b_errors: np.ndarray, *, seed: int =
 
 __all__ = ["LEVEL", "POINT", "RESAMPLES", "Interval", "gain", "min_rows", "paired_bootstrap", "relative_increase",
            "row_values"]
+
+
+#: how far a drop may pass ``export.max_drop`` and still be within it: float rounding between runtimes is not a drop
+DROP_TOLERANCE = 1e-6
+
+
+def metric_drop(reference: float, value: float, task: str) -> float:
+    """What ``value`` (an exported, quantized or pruned model's score) lost against ``reference`` (the Keras
+    model's), worse-is-positive: accuracy points lost (classification), or the MAE's relative increase (regression).
+
+    >>> metric_drop(0.9, 0.85, "classification") > 0, metric_drop(2.0, 2.5, "regression")
+    (True, 0.25)
+    """
+    if task == "classification":
+        return float(reference - value)
+    return float((value - reference) / max(reference, 1e-12))
+
+
+def over_max_drop(drop: float, max_drop: float) -> bool:
+    """Whether ``drop`` is over ``export.max_drop``: the one test of the export, the recovery ladder, the sparse
+    copy and the report (so the report flags what the CLI flagged, and nothing else).
+
+    >>> over_max_drop(0.01 + 1e-9, 0.01), over_max_drop(0.0101, 0.01)
+    (False, True)
+    """
+    return drop > max_drop + DROP_TOLERANCE

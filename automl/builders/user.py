@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automl._text import clip, did_you_mean, show
+from automl._text import clip, did_you_mean, first_line, show
 from automl.errors import ConfigError
 
 #: what separates the module from the function in a reference
@@ -178,9 +178,7 @@ def resolve(ref: str, *, base: Path, file: str | None, path: str) -> Builder:
     try:
         loaded = _import(module)
     except Exception as exc:  # an error inside the user's module: its type and first line
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise err(f"cannot import {show(ref.rpartition(SEP)[0])}: {type(exc).__name__}"
-                  f"{': ' + text if text else ''}") from None
+        raise err(f"cannot import {show(ref.rpartition(SEP)[0])}: {first_line(exc, 200, typed=True)}") from None
     fn = getattr(loaded, function, None)
     if fn is None:
         names = [n for n, v in vars(loaded).items() if callable(v) and not n.startswith("_")
@@ -234,8 +232,7 @@ def call(target: str, hp: dict[str, Any], data: BuilderData) -> Any:
         with _bounded_stdout(name):
             model = fn(dict(hp), data)
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        raise BuilderFailed(f"builder {name} raised {type(exc).__name__}{': ' + text if text else ''}") from exc
+        raise BuilderFailed(f"builder {name} raised {first_line(exc, 300, typed=True)}") from exc
     if not isinstance(model, keras.Model):
         raise TypeError(f"builder {name} returned {clip(type(model).__name__)}, not a keras.Model")
     shapes = [tuple(t.shape) for t in getattr(model, "inputs", None) or []]

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from automl._text import clip, show
+from automl._text import clip, first_line, show
 from automl.config.errors import config_error
 from automl.config.models import PipelineConfig
 from automl.errors import ConfigError
@@ -171,7 +171,7 @@ def _problem(exc: yaml.YAMLError) -> str:
     """``line 3, column 5: found ...`` for a YAML syntax error."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    problem = getattr(exc, "problem", None) or first_line(exc)
     return clip(f"{where}{problem}")
 
 

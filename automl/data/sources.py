@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from automl._text import first_line
 from automl.config.models import DataConfig
 from automl.data.batches import STREAM_BYTES
 from automl.data.rows import Rows
@@ -179,7 +180,7 @@ def _npy(cfg: DataConfig, file: str) -> RawData:
             y = np.load(folder / f"y{which}.npy", mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise DataError(f"cannot read x{which}.npy / y{which}.npy under {folder.name} as .npy: "
-                            f"{str(exc).splitlines()[0]}", file=file, path="data.path") from None
+                            f"{first_line(exc)}", file=file, path="data.path") from None
         y = _labels(np.asarray(y), _check_pair(x, y, which, xs[0] if xs else None, file), file)
         if xs and x.dtype != xs[0].dtype:  # one memory map per file, read as one array: one dtype
             raise DataError(f"x{which} has dtype {x.dtype}, x_train {xs[0].dtype}", file=file, path="data.path")
@@ -364,7 +365,7 @@ def _read_csv(path: Path, file: str, key: str) -> Any:
         if frame.shape[1] == 1:  # maybe not comma-separated: let the sniffer find the delimiter
             frame = pd.read_csv(path, sep=None, engine="python")
     except Exception as exc:  # pandas raises many types for a bad file
-        raise DataError(f"cannot read {path.name} as CSV: {str(exc).splitlines()[0]}", file=file,
+        raise DataError(f"cannot read {path.name} as CSV: {first_line(exc)}", file=file,
                         path=key) from None
     return frame
 

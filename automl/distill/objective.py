@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from automl._types import Objectives
 from automl.builders.model import ModelSpec, build_model
 from automl.config.loader import load_space, read_yaml
 from automl.config.models import DistillConfig
@@ -23,7 +23,7 @@ from automl.errors import ConfigError, StudyError
 from automl.plan import Plan
 from automl.space.params import FixedParam, Param
 from automl.space.space import BLOCK, Space, resolve_space
-from automl.store.folder import load_error
+from automl.store.folder import ModelLoadError, load_model
 from automl.trial.runner import Teacher, TrialRequest, TrialResult
 
 
@@ -45,13 +45,13 @@ class StudentObjective:
         self.name = f"{plan.name}-student"
         self.teacher_path = Path(teacher) if teacher is not None else plan.folder.best_model
         self.teacher_given = teacher is not None
-        self.epochs = self.cfg.epochs or pcfg.train.epochs
+        self.epochs = self.cfg.epochs or plan.epochs
         self.batch_size = pcfg.train.batch_size
         self.best_path = plan.folder.staged(plan.folder.student_model)  # published when the run completes
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study
         # the student study optimizes the tuning study's metric alone (its objectives and budgets are the
         # tuning study's)
-        self.objectives: tuple[tuple[str, str], ...] = ()
+        self.objectives = Objectives()
         self.constraints: tuple[Any, ...] = ()
         self.measure = None
         self.budget: int | None = None  # a fresh student study per run: `trials` is its size
@@ -75,16 +75,11 @@ class StudentObjective:
     # -- the teacher -------------------------------------------------------------------------------
     def _load_teacher(self) -> Any:
         """The teacher model, checked against the pipeline's data; a StudyError naming the file otherwise."""
-        import keras
-
         where = self.where
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-                teacher = keras.models.load_model(self.teacher_path)
-        except Exception as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
-            raise StudyError(f"{where} is not a Keras model Keras can load: "
-                             f"{load_error(self.teacher_path, exc)[:200]}") from None
+            teacher = load_model(self.teacher_path)
+        except ModelLoadError as exc:  # Keras raises ValueError, OSError, zipfile.BadZipFile, KeyError, ...
+            raise StudyError(f"{where} is not a Keras model Keras can load: {exc.reason[:200]}") from None
         self._check_teacher(teacher, where)
         return teacher
 

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl._types import Objectives
 from automl.space.space import Space
 
 
@@ -116,17 +117,38 @@ class StudySettings:
     #: (default: twice the interval) is failed by whoever opens the study next (its process or host died)
     heartbeat_interval: int | None = 60
     grace_period: int | None = None
-    #: one direction per objective when the study has several (``study.objectives``); empty: ``[direction]``
-    directions: list[str] = field(default_factory=list)
-    #: the metric of each objective, in the order of ``directions`` (multi-objective studies)
-    metrics: list[str] = field(default_factory=list)
+    #: the objectives when the study has several (``study.objectives``, the plan's shape); empty: one value,
+    #: ``direction``
+    objectives: Objectives = Objectives()
     #: the study's total trials over every session and host (``study.budget``); None: no total. With a budget,
     #: a trial failed because its process died is retried (enqueued again), counted once
     budget: int | None = None
 
     @property
     def multi_objective(self) -> bool:
-        return len(self.directions) > 1
+        return self.objectives.multi
+
+    # train.epochs' derived defaults, one definition for both engines (the plan reads train.epochs itself)
+    @property
+    def startup_trials(self) -> int:
+        """Random trials before a model-based sampler (TPE, Bayesian optimization) models the results, unless
+        set: ``min(10, max(3, epochs))``."""
+        return min(10, max(3, self.epochs))
+
+    @property
+    def warmup_epochs(self) -> int:
+        """Epochs never pruned at the start of a trial, unless set: ``max(1, epochs // 4)``."""
+        return max(1, self.epochs // 4)
+
+    @property
+    def max_epochs(self) -> int:
+        """The epochs of a full trial, Hyperband's largest budget: ``max(1, epochs)``."""
+        return max(1, self.epochs)
+
+    @property
+    def directions(self) -> list[str]:
+        """One direction per value the engine is told: the objectives' (several), else ``[direction]``."""
+        return list(self.objectives.directions) or [self.direction]
 
 
 @dataclass
@@ -224,7 +246,7 @@ class Engine(ABC):
         done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None and t.feasible]
         if not done:
             return None
-        directions = self.settings.directions or [self.settings.direction]
+        directions = self.settings.directions
 
         def key(t: TrialRecord) -> tuple[float, ...]:
             values = t.values if t.values is not None and len(directions) > 1 else [float(t.value)]  # type: ignore[arg-type]

@@ -172,11 +172,11 @@ class KerasTunerEngine(Engine):
             return kt.oracles.RandomSearchOracle(max_trials=None, **common)
         if s.sampler == "bayesian":
             # the same random warm-up as the optuna engine's TPE (keras-tuner's default is 3 x dimensions)
-            return kt.oracles.BayesianOptimizationOracle(max_trials=None, num_initial_points=min(10, max(3, s.epochs)),
+            return kt.oracles.BayesianOptimizationOracle(max_trials=None, num_initial_points=s.startup_trials,
                                                          **common)
         if s.sampler == "hyperband":
             # study.trials caps the trials, so Hyperband iterates until then
-            return kt.oracles.HyperbandOracle(max_epochs=s.epochs, factor=3, hyperband_iterations=None, **common)
+            return kt.oracles.HyperbandOracle(max_epochs=s.max_epochs, factor=3, hyperband_iterations=None, **common)
         if s.sampler == "grid":
             return kt.oracles.GridSearchOracle(max_trials=None, **common)
         raise ConfigError(f"unknown keras_tuner sampler '{s.sampler}'", path="study.sampler")
@@ -310,7 +310,7 @@ class KerasTunerEngine(Engine):
         oracle = self.require_oracle()
         complete = [oracle.trials[tid] for tid, r in self.records.items() if r["state"] == "COMPLETE"]
         step = trial.history[-1][0]
-        if len(complete) < _MEDIAN_STARTUP or step < max(1, s.epochs // 4):
+        if len(complete) < _MEDIAN_STARTUP or step < s.warmup_epochs:
             return False
         finite = [v for _, v in trial.history if math.isfinite(v)]
         if not finite:

@@ -353,7 +353,7 @@ class OptunaEngine(Engine):
                                                  warn_independent_sampling=quiet)
             if name in ("nsga2", "nsga3"):
                 return _nsga(name, opts, seed)
-            startup = min(10, max(3, s.epochs)) if opts.n_startup_trials is None else opts.n_startup_trials
+            startup = s.startup_trials if opts.n_startup_trials is None else opts.n_startup_trials
             group = opts.multivariate if opts.group is None else opts.group
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=opts.multivariate,
                                               group=group)
@@ -362,7 +362,7 @@ class OptunaEngine(Engine):
         s = self.settings
         opts = _options("pruner", s.pruner, s.pruner_options)
         warmup = getattr(opts, "warmup_epochs", None)
-        warmup = max(1, s.epochs // 4) if warmup is None else warmup
+        warmup = s.warmup_epochs if warmup is None else warmup
         if s.pruner == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=opts.n_startup_trials, n_warmup_steps=warmup,
                                                interval_steps=opts.interval_epochs, n_min_trials=opts.n_min_trials)
@@ -377,7 +377,7 @@ class OptunaEngine(Engine):
                 bootstrap_count=opts.bootstrap_count)
         if s.pruner == "hyperband":
             return optuna.pruners.HyperbandPruner(
-                min_resource=opts.min_resource, max_resource=opts.max_resource or max(1, s.epochs),
+                min_resource=opts.min_resource, max_resource=opts.max_resource or s.max_epochs,
                 reduction_factor=opts.reduction_factor, bootstrap_count=opts.bootstrap_count)
         if s.pruner == "patient":
             with warnings.catch_warnings():  # "experimental" since Optuna 2.8
@@ -391,11 +391,11 @@ class OptunaEngine(Engine):
     def _dominance(self) -> Dominance | None:
         """The rule of ``pruner: dominated`` (a multi-objective study's own early stop), or None."""
         s = self.settings
-        if s.pruner != "dominated" or len(self.directions) < 2:
+        if s.pruner != "dominated" or not s.multi_objective:
             return None
         opts = _options("pruner", s.pruner, s.pruner_options)
-        warmup = max(1, s.epochs // 4) if opts.warmup_epochs is None else opts.warmup_epochs
-        return Dominance(objectives=tuple(zip(s.metrics, self.directions, strict=True)), warmup=warmup,
+        warmup = s.warmup_epochs if opts.warmup_epochs is None else opts.warmup_epochs
+        return Dominance(objectives=s.objectives, warmup=warmup,
                          interval=opts.interval_epochs, min_trials=opts.min_trials)
 
     def exists(self) -> bool:
@@ -471,7 +471,7 @@ class OptunaEngine(Engine):
     @property
     def directions(self) -> list[str]:
         """One direction per objective."""
-        return list(self.settings.directions) or [self.settings.direction]
+        return self.settings.directions
 
     def _study(self) -> optuna.Study:
         if self.study is None:
@@ -487,8 +487,8 @@ class OptunaEngine(Engine):
             warnings.simplefilter("ignore", UserWarning)
             trial = study.ask()
         trial.set_user_attr(OWNER, str(this_process()))  # whoever finds it RUNNING later can tell if we died
-        asked = OptunaTrial(trial, multi_objective=len(self.directions) > 1, dominance=self._dominance(),
-                            objectives=tuple(zip(self.settings.metrics, self.directions, strict=False)))
+        asked = OptunaTrial(trial, multi_objective=self.settings.multi_objective, dominance=self._dominance(),
+                            objectives=self.settings.objectives)
         if self.settings.heartbeat_interval:
             self._heartbeats[asked.number] = _Heartbeat(study._storage, trial._trial_id,
                                                         self.settings.heartbeat_interval)
@@ -597,7 +597,7 @@ class OptunaEngine(Engine):
         return failed
 
     def trials(self) -> list[TrialRecord]:
-        multi = len(self.directions) > 1
+        multi = self.settings.multi_objective
         return [
             TrialRecord(number=t.number, state=_STATE.get(t.state, t.state.name),
                         value=t.values[0] if t.values else None, params=dict(t.params), attrs=dict(t.user_attrs),

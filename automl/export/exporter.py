@@ -22,7 +22,8 @@ from automl.config.models import ExportConfig
 from automl.errors import ConfigError, ExportError
 from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
-from automl.store.folder import file_digest, read_json, write_bytes, write_json
+from automl.stats import metric_drop, over_max_drop
+from automl.store.folder import ModelLoadError, file_digest, load_model, read_json, write_bytes, write_json
 from automl.tflite.convert import ConvertOptions, convert
 from automl.tflite.device import LATENCY_SOURCE, DeviceCommand
 from automl.tflite.prepare import inference_model
@@ -139,18 +140,10 @@ def _missing(path: Path, hint: str) -> Any:
 
 
 def _load(path: Path) -> Any:
-    import keras
-
-    from automl.builders.user import import_recorded
-
-    import_recorded(path)  # a model of a user's builder: its module registers its custom layers
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-            return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # not a Keras file, or a custom layer not registered here
-        raise ExportError(f"cannot load {path} as a Keras model: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+        return load_model(path, compile=False)
+    except ModelLoadError as exc:  # not a Keras file, or a custom layer not registered here
+        raise ExportError(f"cannot load {path} as a Keras model: {exc.error}") from None
 
 
 def export_pareto(pipeline: Pipeline, *, pick: str | None = None, formats: list[str] | None = None,
@@ -235,6 +228,7 @@ class _Export:
     def __init__(self, plan: Plan, cfg: ExportConfig, label: str, path: Path, tracking_uri: str | None, *,
                  folder: Path | None = None, alias_prefix: str = "") -> None:
         self.plan, self.cfg, self.label, self.path = plan, cfg, label, path
+        self.max_drop = cfg.max_drop  # export.max_drop, read here only (automl.stats.over_max_drop tests a drop)
         self.folder = folder or plan.folder.export_dir
         self.alias_prefix = alias_prefix  # Pareto trials: their own aliases, so the best model's stay put
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
@@ -273,7 +267,7 @@ class _Export:
         result.parent_run_id = parent
         self.tracker.log(parent, params={
             "model": str(self.path), "formats": ",".join(cfg.formats), "io": cfg.io, "per_channel": cfg.per_channel,
-            "representative_samples": cfg.representative_samples, "max_drop": cfg.max_drop,
+            "representative_samples": cfg.representative_samples, "max_drop": self.max_drop,
             "int8_recovery": cfg.int8_recovery, "int8_integer_only": cfg.int8_integer_only,
             "qat_epochs": cfg.qat_epochs, "qat_lr": cfg.qat_lr,
             "test_samples": len(x_test), "keras_params": int(model.count_params())})
@@ -298,7 +292,7 @@ class _Export:
         its size against the float32 file, and how to feed it."""
         cfg, data = self.cfg, self.plan.data
         write_bytes(tflite, content)
-        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=cfg.max_drop,
+        check = validate(content, fmt, ref, x_test, data.y_test, task=data.task, max_drop=self.max_drop,
                          latency_runs=cfg.latency_runs, file=tflite, io=io, device=self.device)
         reference = self.folder / f"{self.label}_float32.tflite"
         if reference.exists() and "float32" in cfg.formats:
@@ -319,7 +313,7 @@ class _Export:
             from automl.export.recovery import QatOptions, recover_int8
 
             qat = QatOptions(epochs=cfg.qat_epochs, lr=cfg.qat_lr, batch_size=plan.pipeline.config.train.batch_size)
-            recovery = recover_int8(prepared, content, options, data=data, max_drop=cfg.max_drop,
+            recovery = recover_int8(prepared, content, options, data=data, max_drop=self.max_drop,
                                     configured_samples=cfg.representative_samples, seed=plan.pipeline.config.seed
                                     or 0, folder=self.folder, label=self.label, ref=ref, x_test=x_test,
                                     latency_runs=cfg.latency_runs, stem=f"{self.label}_{variant}",
@@ -388,28 +382,23 @@ class _Export:
             warnings.simplefilter("ignore")
             sparse.save(keras_path)
 
-        def drop(dense_value: float, sparse_value: float) -> float:
-            if data.task == "classification":
-                return dense_value - sparse_value
-            return (sparse_value - dense_value) / max(dense_value, 1e-12)
-
         x_val = np.asarray(data.x_val, dtype=np.float32)
         dense_val = score(np.asarray(dense.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
         sparse_val = score(np.asarray(sparse.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
         test_out = np.asarray(sparse.predict(x_test, verbose=0, batch_size=256), dtype=np.float32)
         sparse_test = score(test_out, data.y_test, data.task)
         interval = drop_interval(test_out.reshape(ref.outputs.shape), ref.outputs, data.y_test, data.task)
-        val_drop = drop(dense_val, sparse_val)
+        val_drop = metric_drop(dense_val, sparse_val, data.task)
         metric = "accuracy" if data.task == "classification" else "mae"
         record: dict[str, Any] = {
             "target": cfg.sparsity, "keras_model": str(keras_path), "dense_model": str(self.path),
             "pruned": "kernels of " + ", ".join(sorted(PRUNED)) + " layers (per layer, smallest magnitudes); "
                       "biases, normalization and embedding layers stay dense",
-            "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": cfg.max_drop,
+            "measured": measured, "fine_tune": tune.to_dict(), "metric": metric, "max_drop": self.max_drop,
             "decided_on": "validation",
             "validation": {"dense": dense_val, "sparse": sparse_val, "drop": val_drop, "samples": len(x_val),
-                           "flagged": bool(val_drop > cfg.max_drop + 1e-6)},
-            "test": {"dense": ref.value, "sparse": sparse_test, "drop": drop(ref.value, sparse_test),
+                           "flagged": over_max_drop(val_drop, self.max_drop)},
+            "test": {"dense": ref.value, "sparse": sparse_test, "drop": metric_drop(ref.value, sparse_test, data.task),
                      "samples": len(x_test), "interval": interval.to_dict()},
         }
         self.tracker.log(parent, params={"sparsity": cfg.sparsity, "sparsity_epochs": cfg.sparsity_epochs,

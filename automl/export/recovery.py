@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from automl._text import first_line
+from automl.stats import metric_drop, over_max_drop
 from automl.tflite.convert import FORMATS, ConvertOptions, quiet
 from automl.tflite.device import DeviceCommand
 from automl.tflite.validate import run_tflite, score
@@ -82,7 +84,7 @@ class Recovery:
 
     @property
     def needed(self) -> bool:
-        return self.plain_val_drop > self.max_drop + 1e-6
+        return over_max_drop(self.plain_val_drop, self.max_drop)
 
     @property
     def took(self) -> str:
@@ -215,12 +217,10 @@ class Ladder:
     def val_drop(self, content: bytes) -> float:
         outputs = run_tflite(content, self.x_val).reshape(self.ref_shape)
         value = score(outputs, self.y_val, self.task)
-        if self.task == "classification":
-            return float(self.keras_val - value)
-        return float((value - self.keras_val) / max(self.keras_val, 1e-12))
+        return metric_drop(self.keras_val, value, self.task)
 
     def met(self, drop: float | None) -> bool:
-        return drop is not None and drop <= self.max_drop + 1e-6
+        return drop is not None and not over_max_drop(drop, self.max_drop)
 
     def run(self, plain: bytes) -> Recovery:
         out = Recovery(max_drop=self.max_drop, val_samples=len(self.x_val), keras_val_value=self.keras_val,
@@ -265,8 +265,7 @@ class Ladder:
             drop = self.val_drop(content)
         except Exception as exc:  # a rung that cannot be built is recorded, the ladder goes on
             return Step(rung, name, what, None, None, False, False, time.perf_counter() - start, settings,
-                        error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
-                        ), None
+                        error=first_line(exc, 300, typed=True)), None
         return Step(rung, name, what, round(drop, 6), len(content), self.met(drop), integer_only(content),
                     round(time.perf_counter() - start, 3), settings), content
 
@@ -360,7 +359,7 @@ class Ladder:
             calibrated = self._calibrated()
             groups = tensor_groups(calibrated)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
+            error = first_line(exc, 300, typed=True)
             yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False,
                                 time.perf_counter() - start, {}, error=error), None, None)
             return

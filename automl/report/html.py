@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from automl.report.collect import StudyData, TrialRun
+from automl.stats import over_max_drop
 from automl.store.access import redact
 
 _CSS = """
@@ -154,7 +155,7 @@ def render(study: StudyData, scores: dict[str, float], figures: dict[str, bytes 
         rows = []
         for e in study.exports:
             drop = float(e.get("drop", 0.0))
-            flagged = drop > float(e.get("max_drop", 1.0)) + 1e-12
+            flagged = over_max_drop(drop, float(e.get("max_drop", 1.0)))
             ci = e.get("drop_interval") or {}
             shown = f"{drop:+.4f}" + (f" [{float(ci['low']):+.4f}, {float(ci['high']):+.4f}]" if "low" in ci else "")
             name = str(e.get("format")) + (" sparse" if isinstance(e.get("sparsity"), dict) else "")  # pruned copy

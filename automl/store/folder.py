@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from automl import faults
-from automl._text import show
+from automl._text import first_line, show
 from automl.errors import ConfigError, StudyError
 from automl.liveness import pid_alive
 
@@ -143,12 +143,21 @@ def copy_file(source: Path, path: Path) -> None:
 
 
 class ModelLoadError(StudyError):
-    """A ``.keras`` file that Keras cannot load (truncated, not a model, a layer not registered here)."""
+    """A ``.keras`` file that Keras cannot load (truncated, not a model, a layer not registered here).
+
+    Its message is ``<path> is not a Keras model Keras can load: <reason>``; a caller that words it its own way
+    reads ``path``, ``reason`` (:func:`load_error`'s line) and ``error`` (Keras's own first line, after its type).
+    """
+
+    path: Path
+    reason: str
+    error: str
 
 
-def load_model(path: Path) -> Any:
-    """Load a ``.keras`` file; raises :class:`ModelLoadError` naming the file (and Keras's first line) when it
-    cannot."""
+def load_model(path: Path, *, compile: bool = True) -> Any:
+    """The one loader of automl's Keras models (a study's models, a teacher, a model to export): the builders
+    recorded beside ``path`` imported first, Keras's notes silenced; raises :class:`ModelLoadError` naming the file
+    (and Keras's first line) when it cannot. ``compile=False``: without the optimizer and loss (inference)."""
     import warnings
 
     from automl.builders.user import import_recorded
@@ -159,9 +168,13 @@ def load_model(path: Path) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-            return keras.models.load_model(path)
+            return keras.models.load_model(path, compile=compile)
     except Exception as exc:  # a truncated zip, a file that is not a model, a layer not registered here
-        raise ModelLoadError(f"{path} is not a Keras model Keras can load: {load_error(path, exc)[:200]}") from None
+        reason = load_error(Path(path), exc)
+        error = ModelLoadError(f"{path} is not a Keras model Keras can load: {reason[:200]}")
+        error.path, error.reason = Path(path), reason
+        error.error = first_line(exc, 200, typed=True)
+        raise error from None
 
 
 def load_error(path: Path, exc: Exception) -> str:
@@ -170,8 +183,7 @@ def load_error(path: Path, exc: Exception) -> str:
 
     if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
         return "not a zip archive (a .keras file is one): truncated, or another format"
-    text = str(exc).strip().replace(str(path), path.name)
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+    return first_line(exc, typed=True).replace(str(path), path.name)
 
 
 class StudyFolder:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from automl import faults, signals
+from automl._text import first_line
+from automl._types import Objectives
 from automl.builders.model import ModelSpec
 from automl.engines import get_engine
 from automl.engines.base import FEASIBLE, Engine, EngineTrial, StudySettings
@@ -100,8 +102,7 @@ class EpochRelay:
 
 def reason(exc: BaseException) -> str:
     """An exception as a run's ``automl.fail_reason``: its type and first line."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
+    return first_line(exc, 300, typed=True)
 
 
 class Loop:
@@ -123,8 +124,7 @@ class Loop:
                                  pruner=cfg.study.pruner, direction=plan.direction, seed=cfg.seed,
                                  storage=plan.storage, epochs=obj.epochs, worker=worker or 0,
                                  heartbeat_interval=cfg.study.heartbeat_interval, grace_period=cfg.study.grace_period,
-                                 directions=[d for _, d in obj.objectives] if len(obj.objectives) > 1 else [],
-                                 metrics=[m for m, _ in obj.objectives] if len(obj.objectives) > 1 else [],
+                                 objectives=obj.objectives if obj.objectives.multi else Objectives(),
                                  budget=obj.budget, **obj.engine_options)
         # the tracking store first: a tracking server that is not there stops the study before its storage is made
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
@@ -378,10 +378,9 @@ class Loop:
 
     def _on_front(self, number: int, state: str) -> bool:
         """Whether trial ``number`` of a multi-objective study is on the Pareto front now."""
-        if len(self.objective.objectives) < 2 or state != "COMPLETE":
+        if not self.objective.objectives.multi or state != "COMPLETE":
             return False
-        directions = [d for _, d in self.objective.objectives]
-        return any(t.number == number for t in front(self.engine.trials(), directions))
+        return any(t.number == number for t in front(self.engine.trials(), self.objective.objectives.directions))
 
     def _best_value(self) -> float | None:
         best = self.engine.best()

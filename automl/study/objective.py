@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from automl._types import Objectives
 from automl.builders.model import ModelSpec
 from automl.builders.training import fit_values
 from automl.engines.base import EngineTrial
@@ -35,13 +36,13 @@ class TuneObjective:
         cfg = plan.pipeline.config
         self.plan = plan
         self.name, self.space = plan.name, plan.space
-        self.epochs, self.batch_size = cfg.train.epochs, cfg.train.batch_size
+        self.epochs, self.batch_size = plan.epochs, cfg.train.batch_size
         self.sampler = cfg.study.sampler
         self.engine_options: dict[str, Any] = cfg.study.engine_options()
         self.budget: int | None = cfg.study.budget  # the study's total trials over every host (study.budget)
         self.best_path = plan.folder.best_model
         #: (metric, direction) of each objective of ``study.objectives`` (empty: the one ``plan.metric``)
-        self.objectives: tuple[tuple[str, str], ...] = plan.objectives
+        self.objectives: Objectives = plan.objectives
         self.constraints = plan.constraints
         self.measure = _measure_request(plan)
 
@@ -67,7 +68,7 @@ class TuneObjective:
         """Trial ``number`` is the best so far and its model was saved at :attr:`best_path`."""
         plan, folder = self.plan, self.plan.folder
         # the value of the first objective (the study's metric unless study.objectives puts another first)
-        metric = plan.objectives[0][0] if plan.objectives else plan.metric
+        metric = plan.objectives[0].metric if plan.objectives else plan.metric
         builders = {"builders": self.space.builder_records()} if self.space.builders else {}
         folder.write_best_info({"trial": number, "value": value, "metric": metric, "params": params, **builders,
                                 **extra})
@@ -92,7 +93,7 @@ class Objective(Protocol):
     batch_size: int
     budget: int | None
     best_path: Path
-    objectives: tuple[tuple[str, str], ...]
+    objectives: Objectives
     constraints: Any
     measure: Any
 

@@ -112,7 +112,7 @@ class Session(Loop):
         if best is not None and self.folder.candidate(best.number).exists():
             os.replace(self.folder.candidate(best.number), self.best_path)
             self.objective.kept(best.number, float(best.value or 0.0), best.params)
-        elif best is not None and len(self.objective.objectives) > 1 and self.folder.trial_model(best.number).exists():
+        elif best is not None and self.objective.objectives.multi and self.folder.trial_model(best.number).exists():
             copy_file(self.folder.trial_model(best.number), self.best_path)  # a worker kept it as a Pareto member
             self.objective.kept(best.number, float(best.value or 0.0), best.params)
         shutil.rmtree(self.folder.candidates, ignore_errors=True)

@@ -169,7 +169,7 @@ class _Worker(Loop):
                 self.tracker.log(parent, params={
                     "engine": cfg.study.engine, "sampler": cfg.study.sampler, "pruner": cfg.study.pruner,
                     "budget": cfg.study.budget, "metric": plan.metric, "direction": plan.direction,
-                    "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit,
+                    "epochs": plan.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit,
                     "seed": cfg.seed, "data.source": cfg.data.source, "task": plan.data.task,
                     "blocks": ",".join(plan.space.blocks), **{f"version.{k}": v for k, v in mine.items()}})
                 self.tracker.log_text(parent, plan.pipeline.to_yaml(), "pipeline.yaml")

@@ -135,7 +135,7 @@ class _Study(Session):
         self.tracker.log(parent, params={
             "engine": cfg.study.engine, "sampler": cfg.study.sampler, "pruner": cfg.study.pruner,
             "trials": cfg.study.trials, "metric": plan.metric, "direction": plan.direction,
-            "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit, "seed": cfg.seed,
+            "epochs": plan.epochs, "batch_size": cfg.train.batch_size, "refit": cfg.train.refit, "seed": cfg.seed,
             "data.source": cfg.data.source, "task": plan.data.task,
             "input_shape": list(plan.data.input_shape), "blocks": ",".join(plan.space.blocks),
             **({"objectives": ", ".join(f"{m}:{d}" for m, d in plan.objectives)} if plan.objectives else {}),
@@ -237,7 +237,7 @@ class _Study(Session):
         data = self.plan.data
         x = concat([data.x_train, data.x_val])  # lazy for a source read from files: only the spec reads it
         y = np.concatenate([data.y_train, data.y_val])
-        epochs = int(best.attrs.get("best_epoch", self.cfg.train.epochs - 1)) + 1
+        epochs = int(best.attrs.get("best_epoch", self.plan.epochs - 1)) + 1
         runner = self._final_runner()
         runner.refit(self._request(best, x, y, epochs))
         runner.keep(self.best_path, fault="save_best", watch_signals=False)
@@ -250,7 +250,7 @@ class _Study(Session):
         kept): what stands in for a best.keras that was lost or damaged."""
         data = self.plan.data
         request = self._request(best, data.x_train, data.y_train,
-                                int(best.attrs.get("epochs_trained") or self.cfg.train.epochs))
+                                int(best.attrs.get("epochs_trained") or self.plan.epochs))
         runner = self._final_runner()
         result = runner.run(request, NullReporter())
         if result.state != "COMPLETE":

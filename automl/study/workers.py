@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from automl._text import first_line
 from automl.progress import Progress
 
 
@@ -91,8 +92,7 @@ def worker_main(job: WorkerJob, queue: Any, parent: int) -> None:
     except KeyboardInterrupt:  # the running trial was marked and its run closed by the study
         _exit(queue, 130)
     except BaseException as exc:  # reported to the parent, which fails what this worker left running
-        queue.put(("worker_failed", (job.index, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-                                     if str(exc) else type(exc).__name__)))
+        queue.put(("worker_failed", (job.index, first_line(exc, 300, typed=True))))
         _exit(queue, 1)
     _exit(queue, 0)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl._text import first_line
 from automl.errors import ExportError
 
 TRAINING_ONLY = frozenset({
@@ -74,8 +75,7 @@ def inference_model(model: Any) -> Any:
         copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     except Exception as exc:  # a subclassed model or a layer without get_config
         raise ExportError(f"cannot rebuild model '{model.name}' for export (to drop training-only layers and "
-                          f"unroll recurrent ones): {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-                          ) from None
+                          f"unroll recurrent ones): {first_line(exc, 200, typed=True)}") from None
     for layer in all_layers(copy):
         if type(layer).__name__ in RECURRENT and _time_steps(layer) is None:
             raise ExportError(f"layer '{layer.name}' ({type(layer).__name__}) needs a fixed sequence length to "

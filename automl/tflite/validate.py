@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.stats import Interval
+from automl.stats import Interval, metric_drop, over_max_drop
 from automl.tflite.device import DeviceCommand, run_command
 
 
@@ -63,7 +63,7 @@ class Validation:
 
     @property
     def flagged(self) -> bool:
-        return self.drop > self.max_drop + 1e-6  # float rounding between runtimes is not a drop
+        return over_max_drop(self.drop, self.max_drop)
 
     @property
     def size_kib(self) -> float:
@@ -236,12 +236,11 @@ def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np
     value = score(outputs, y, task)
     if task == "classification":
         metric = "accuracy"
-        drop = ref.value - value
         agreement: float | None = float(np.mean(np.argmax(outputs, -1) == np.argmax(ref.outputs, -1)))
     else:
         metric = "mae"
-        drop = (value - ref.value) / max(ref.value, 1e-12)
         agreement = None
+    drop = metric_drop(ref.value, value, task)
     interval = drop_interval(outputs, ref.outputs, y, task)
     diff = np.abs(outputs - ref.outputs)
     output = None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from automl._text import first_line
 from automl.tracking.mlflow import Tracker
 
 SHA_TAG = "automl.sha256"
@@ -93,7 +94,7 @@ def log_flavor(tracker: Tracker, progress: Any, folder: Any, run_id: str, name: 
     try:
         uri = log(metadata)
     except Exception as exc:  # a server without artifact access, a model MLflow cannot save: one note
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, 200)
         progress.note(f"{name} was not logged as an MLflow Keras model: {first}")
         return None
     tracker.log(run_id, tags={f"automl.{name}": uri})

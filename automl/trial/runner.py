@@ -11,11 +11,13 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from automl import faults, signals
+from automl._text import first_line
 from automl.builders.metrics import direction_of, predict_eagerly, score_predictions, scored_metrics
 from automl.builders.model import ModelSpec, build_model, fine_tuning, float32_copy, start_phase_two
 from automl.builders.training import class_weights, training_callbacks
@@ -246,7 +248,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
                 fit(fitted, callbacks, frozen, req.epochs)
         result.fit_seconds = time.perf_counter() - start
     except Exception as exc:  # any failure of one configuration is that trial's outcome
-        result.reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        result.reason = first_line(exc, 300, typed=True)
         return result
     if callback.failure:
         result.reason = callback.failure
@@ -269,20 +271,13 @@ _teachers: dict[tuple[str, int, int], Any] = {}  # (path, mtime, size) -> the lo
 
 def load_teacher(path: str) -> Any:
     """The teacher model at ``path``, loaded once per process (a student study's trials share it)."""
-    import warnings
-
-    import keras
+    from automl.store.folder import load_model
 
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
     if key not in _teachers:
-        from automl.builders.user import import_recorded
-
-        import_recorded(path)  # a teacher of a user's builder (builder.json beside it): its custom layers
         _teachers.clear()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optimizer-state notes of a model saved after training
-            _teachers[key] = keras.models.load_model(path)
+        _teachers[key] = load_model(Path(path))  # a teacher of a user's builder: its custom layers too
     return _teachers[key]
 
 
@@ -367,11 +362,6 @@ def refit(req: TrialRequest, x: Any, y: np.ndarray, class_names: Sequence[str] =
         model.fit(**fit_inputs(x, y, req.batch_size, seed=seed), initial_epoch=frozen, epochs=req.epochs,
                   class_weight=weights, verbose=0)
     return float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else repr(exc))[:300]
 
 
 __all__ = ["NullReporter", "Reporter", "Teacher", "TrialRequest", "TrialResult", "direction_of", "release_memory",

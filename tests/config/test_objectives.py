@@ -155,3 +155,12 @@ def test_the_constraint_parser(text: str, value: float, holds: bool) -> None:
 def test_the_constraint_parser_refuses_anything_else(text: str) -> None:
     with pytest.raises(ValueError, match="expected"):
         parse_constraint(text)
+
+
+def test_the_plan_holds_the_objectives_in_one_shape(tmp_path: Path) -> None:
+    from automl._types import Goal, Objectives
+
+    plan = make_plan(load_pipeline(write_pipeline(tmp_path, study={
+        "objectives": [{"val_accuracy": "maximize"}, {"params_count": "minimize"}]})))
+    assert isinstance(plan.objectives, Objectives) and plan.objectives.multi and plan.multi_objective
+    assert plan.objectives[1] == Goal("params_count", "minimize") and plan.objectives.metrics[0] == "val_accuracy"

@@ -97,3 +97,21 @@ def test_a_batch_larger_than_the_training_split_is_noted(tmp_path: Path) -> None
     assert validate(path).notes == [f"{path}: train.batch_size 4096 is larger than the training split (120 rows): "
                                     "each epoch is one step of all rows"]
     assert validate(write_pipeline(tmp_path, name="ok")).notes == []
+
+
+def test_one_model_loader_and_one_error_for_every_caller(tmp_path: Path) -> None:
+    """store.folder.load_model serves the study, the exporter and the teacher; each words ModelLoadError its way."""
+    from automl.errors import ExportError
+    from automl.export.exporter import _load
+    from automl.store.folder import ModelLoadError, load_model
+
+    bad = tmp_path / "best.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelLoadError) as err:
+        load_model(bad)
+    assert err.value.path == bad and err.value.reason.startswith("not a zip archive")
+    assert str(err.value) == f"{bad} is not a Keras model Keras can load: {err.value.reason}"
+    with pytest.raises(ExportError) as exported:
+        _load(bad)
+    assert str(exported.value) == f"cannot load {bad} as a Keras model: {err.value.error}"
+    assert err.value.error.split(":")[0].isidentifier()  # Keras's own error, after its type

@@ -11,6 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 import automl
+from automl._types import Objectives
 from automl.engines.optuna import Dominance, OptunaTrial
 from automl.engines.pareto import EPOCH_OBJECTIVES, dominator
 from automl.testing import write_pipeline
@@ -179,8 +180,8 @@ def test_workers_sharing_a_storage_judge_against_each_others_trials() -> None:
     def worker(i: int) -> OptunaEngine:
         engine = OptunaEngine(StudySettings(
             name="shared", space=space_for("random"), sampler="random", pruner="dominated", direction="maximize",
-            seed=0, storage=STORAGE, epochs=4, worker=i, directions=["maximize", "minimize"],
-            metrics=["val_accuracy", "params_count"], pruner_options={"warmup_epochs": 1}))
+            seed=0, storage=STORAGE, epochs=4, worker=i, pruner_options={"warmup_epochs": 1},
+            objectives=Objectives([("val_accuracy", "maximize"), ("params_count", "minimize")])))
         engine.open()
         return engine
 
