@@ -656,15 +656,16 @@ class ExportConfig(_Model):
     per_channel: bool = Field(True, description="int8/dynamic: one scale per output channel (more accurate; "
                               "false: one per tensor, ~12 bytes less per channel).")
     int8_recovery: bool = Field(
-        True, description="int8: when the drop on the validation split exceeds max_drop, try more and stratified "
-        "calibration samples, the other per_channel setting, then 16-bit activations or float layers, then a "
-        "quantization-aware fine-tune; the first that meets max_drop ships as <model>_int8.tflite (plain int8 "
-        "kept as <model>_int8_plain.tflite).")
+        True, description="int8: when the drop on the validation split exceeds max_drop, try the fixes that keep "
+        "int8 activations (more and stratified calibration samples, the other per_channel setting, activation "
+        "ranges that clip outliers, a quantization-aware fine-tune), and only when none meets max_drop the slower "
+        "ones (16-bit activations, float layers); the fastest file that meets it ships as <model>_int8.tflite "
+        "(plain int8 kept as <model>_int8_plain.tflite).")
     int8_integer_only: bool = Field(
         False, description="int8 recovery: try only steps whose file stays integer-only (no float layers), for "
         "NPUs and integer-only accelerators.")
     qat_epochs: Annotated[Int, Field(ge=0, le=MAX_EPOCHS)] = Field(
-        5, description="int8 recovery, last rung: epochs of quantization-aware fine-tuning on the training split "
+        5, description="int8 recovery, rung 4: epochs of quantization-aware fine-tuning on the training split "
         "(int8 weights in the forward pass, float weights updated); 0: the rung is off.")
     qat_lr: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-3, description="int8 recovery: the quantization-aware fine-tune's learning rate (Adam, cosine decay "
