@@ -22,8 +22,8 @@ import numpy as np
 
 #: values kept per tensor and batch (a random sample), so that a wide image model's activations stay small
 VALUES_PER_BATCH = 8192
-#: rows per interpreter call when gathering activations
-BATCH = 64
+#: rows per interpreter call when gathering activations (every tensor of the batch is kept in memory at once)
+BATCH = 16
 _FLOAT32 = 0  # tflite.TensorType.FLOAT32
 
 
