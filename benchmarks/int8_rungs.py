@@ -64,9 +64,9 @@ def main(argv: list[str]) -> None:
 
     started = time.monotonic()
     automl.run("p.yaml", new=True)
-    import keras
+    from automl.store.folder import load_model
 
-    model = keras.models.load_model("mlruns/rungs/best.keras", compile=False)
+    model = load_model(Path("mlruns/rungs/best.keras"))  # automl's custom layers (the transformer's) registered
     data = make_plan(load_pipeline("p.yaml")).data
     prepared = inference_model(model)
     rng = np.random.default_rng(0)
