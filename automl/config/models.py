@@ -31,6 +31,7 @@ from automl.engines import ENGINE_PRUNERS, missing_extra
 from automl.engines import ENGINE_SAMPLERS as ENGINES
 from automl.engines.options import CROSSOVERS, Options, options_model, population_for
 from automl.space.params import CategoricalParam, FixedParam, Param, Scalar, as_param_input, float_range
+from automl.tflite.device import DeviceCommand
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 # Upper bounds far above any sane value, so that a typo (1e20) is an error naming its key instead of a study
@@ -213,7 +214,32 @@ def command_with_placeholder(value: str | None) -> str | None:
     return value
 
 
-class MeasureConfig(_Model):
+class CommandConfig(_Model):
+    """Latency measured where the model runs, by a command (``study.measure`` and ``export.measure`` share these
+    keys); without one the interpreter times it (export: ``export.latency_runs`` calls)."""
+
+    command: str | None = Field(
+        None, description="Time each model where it runs instead of in the interpreter: a shell command in which "
+        "`{tflite}` is replaced by the quoted path of the .tflite file; it prints the latency in ms as the last "
+        "number of its last line (e.g. adb and LiteRT's benchmark_model on a phone; docs/engines.md, \"Latency on "
+        "the device\"). Its figure is the latency (no CV): study.measure: tflite_latency_ms; export.measure: each "
+        "file's latency_ms_median (and p90) and the int8 recovery ladder's. null: the interpreter times it.")
+    command_timeout: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(
+        300.0, description="command: seconds it may take per model; longer fails the trial (study.measure) or the "
+        "export (export.measure).")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        return command_with_placeholder(value)
+
+    def device(self, key: str) -> DeviceCommand | None:
+        """The :class:`~automl.tflite.device.DeviceCommand` for ``command`` (None when unset); ``key`` names the
+        setting in its errors (``study.measure.command``, ``export.measure.command``)."""
+        return None if self.command is None else DeviceCommand(self.command, self.command_timeout, key)
+
+
+class MeasureConfig(CommandConfig):
     """How ``tflite_kib`` and ``tflite_latency_ms`` are measured: on each trial's built, untrained model
     (size and latency do not depend on the weights), converted to TFLite and timed in the ai-edge-litert
     interpreter, one trial at a time. Only when an objective or a constraint names them."""
@@ -234,18 +260,6 @@ class MeasureConfig(_Model):
         60, description="Timed blocks at most (when the median is still moving).")
     tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         0.02, description="The median is stable when one more block moves it by less than this fraction.")
-    command: str | None = Field(
-        None, description="Time each model where it runs instead of in the interpreter: a shell command in which "
-        "`{tflite}` is replaced by the quoted path of the .tflite file; it prints the latency in ms as the last "
-        "number of its last line (e.g. adb and LiteRT's benchmark_model on a phone; docs/engines.md, \"Latency on "
-        "the device\"). Its figure is tflite_latency_ms (no CV); null: the interpreter times the model.")
-    command_timeout: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(
-        300.0, description="command: seconds it may take per model; longer fails the trial.")
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, value: str | None) -> str | None:
-        return command_with_placeholder(value)
 
     @model_validator(mode="after")
     def _blocks(self) -> MeasureConfig:
@@ -618,24 +632,6 @@ class DistillConfig(_Model):
         return _param(value, low=0.0, high=float("inf"), low_open=True)
 
 
-class ExportMeasureConfig(_Model):
-    """How the exported files' latency is measured: in the interpreter (``latency_runs``), or by a command on the
-    device the model is for."""
-
-    command: str | None = Field(
-        None, description="Time each exported file where it runs: a shell command in which `{tflite}` is replaced "
-        "by the quoted path of the file; it prints the latency in ms as the last number of its last line (as "
-        "study.measure.command). Its figure is the file's latency_ms_median (and p90) and the recovery ladder's "
-        "latency; null: the interpreter times latency_runs calls.")
-    command_timeout: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(
-        300.0, description="command: seconds it may take per file; longer fails the export.")
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, value: str | None) -> str | None:
-        return command_with_placeholder(value)
-
-
 class ExportConfig(_Model):
     """TFLite export of the student (or the best model) and its re-validation in the interpreter."""
 
@@ -652,19 +648,20 @@ class ExportConfig(_Model):
         "regression: relative MAE increase.")
     latency_runs: Annotated[Int, Field(gt=0, le=100_000)] = Field(
         100, description="Batch-1 interpreter calls timed per file.")
-    measure: ExportMeasureConfig = Field(default_factory=ExportMeasureConfig)  # type: ignore[arg-type]
+    measure: CommandConfig = Field(default_factory=CommandConfig)  # type: ignore[arg-type]
     per_channel: bool = Field(True, description="int8/dynamic: one scale per output channel (more accurate; "
                               "false: one per tensor, ~12 bytes less per channel).")
     int8_recovery: bool = Field(
-        True, description="int8: when the drop on the validation split exceeds max_drop, try more and stratified "
-        "calibration samples, the other per_channel setting, then 16-bit activations or float layers, then a "
-        "quantization-aware fine-tune; the first that meets max_drop ships as <model>_int8.tflite (plain int8 "
-        "kept as <model>_int8_plain.tflite).")
+        True, description="int8: when the drop on the validation split exceeds max_drop, try the fixes that keep "
+        "int8 activations (more and stratified calibration samples, the other per_channel setting, activation "
+        "ranges that clip outliers, a quantization-aware fine-tune), and only when none meets max_drop the slower "
+        "ones (16-bit activations, float layers); the fastest file that meets it ships as <model>_int8.tflite "
+        "(plain int8 kept as <model>_int8_plain.tflite).")
     int8_integer_only: bool = Field(
         False, description="int8 recovery: try only steps whose file stays integer-only (no float layers), for "
         "NPUs and integer-only accelerators.")
     qat_epochs: Annotated[Int, Field(ge=0, le=MAX_EPOCHS)] = Field(
-        5, description="int8 recovery, last rung: epochs of quantization-aware fine-tuning on the training split "
+        5, description="int8 recovery, rung 4: epochs of quantization-aware fine-tuning on the training split "
         "(int8 weights in the forward pass, float weights updated); 0: the rung is off.")
     qat_lr: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-3, description="int8 recovery: the quantization-aware fine-tune's learning rate (Adam, cosine decay "

@@ -25,7 +25,7 @@ from automl.runtime import import_keras
 from automl.stats import metric_drop, over_max_drop
 from automl.store.folder import ModelLoadError, file_digest, load_model, read_json, write_bytes, write_json
 from automl.tflite.convert import ConvertOptions, convert
-from automl.tflite.device import LATENCY_SOURCE, DeviceCommand
+from automl.tflite.device import LATENCY_SOURCE
 from automl.tflite.prepare import inference_model
 from automl.tflite.validate import Validation, keras_reference, validate
 from automl.tracking.mlflow import Tracker
@@ -233,8 +233,7 @@ class _Export:
         self.alias_prefix = alias_prefix  # Pareto trials: their own aliases, so the best model's stay put
         self.tracker = Tracker(plan.name, tracking_uri, artifact_root=plan.output_dir.parent / "artifacts")
         #: export.measure.command: every file's latency (the recovery ladder's too) timed on the device
-        self.device = None if cfg.measure.command is None else DeviceCommand(
-            cfg.measure.command, cfg.measure.command_timeout, "export.measure.command")
+        self.device = cfg.measure.device("export.measure.command")
 
     def _check_shape(self, model: Any) -> None:
         want = tuple(self.plan.data.input_shape)

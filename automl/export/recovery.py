@@ -1,31 +1,42 @@
 """The int8 recovery ladder: when plain full-integer quantization loses more than ``export.max_drop`` on the
-validation split, try cheaper fixes first and ship the first file that meets it (see docs/export.md).
+validation split, try fixes that keep int8 speed first, and ship the fastest file that meets it (see
+docs/export.md).
 
-Rungs, in order, each tried only while the target is still missed:
+Rungs, in order. The first four keep a plain int8 file (int8 weights and activations, the interpreter's fast
+kernels); they are tried one by one until one meets the target:
 
 1. ``calibration``: more calibration samples (``max(1000, 4 x representative_samples)``, at most the training
    split), stratified by class (regression: by target decile), so that no class's ranges are missed;
 2. ``per_channel`` / ``per_tensor``: the other weight-scale granularity than ``export.per_channel``;
-3. selective quantization, two steps:
-   ``int16_activations``: 16-bit activations with int8 weights (TFLite's 16x8 op set; still integer-only,
-   float I/O only), then ``float_layers``: for every activation tensor, the accuracy with that tensor kept
-   float (its producer and its consumers not quantized) is measured; tensors are then kept float in that
-   order, one more per step, until the target is met. A file with float layers is no longer integer-only, so
-   ``export.int8_integer_only`` skips this step;
+3. ``clipped_ranges``: activation ranges that clip outliers (:mod:`automl.tflite.ranges`): the model is
+   calibrated once, every activation is gathered on the calibration samples, and a tensor whose min/max range is
+   at least :data:`MIN_SHRINK` times its percentile range gets the percentile range instead; one step per
+   percentile of :data:`PERCENTILES`, the mildest first;
 4. ``qat``: quantization-aware fine-tuning of a clone (:mod:`automl.export.qat`): batch norms folded as the
    converter folds them, ``export.qat_epochs`` epochs of Adam from ``export.qat_lr`` (cosine decay, the training
    split at ``train.batch_size``) with every kernel the converter quantizes on its int8 grid (straight-through
    estimator), then the same full-integer conversion with the best settings so far (activation ranges
-   calibrated, not learned). Integer-only; ``export.qat_epochs: 0`` turns it off. Its ``settings`` name the
-   epochs, steps, kernels and training seconds; ``cost`` (size, latency) compares the shipped file with plain
-   int8 for every rung alike.
+   calibrated, not learned). ``export.qat_epochs: 0`` turns it off.
 
-The decision uses the validation split only; the shipped file is reported on the test split like every
-other format. Each step (what was tried, its validation drop, size, whether it met the target) is recorded.
+Only when none of them meets the target, the slower fallbacks (:data:`SLOW`), both tried, the fastest that meets
+the target shipping:
+
+5. ``int16_activations``: 16-bit activations with int8 weights (TFLite's 16x8 op set; still integer-only, float
+   I/O only; reference kernels, several times slower than plain int8);
+6. ``float_layers``: for every activation tensor, the accuracy with that tensor kept float (its producer and its
+   consumers not quantized) is measured; tensors are then kept float in that order, one more per step, until
+   the target is met. A file with float layers is no longer integer-only, so ``export.int8_integer_only`` skips
+   this rung.
+
+Every candidate's latency is measured beside its drop (batch-1 ``invoke()`` in timed blocks, or
+``export.measure.command``), as are plain int8's and float32's, side by side. The decision uses the validation
+split only; the shipped file is reported on the test split like every other format. Each step (what was tried,
+its validation drop, size, latency, whether it met the target) is recorded.
 
 Selective quantization calibrates once (``_experimental_calibrate_only``) and quantizes the calibrated model
-with ``denylisted_nodes``: the same path as ``tf.lite.experimental.QuantizationDebugger``. ai-edge-quantizer
-would apply such recipes to a float .tflite, but it is not among automl's dependencies.
+with ``denylisted_nodes``: the same path as ``tf.lite.experimental.QuantizationDebugger``; clipped ranges edit
+that calibrated model's ranges before quantizing it. ai-edge-quantizer would apply such recipes to a float
+.tflite, but it is not among automl's dependencies.
 """
 
 from __future__ import annotations
@@ -40,12 +51,24 @@ import numpy as np
 from automl._text import first_line
 from automl.stats import metric_drop, over_max_drop
 from automl.tflite.convert import FORMATS, ConvertOptions, quiet
-from automl.tflite.device import DeviceCommand
+from automl.tflite.device import DeviceCommand, run_command
+from automl.tflite.measure import MeasureRequest, tflite_latency
+from automl.tflite.ranges import activation_values, clip_ranges
 from automl.tflite.validate import run_tflite, score
 
 CALIBRATION_FLOOR = 1000  # rung 1 takes at least this many samples (when the training split has them)
 MAX_CANDIDATES = 64  # float_layers: activation tensors measured one by one
 MAX_FLOAT_STEPS = 6  # float_layers: at most this many tensors kept float, one more per step
+#: clipped_ranges: the percentiles tried, one step each, the mildest first (two-sided: 99.9 clips to the 0.1th
+#: .. 99.9th percentile); outliers are rare by definition, so the clipping stays in the tail
+PERCENTILES = (99.99, 99.9, 99.5)
+#: clipped_ranges: a tensor is clipped only where its min/max range is at least this many times its percentile
+#: range (two bits of the eight wasted on outliers); the other tensors keep min/max
+MIN_SHRINK = 4.0
+#: the rungs whose files do not keep int8 activations, and what makes them slower: tried only when no plain-int8
+#: rung meets max_drop, and shipped then with one line that says what the speed costs
+SLOW = {"int16_activations": "16-bit activations (reference kernels)",
+        "float_layers": "layers kept float"}
 
 
 @dataclass
@@ -53,7 +76,7 @@ class Step:
     """One rung tried: what, its validation drop and file size, whether it met max_drop."""
 
     rung: int
-    name: str  # calibration | per_channel | per_tensor | int16_activations | float_layers | qat
+    name: str  # calibration | per_channel | per_tensor | clipped_ranges | qat | int16_activations | float_layers
     what: str  # in words, for the CLI and the JSON
     val_drop: float | None  # None: the step could not be built (see error)
     size_bytes: int | None
@@ -62,6 +85,12 @@ class Step:
     seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    latency_ms: float | None = None  # batch-1 latency of the step's file (None: not built)
+
+    @property
+    def slow(self) -> bool:
+        """Whether the file gives up int8 activations somewhere (16-bit activations, float layers)."""
+        return self.name in SLOW
 
 
 @dataclass
@@ -81,6 +110,8 @@ class Recovery:
     plain_test: dict[str, Any] = field(default_factory=dict)  # plain int8 on the test split
     cost: dict[str, Any] = field(default_factory=dict)  # shipped vs plain int8 on the test split
     content: bytes = b""
+    #: batch-1 latency (ms) of plain int8 and of float32, measured beside every candidate's (``source``: how)
+    latency: dict[str, Any] = field(default_factory=dict)
 
     @property
     def needed(self) -> bool:
@@ -103,8 +134,32 @@ class Recovery:
             "val_drop": self.used.val_drop if self.used else self.plain_val_drop,
             "steps": [{k: v for k, v in asdict(s).items() if k != "error" or v} for s in self.steps],
             "per_layer": self.per_layer[:10], "plain_file": self.plain_file, "plain_test": self.plain_test,
-            "cost": self.cost,
+            "cost": self.cost, "latency": self.latency_record(),
         }
+
+    def latency_record(self) -> dict[str, Any]:
+        """Plain int8's, float32's and the shipped file's batch-1 latency on validation, side by side, with the
+        shipped file's ratios to the first two (empty when the ladder did not run)."""
+        if not self.latency:
+            return {}
+        record = dict(self.latency)
+        shipped = self.used.latency_ms if self.used is not None else self.latency.get("plain_int8_ms")
+        if shipped is not None:
+            record["shipped_ms"] = shipped
+            for key, ref in (("vs_plain_int8", "plain_int8_ms"), ("vs_float32", "float32_ms")):
+                if self.latency.get(ref):
+                    record[key] = round(shipped / self.latency[ref], 4)
+        record["speed"] = (f"slower fallback: {SLOW[self.used.name]}" if self.used is not None and self.used.slow
+                           else "plain int8 (int8 activations)")
+        return record
+
+    def speed_note(self) -> str:
+        """``; latency 21.3x plain int8's, 18.0x float32's`` for the CLI line ('' when not measured)."""
+        record = self.latency_record()
+        if "vs_plain_int8" not in record:
+            return ""
+        also = f", {record['vs_float32']:.2f}x float32's" if "vs_float32" in record else ""
+        return f"; latency {record['vs_plain_int8']:.2f}x plain int8's{also}"
 
     def summary(self, metric: str = "accuracy") -> str:
         """One line for the CLI: what it took and whether the target was met, or how far it got."""
@@ -120,13 +175,19 @@ class Recovery:
             cost = (f"; size {self.cost['size_ratio']:.2f}x, latency {self.cost['latency_ratio']:.2f}x of plain "
                     f"int8 ({self.plain_file} kept)")
         tried = _tried(self.steps, pts)
+        speed = self.speed_note()
+        if self.met and self.used is not None and self.used.slow:
+            fast = _tried([s for s in self.steps if not s.slow], pts)
+            return (f"int8 recovery: max_drop met only by a slower file, {self.took} ({SLOW[self.used.name]}); "
+                    f"validation drop {pts(self.plain_val_drop)} -> {pts(self.used.val_drop)}{speed} (no plain-int8 "
+                    f"rung met it: {fast})")
         if self.met and self.used is not None:
             return (f"int8 recovery: max_drop met by {self.took}; validation drop {pts(self.plain_val_drop)} -> "
-                    f"{pts(self.used.val_drop)}{cost}")
+                    f"{pts(self.used.val_drop)}{speed}{cost}")
         best = (f"best {self.took}, validation drop {pts(self.plain_val_drop)} -> {pts(self.used.val_drop)}"
                 if self.used is not None else f"validation drop stays {pts(self.plain_val_drop)}")
         return (f"int8 recovery: max_drop {pts(self.max_drop)} NOT met after every rung ({tried}); {best}"
-                f"{cost}")
+                f"{speed}{cost}")
 
 
 def _tried(steps: list[Step], pts: Callable[[float | None], str]) -> str:
@@ -196,19 +257,20 @@ class QatOptions:
 class Ladder:
     """Tries the rungs for one prepared Keras model; ``run`` returns the :class:`Recovery`.
 
-    ``int8_integer_only``: skip the steps whose file would not be integer-only (``float_layers``); ``qat``: rung 4."""
+    ``int8_integer_only``: skip the steps whose file would not be integer-only (``float_layers``); ``qat``: rung 4;
+    ``device``: times every candidate (``export.measure.command``; None: the interpreter)."""
 
     def __init__(self, prepared: Any, options: ConvertOptions, *, x_train: np.ndarray, y_train: np.ndarray,
                  x_val: np.ndarray, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
                  seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None,
-                 qat: QatOptions, int8_integer_only: bool = False) -> None:
+                 qat: QatOptions, int8_integer_only: bool = False, device: DeviceCommand | None = None) -> None:
         from automl.tflite.convert import convert as default_convert
 
         self.prepared, self.options, self.task, self.max_drop = prepared, options, task, max_drop
         self.x_train, self.y_train = x_train, y_train
         self.x_val, self.y_val = np.asarray(x_val, dtype=np.float32), np.asarray(y_val)
         self.configured_samples, self.seed = configured_samples, seed
-        self.int8_integer_only, self.qat = int8_integer_only, qat
+        self.int8_integer_only, self.qat, self.device = int8_integer_only, qat, device
         self.convert = convert or default_convert
         ref = np.asarray(prepared.predict(self.x_val, verbose=0, batch_size=256), dtype=np.float32)
         self.ref_shape = ref.shape
@@ -222,40 +284,73 @@ class Ladder:
     def met(self, drop: float | None) -> bool:
         return drop is not None and not over_max_drop(drop, self.max_drop)
 
+    def latency_ms(self, content: bytes) -> float:
+        """Batch-1 latency of ``content``: the median of timed blocks in the interpreter (one validation row), or
+        the device command's figure."""
+        if self.device is not None:
+            return run_command(self.device, content).ms
+        return round(tflite_latency(content, self.x_val[0], MeasureRequest()).median_ms, 6)
+
     def run(self, plain: bytes) -> Recovery:
         out = Recovery(max_drop=self.max_drop, val_samples=len(self.x_val), keras_val_value=self.keras_val,
                        plain_val_drop=self.val_drop(plain), plain_size_bytes=len(plain), content=plain)
         if not out.needed:
             return out
-        best_options = self.options
+        out.latency = {"plain_int8_ms": self.latency_ms(plain),
+                       "float32_ms": self.latency_ms(self.convert(self.prepared, "float32", ConvertOptions())),
+                       "source": "interpreter: median of timed blocks, batch 1, 1 thread" if self.device is None
+                       else "export.measure.command"}
+        built: list[tuple[Step, bytes]] = []
         best_drop = out.plain_val_drop
-        for rung in self._rungs(out):
+
+        def take(rung: Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]) -> Step:
+            nonlocal best_drop
             step, content, options = rung()
             out.steps.append(step)
-            if step.val_drop is None:
-                continue
-            if step.val_drop < best_drop - 1e-9 and content is not None:
-                out.used, out.content, best_drop = step, content, step.val_drop
+            if step.val_drop is None or content is None:
+                return step
+            step.latency_ms = self.latency_ms(content)
+            built.append((step, content))
+            if step.val_drop < best_drop - 1e-9:
+                best_drop = step.val_drop
                 if options is not None:
-                    best_options = options
-                self.options = best_options  # later rungs build on the best settings so far
-            if step.met:
-                out.met = True
+                    self.options = options  # later rungs build on the best settings so far
+            return step
+
+        for rung in self._fast_rungs():  # plain int8 files: the first that meets the target ends the ladder
+            if take(rung).met:
                 break
+        else:
+            for slow in self._slow_rungs(out):  # each fallback until one of its steps meets the target
+                for rung in slow:
+                    if take(rung).met:
+                        break
+        met = [(step, content) for step, content in built if step.met]
+        if met:  # the fastest file that meets the target
+            out.used, out.content = min(met, key=lambda sc: sc[0].latency_ms or float("inf"))
+            out.met = True
+        elif built:  # none: the file that loses least, when it beats plain int8
+            step, content = min(built, key=lambda sc: sc[0].val_drop or 0.0)
+            if step.val_drop is not None and step.val_drop < out.plain_val_drop - 1e-9:
+                out.used, out.content = step, content
         return out
 
-    def _rungs(self, out: Recovery) -> Iterator[Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]]:
+    def _fast_rungs(self) -> Iterator[Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]]:
         yield self._calibration
         yield self._granularity
-        yield self._int16
-        if self.int8_integer_only:
-            yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False, 0.0, {},
-                                error="skipped: export.int8_integer_only (a file with float layers is not "
-                                      "integer-only)"), None, None)
-        else:
-            yield from self._float_layers(out)
+        yield from self._clipped()
         if self.qat.epochs > 0:
             yield self._qat
+
+    def _slow_rungs(self, out: Recovery
+                    ) -> Iterator[Iterator[Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]]]:
+        yield iter([self._int16])
+        if self.int8_integer_only:
+            yield iter([lambda: (Step(6, "float_layers", "keep layers float", None, None, False, False, 0.0, {},
+                                      error="skipped: export.int8_integer_only (a file with float layers is not "
+                                            "integer-only)"), None, None)])
+        else:
+            yield self._float_layers(out)
 
     def _timed(self, rung: int, name: str, what: str, settings: dict[str, Any],
                build: Callable[[], bytes]) -> tuple[Step, bytes | None]:
@@ -287,6 +382,50 @@ class Ladder:
         step, content = self._timed(2, name, what, {"per_channel": per_channel},
                                     lambda: self.convert(self.prepared, "int8", options))
         return step, content, options
+
+    def _clipped(self) -> Iterator[Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]]:
+        """Rung 3: one step per percentile of :data:`PERCENTILES`; a percentile that clips the same tensors to
+        the same ranges as the step before is not tried again."""
+        start = time.perf_counter()
+        try:
+            calibrated = self._calibrated()
+            samples = self.options.representative
+            values = activation_values(calibrated, samples if samples is not None else self.x_train[:200],
+                                       self.seed)
+        except Exception as exc:
+            error = first_line(exc, 300, typed=True)
+            yield lambda: (Step(3, "clipped_ranges", "clip outlying activation ranges", None, None, False, False,
+                                time.perf_counter() - start, {}, error=error), None, None)
+            return
+        gather = round(time.perf_counter() - start, 3)
+        seen: list[Any] = []
+        if not any(clip_ranges(calibrated, values, p, MIN_SHRINK)[1] for p in PERCENTILES[-1:]):
+            error = (f"skipped: no activation's min/max range is {MIN_SHRINK:g}x its {PERCENTILES[-1]:g} percentile "
+                     "range (no outliers to clip)")
+            yield lambda: (Step(3, "clipped_ranges", "clip outlying activation ranges", None, None, False, True,
+                                round(time.perf_counter() - start, 3), {}, error=error), None, None)
+            return
+        for k, percentile in enumerate(PERCENTILES):
+            edited, clipped = clip_ranges(calibrated, values, percentile, MIN_SHRINK)
+            if not clipped or [c.range for c in clipped] in seen:
+                continue
+            seen.append([c.range for c in clipped])
+            layers = layer_names(self.prepared, [c.tensor for c in clipped])
+            what = (f"activation ranges clipped to the {100 - percentile:g}..{percentile:g} percentiles in "
+                    f"{len(clipped)} tensor(s): {', '.join(layers)}")
+            settings = {"percentile": percentile, "min_shrink": MIN_SHRINK, "clipped_layers": layers,
+                        "clipped": [c.to_dict() for c in clipped],
+                        "samples": len(samples) if samples is not None else 200,
+                        "gather_seconds": gather if k == 0 else 0.0}
+            yield self._clip_step(edited, what, settings)
+
+    def _clip_step(self, edited: bytes, what: str, settings: dict[str, Any]
+                   ) -> Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]:
+        def step() -> tuple[Step, bytes | None, ConvertOptions | None]:
+            done, content = self._timed(3, "clipped_ranges", what, settings, lambda: self._quantize(edited, []))
+            return done, content, None
+
+        return step
 
     def _qat(self) -> tuple[Step, bytes | None, ConvertOptions | None]:
         from automl.export.qat import finetune, fold_batchnorm
@@ -320,7 +459,7 @@ class Ladder:
 
         what = "16-bit activations, int8 weights (16x8)"
         if self.options.io != "float32":
-            return (Step(3, "int16_activations", what, None, None, False, True, 0.0, {},
+            return (Step(5, "int16_activations", what, None, None, False, True, 0.0, {},
                          error=f"skipped: io {self.options.io} (16x8 files take float32 or int16 inputs)"),
                     None, None)
 
@@ -331,7 +470,7 @@ class Ladder:
             with quiet():
                 return bytes(converter.convert())
 
-        step, content = self._timed(3, "int16_activations", what, {"activations": "int16", "weights": "int8"},
+        step, content = self._timed(5, "int16_activations", what, {"activations": "int16", "weights": "int8"},
                                     build)
         return step, content, None
 
@@ -360,7 +499,7 @@ class Ladder:
             groups = tensor_groups(calibrated)
         except Exception as exc:
             error = first_line(exc, 300, typed=True)
-            yield lambda: (Step(3, "float_layers", "keep layers float", None, None, False, False,
+            yield lambda: (Step(6, "float_layers", "keep layers float", None, None, False, False,
                                 time.perf_counter() - start, {}, error=error), None, None)
             return
         measured = []
@@ -389,7 +528,7 @@ class Ladder:
     def _float_step(self, calibrated: bytes, what: str, settings: dict[str, Any], nodes: list[str]
                     ) -> Callable[[], tuple[Step, bytes | None, ConvertOptions | None]]:
         def step() -> tuple[Step, bytes | None, ConvertOptions | None]:
-            done, content = self._timed(3, "float_layers", what, settings, lambda: self._quantize(calibrated, nodes))
+            done, content = self._timed(6, "float_layers", what, settings, lambda: self._quantize(calibrated, nodes))
             return done, content, None
 
         return step
@@ -463,7 +602,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
     ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
                     x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,
                     configured_samples=configured_samples, seed=seed, qat=qat,
-                    int8_integer_only=int8_integer_only)
+                    int8_integer_only=int8_integer_only, device=device)
     result = ladder.run(plain)
     if result.content is plain:  # plain int8 ships: a plain file of an earlier export is stale
         for suffix in (".tflite", ".json"):
@@ -511,10 +650,18 @@ def mlflow_fields(result: Recovery | None, integer: bool) -> tuple[dict[str, flo
             metrics[f"int8_recovery_step{i}_val_drop"] = step.val_drop
         if step.size_bytes is not None:
             metrics[f"int8_recovery_step{i}_size_kib"] = step.size_bytes / 1024
+        if step.latency_ms is not None:
+            metrics[f"int8_recovery_step{i}_latency_ms"] = step.latency_ms
         tags[f"automl.int8.recovery.step{i}"] = f"rung {step.rung} {step.name}: {step.what}; met={step.met}"[:500]
     for key in ("size_ratio", "latency_ratio"):
         if key in result.cost:
             metrics[f"int8_recovery_{key}"] = result.cost[key]
+    speed = result.latency_record()
+    for key in ("plain_int8_ms", "float32_ms", "shipped_ms", "vs_plain_int8", "vs_float32"):
+        if key in speed:
+            metrics[f"int8_recovery_latency_{key}"] = speed[key]
+    if "speed" in speed:
+        tags["automl.int8.recovery.speed"] = speed["speed"]
     state = "not needed" if not result.needed else ("met" if result.met else "not met")
     tags["automl.int8.recovery"] = f"{state}: {result.took}"[:500]
     return metrics, tags

@@ -47,3 +47,17 @@ def test_a_command_is_read_with_its_timeout(tmp_path: Path) -> None:
     config = load_pipeline(path).config
     assert config.study.measure.command == "./time.sh {tflite}" and config.study.measure.command_timeout == 300
     assert config.export is not None and config.export.measure.command_timeout == 60
+
+
+def test_study_and_export_share_one_command_model(tmp_path: Path) -> None:
+    from automl.config.models import CommandConfig
+    from automl.tflite.device import DeviceCommand
+
+    path = write_pipeline(tmp_path, study={**STUDY, "measure": {"command": "./a.sh {tflite}"}},
+                          export={"measure": {"command": "./b.sh {tflite}", "command_timeout": 60}})
+    config = load_pipeline(path).config
+    assert config.export is not None
+    assert isinstance(config.study.measure, CommandConfig) and type(config.export.measure) is CommandConfig
+    assert config.export.measure.device("export.measure.command") == DeviceCommand("./b.sh {tflite}", 60.0,
+                                                                                   "export.measure.command")
+    assert CommandConfig().device("export.measure.command") is None

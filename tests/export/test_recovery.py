@@ -40,6 +40,31 @@ def _data(n: int = 600, duplicate: bool = False, zeros: bool = False,
     return x.astype(np.float32), y
 
 
+def _spiky(n: int, seed: int, spikes: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences of 16 steps x 3 channels, three classes with faint templates (0.3) in noise (0.6); a share
+    ``spikes`` of the rows holds one reading of +500 (a sensor spike) at a random step and channel."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    x = np.random.default_rng(1).normal(scale=0.3, size=(3, 16, 3))[y] + rng.normal(scale=0.6, size=(n, 16, 3))
+    rows = np.flatnonzero(rng.random(n) < spikes)
+    x[rows, rng.integers(0, 16, len(rows)), rng.integers(0, 3, len(rows))] = 500.0
+    return x.astype(np.float32), y
+
+
+def _spike_model(x: np.ndarray, y: np.ndarray) -> Any:
+    """Normalization (adapted on the spiky training rows) -> Flatten -> Dense(16, relu) -> logits -> softmax."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=x.shape[1:], name="input")
+    norm = keras.layers.Normalization(axis=-1, name="normalize")
+    norm.adapt(x)
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(keras.layers.Flatten(name="flat")(norm(inputs)))
+    model = keras.Model(inputs, keras.layers.Activation("softmax", name="probs")(
+        keras.layers.Dense(3, name="logits")(hidden)), name="sensor")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    return model
+
+
 def _trained(x: np.ndarray, y: np.ndarray) -> Any:
     """input -> Dense(16, relu) 'hidden' -> Dense(3) 'logits' -> softmax (plain int8 of it loses < 1 pt)."""
     keras.utils.set_random_seed(0)
@@ -113,7 +138,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
     # rows: 1 pt is 3 of them
     np.savez(folder / "zeros.npz", x_train=xz[:900], y_train=yz[:900], x_val=xz[900:1200], y_val=yz[900:1200],
              x_test=xz[1200:], y_test=yz[1200:])
+    # sensor spikes in 3 % of the training rows; validation and test rows clean (the calibration samples are
+    # training rows, so min/max ranges reach +500 and the clean readings fall on a few int8 levels)
+    xs, ys = _spiky(900, 0, 0.03)
+    xc, yc = _spiky(600, 1, 0.0)
+    np.savez(folder / "spikes.npz", x_train=xs, y_train=ys, x_val=xc[:300], y_val=yc[:300], x_test=xc[300:],
+             y_test=yc[300:])
     built = {
+        "spikes": (_spike_model(xs, ys), "spikes.npz"),
         "plain": (_trained(x, y), "data.npz"),
         "outlier": (_outlier_unit(_trained(x, y), 1e6), "data.npz"),
         "outlier16": (_outlier_unit(_trained(x, y), 3e3), "data.npz"),
@@ -132,7 +164,7 @@ def _export(tmp_path: Path, model: Path, data: Path, **export: Any) -> Any:
     pipeline = tmp_path / f"{name}.yaml"
     pipeline.write_text(yaml.safe_dump({
         "name": name, "seed": 0, "data": {"source": "npz", "path": str(data)},
-        "space": {"block": "mlp", "params": {"layers": 1, "units": 8}},
+        "space": {"block": "cnn1d" if "spikes" in data.name else "mlp", "params": {}},
         "export": {"formats": ["int8"], "latency_runs": 5, "representative_samples": 200, **export}}))
     result = automl.export(pipeline, model=model)
     (f,) = result.files
@@ -180,11 +212,14 @@ def test_rung2_per_channel_scales(tmp_path: Path, models: dict[str, tuple[Path, 
     assert report["integer_only"] is True and not report["flagged"]
 
 
-def test_rung3_layers_kept_float(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
-    result, f, report = _export(tmp_path, *models["outlier"])
+def test_rung6_layers_kept_float(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    result, f, report = _export(tmp_path, *models["outlier"], qat_epochs=0)
     steps = _rungs(report)
-    assert steps[:3] == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", False)]
-    assert steps[-1] == (3, "float_layers", True)
+    # the outlier is a whole unit (1/16 of the values), not a tail that a percentile clips
+    assert steps[:4] == [(1, "calibration", False), (2, "per_tensor", False), (3, "clipped_ranges", False),
+                         (5, "int16_activations", False)]
+    assert report["recovery"]["steps"][2]["error"].startswith("skipped: no activation's min/max range")
+    assert steps[-1] == (6, "float_layers", True)
     last = report["recovery"]["steps"][-1]
     assert set(last["settings"]["float_layers"]) == {"hidden", "logits"}  # the outlier tensor's two ends
     assert last["integer_only"] is False and report["integer_only"] is False
@@ -192,11 +227,31 @@ def test_rung3_layers_kept_float(tmp_path: Path, models: dict[str, tuple[Path, P
     assert not report["flagged"] and f.recovery.met
 
 
-def test_rung3_16bit_activations_keep_the_file_integer(tmp_path: Path,
-                                                       models: dict[str, tuple[Path, Path]]) -> None:
-    _, f, report = _export(tmp_path, *models["outlier16"])
-    assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", True)]
+def test_rung5_16bit_activations_keep_the_file_integer_and_say_what_they_cost(
+        tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
+    _, f, report = _export(tmp_path, *models["outlier16"], qat_epochs=0, int8_integer_only=True)
+    assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "clipped_ranges", False),
+                              (5, "int16_activations", True), (6, "float_layers", False)]
     assert report["integer_only"] is True and not report["flagged"]
+    speed = report["recovery"]["latency"]
+    assert speed["speed"] == "slower fallback: 16-bit activations (reference kernels)"
+    assert speed["vs_plain_int8"] == round(speed["shipped_ms"] / speed["plain_int8_ms"], 4)
+    line = f.recovery.summary()
+    assert line.startswith("int8 recovery: max_drop met only by a slower file, rung 5 int16_activations") and (
+        f"latency {speed['vs_plain_int8']:.2f}x plain int8's, {speed['vs_float32']:.2f}x float32's" in line)
+    assert "\n" not in line
+
+
+def test_the_fastest_fallback_that_meets_max_drop_ships(tmp_path: Path,
+                                                         models: dict[str, tuple[Path, Path]]) -> None:
+    # both fallbacks are tried when no plain-int8 rung meets max_drop; the faster of those that meet it ships
+    _, f, report = _export(tmp_path, *models["outlier16"], qat_epochs=0)
+    rec = report["recovery"]
+    met = [s for s in rec["steps"] if s["met"]]
+    assert {s["name"] for s in met} == {"int16_activations", "float_layers"}
+    shipped = min(met, key=lambda s: s["latency_ms"])
+    assert rec["took"] == f"rung {shipped['rung']} {shipped['name']}: {shipped['what']}"
+    assert rec["latency"]["shipped_ms"] == shipped["latency_ms"] and not report["flagged"]
 
 
 def test_rung4_quantization_aware_fine_tune(tmp_path: Path, models: dict[str, tuple[Path, Path]]) -> None:
@@ -205,10 +260,10 @@ def test_rung4_quantization_aware_fine_tune(tmp_path: Path, models: dict[str, tu
     # may stay float; weights trained on that grid recover it
     _, f, report = _export(tmp_path, *models["coarse"], int8_integer_only=True, qat_epochs=10, qat_lr=0.03)
     rec = report["recovery"]
-    assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "int16_activations", False),
-                              (3, "float_layers", False), (4, "qat", True)]
-    assert rec["steps"][3]["error"].startswith("skipped: export.int8_integer_only")
-    assert min(s["val_drop"] for s in rec["steps"][:3]) > 0.02 and rec["plain_val_drop"] > 0.02
+    # a plain-int8 rung: tried before the slower fallbacks, which are then not needed
+    assert _rungs(report) == [(1, "calibration", False), (2, "per_tensor", False), (3, "clipped_ranges", False),
+                              (4, "qat", True)]
+    assert min(s["val_drop"] for s in rec["steps"][:2]) > 0.02 and rec["plain_val_drop"] > 0.02
     qat = rec["steps"][-1]
     assert qat["val_drop"] <= 0.01 and qat["integer_only"] and qat["settings"]["kernels"] == 2  # hidden, logits
     assert qat["settings"]["epochs"] == 10 and qat["settings"]["batch_size"] == 64  # train.batch_size
@@ -247,3 +302,40 @@ def test_stratified_samples_take_every_class() -> None:
     assert len(picked) == 6 and 99.0 in picked[:, 0] and sum(v in picked[:, 0] for v in range(95, 99)) >= 2
     reg = stratified(x, np.linspace(0, 1, 100), 10, "regression")
     assert len(np.unique(reg // 10)) == 10  # one sample per target decile
+
+
+def _activation_types(path: str) -> set[str]:
+    """The dtypes of every tensor an op reads or writes, but the float I/O's QUANTIZE / DEQUANTIZE."""
+    from automl.export.recovery import _graph
+
+    interp = _graph(Path(path).read_bytes())
+    return {np.dtype(interp._get_tensor_details(t, 0)["dtype"]).name for op in interp._get_ops_details()
+            if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE") for t in [*op["inputs"], *op["outputs"]] if t >= 0}
+
+
+def test_rung3_clipped_ranges_recover_sensor_spikes_as_plain_int8(tmp_path: Path,
+                                                                   models: dict[str, tuple[Path, Path]]) -> None:
+    # spikes of +500 in 3 % of the training rows set the input's min/max range: plain int8 of the clean rows loses
+    # points, more samples and the other weight scales do not help, and 16-bit activations would recover them at
+    # many times the latency; clipped ranges recover them with int8 activations
+    result, f, report = _export(tmp_path, *models["spikes"], qat_epochs=0)
+    rec = report["recovery"]
+    assert rec["plain_val_drop"] > 0.03 and rec["met"] and not report["flagged"]
+    assert _rungs(report)[:2] == [(1, "calibration", False), (2, "per_tensor", False)]
+    assert _rungs(report)[-1] == (3, "clipped_ranges", True) and rec["took"].startswith("rung 3 clipped_ranges")
+    clip = rec["steps"][-1]
+    assert "normalize" in clip["settings"]["clipped_layers"] and clip["settings"]["percentile"] in (99.99, 99.9, 99.5)
+    first = clip["settings"]["clipped"][0]  # the spike no longer sets the input's range
+    assert "input" in first["tensor"] and first["was"][1] > 400 and first["range"][1] < 10
+    # a plain int8 file: int8 activations (int32 only for biases), no 16-bit or float tensor inside
+    assert _activation_types(f.path) <= {"int8", "int32"} and report["integer_only"] is True
+    # every candidate timed beside its drop, with plain int8 and float32
+    assert all(s["latency_ms"] > 0 for s in rec["steps"] if s["val_drop"] is not None)
+    speed = rec["latency"]
+    assert speed["plain_int8_ms"] > 0 and speed["float32_ms"] > 0 and speed["shipped_ms"] == clip["latency_ms"]
+    assert speed["speed"] == "plain int8 (int8 activations)" and "vs_float32" in speed
+    run = MlflowClient(tracking_uri()).get_run(result.parent_run_id)
+    steps = len(rec["steps"])
+    assert run.data.metrics[f"int8_recovery_step{steps}_latency_ms"] == clip["latency_ms"]
+    assert run.data.metrics["int8_recovery_latency_float32_ms"] == speed["float32_ms"]
+    assert run.data.tags["automl.int8.recovery"].startswith("met: rung 3 clipped_ranges")
