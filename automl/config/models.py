@@ -109,11 +109,12 @@ class DataConfig(_Model):
         default_factory=lambda: [32, 32], description="image_folder: [height, width] every image is resized to.")
     color_mode: Literal["grayscale", "rgb", "rgba"] = Field(
         "rgb", description="image_folder: grayscale (1 channel) | rgb (3) | rgba (4).")
-    cache: Literal["auto", "memory", "disk"] = Field(
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
         "auto", description="image_folder: the images are decoded once, resized, into a uint8 file under "
         "mlruns/.cache/images/ (reused by later trials, sessions and studies while the folder's listing, sizes and "
         "times hold); memory: loaded whole (fastest, for data that fits), disk: read by batches from that file "
-        "(memory independent of the number of images); auto: memory up to 256 MiB of pixels, else disk.")
+        "(memory independent of the number of images); auto: memory up to 256 MiB of pixels, else disk; none: "
+        "nothing written, each batch decoded when the trial reads it (every epoch: slowest, no disk).")
 
     @field_validator("source")
     @classmethod

@@ -116,6 +116,16 @@ class Rows:
             out[order] = buffer
         return out
 
+    def statistics_rows(self) -> Rows:
+        """The rows the model's normalization statistics are computed on (:func:`moments`): all of them."""
+        return self
+
+    def digest_into(self, digest: Any) -> None:
+        """Feed these rows' dtype, shape and values to ``digest`` (hashlib), chunk by chunk."""
+        digest.update(f"{np.dtype(self.dtype)}{tuple(self.shape)}".encode())
+        for _, chunk in chunks(self):
+            digest.update(np.ascontiguousarray(chunk).data)
+
     def _open(self) -> list[Any]:
         if self._files is None:
             self._files = [open(p, "rb", buffering=0) for p in self.paths]  # noqa: SIM115 (kept open: one per read)
@@ -151,7 +161,7 @@ def is_lazy(x: Any) -> bool:
 def take(x: Any, rows: np.ndarray) -> Any:
     """``x[rows]``: a lazy :class:`Rows` when ``x`` is one, else the array's rows."""
     if isinstance(x, Rows):
-        out = Rows.__new__(Rows)
+        out = type(x).__new__(type(x))  # rows of another kind of file (automl.data.images) stay of their kind
         out.__dict__.update(x.__getstate__())
         out.index = x.index[np.asarray(rows)]
         return out
@@ -189,6 +199,8 @@ def all_finite(x: Any) -> bool:
 def moments(x: Any, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (population) variance of ``x`` over ``axes`` (which include the rows), in float64, chunk by
     chunk (Chan et al.'s pairwise update): equal to ``x.mean(axes)``, ``x.var(axes)`` for an array in memory."""
+    if isinstance(x, Rows):
+        x = x.statistics_rows()
     count, mean, m2 = 0, None, None
     for _, chunk in chunks(x):
         c64 = chunk.astype(np.float64)
@@ -208,7 +220,11 @@ def moments(x: Any, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 def update_digest(digest: Any, x: Any) -> None:
     """Feed ``x``'s dtype, shape and values to ``digest`` (hashlib), chunk by chunk: the same digest as
-    ``digest.update(np.ascontiguousarray(x).tobytes())`` after its dtype and shape."""
+    ``digest.update(np.ascontiguousarray(x).tobytes())`` after its dtype and shape (rows of images decoded when
+    read give their files' listing instead: :meth:`Rows.digest_into`)."""
+    if isinstance(x, Rows):
+        x.digest_into(digest)
+        return
     digest.update(f"{np.dtype(x.dtype)}{tuple(x.shape)}".encode())
     for _, chunk in chunks(x):
         digest.update(np.ascontiguousarray(chunk).data)

@@ -231,7 +231,9 @@ def _image_folder(cfg: DataConfig, file: str) -> RawData:
     number of images. Later trials, sessions and studies reuse it while the fingerprint holds. ``data.cache``
     then loads it whole (``memory``) or hands the splits on as rows read by batches (``disk``,
     :class:`~automl.data.rows.Rows`); ``auto`` loads up to :data:`MEMORY_BYTES` of pixels. Pixels stay uint8
-    (0-255) until they reach the model, whose own preprocessing makes the floats.
+    (0-255) until they reach the model, whose own preprocessing makes the floats. ``none`` writes nothing: the
+    splits are rows of image files (:class:`~automl.data.images.ImageFiles`) decoded when a batch is read, after
+    one image per class is decoded here as a check.
     """
     path = Path(str(cfg.path))
     if not path.is_dir():
@@ -239,6 +241,17 @@ def _image_folder(cfg: DataConfig, file: str) -> RawData:
                         path="data.path")
     paths, labels, classes = _list_images(path, file)
     size, channels = tuple(int(v) for v in cfg.image_size), _CHANNELS[cfg.color_mode]
+    if cfg.cache == "none":  # decoded when a batch is read, in the process that reads it: nothing written
+        from automl.data.images import ImageFiles, decoder
+
+        decoder(size, cfg.color_mode)  # Keras's import first: then TensorFlow decodes the sample below
+        sample = [paths[int(np.flatnonzero(labels == c)[0])] for c in np.unique(labels)]  # one image per class
+        bad, why = _undecodable_image(sample, channels)
+        if bad:
+            raise DataError(f"{os.path.relpath(bad, path)} under {path} cannot be decoded as an image: {why}",
+                            file=file, path="data.path")
+        return RawData(x=ImageFiles(paths, size, cfg.color_mode), y=np.asarray(classes, dtype=object)[labels],
+                       target_kind="classification")
     cached = _decoded(paths, size, cfg.color_mode, path, file)
     shape = (len(paths), *size, channels)
     pixels = int(np.prod(shape, dtype=np.int64))
@@ -291,17 +304,12 @@ def _decoded(paths: list[str], size: tuple[int, ...], color_mode: str, folder: P
     target = (IMAGE_CACHE / f"{_fingerprint(paths, size, color_mode)}.npy").absolute()
     if target.is_file():
         return str(target)
-    from automl.runtime import import_keras
-
-    import_keras()
     import tensorflow as tf
 
-    channels = _CHANNELS[color_mode]
+    from automl.data.images import decoder
 
-    def load(p: Any) -> Any:
-        image = tf.io.decode_image(tf.io.read_file(p), channels=channels, expand_animations=False)
-        image = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear")
-        return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+    channels = _CHANNELS[color_mode]
+    load = decoder(size, color_mode)  # imports Keras first (automl.runtime), then TensorFlow is safe to use
 
     made = [d for d in (target.parent, *target.parent.parents)[:3] if not d.exists()]  # mlruns/.cache/images
     target.parent.mkdir(parents=True, exist_ok=True)

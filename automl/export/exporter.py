@@ -19,6 +19,7 @@ import numpy as np
 from automl._text import one_of
 from automl.config.loader import Pipeline
 from automl.config.models import ExportConfig
+from automl.data.rows import take
 from automl.errors import ConfigError, ExportError
 from automl.plan import Plan, make_plan
 from automl.runtime import import_keras
@@ -27,7 +28,7 @@ from automl.store.folder import ModelLoadError, file_digest, load_model, read_js
 from automl.tflite.convert import ConvertOptions, convert
 from automl.tflite.device import LATENCY_SOURCE
 from automl.tflite.prepare import inference_model
-from automl.tflite.validate import Validation, keras_reference, validate
+from automl.tflite.validate import Validation, keras_outputs, keras_reference, validate
 from automl.tracking.mlflow import Tracker
 from automl.tracking.registry import register_file
 
@@ -242,11 +243,13 @@ class _Export:
             raise ExportError(f"model {self.path} takes inputs of shape {got}, but the data of "
                               f"{self.plan.pipeline.file} has shape {want}")
 
-    def _representative(self) -> np.ndarray:
+    def _representative(self) -> Any:
+        """``export.representative_samples`` training rows, drawn from the seed: lazy rows of the source's files
+        when the split is read from files (read while the converter calibrates), else the rows as they are."""
         x = self.plan.data.x_train
         rng = np.random.default_rng(self.plan.pipeline.config.seed or 0)
         n = min(self.cfg.representative_samples, len(x))
-        return np.asarray(x[np.sort(rng.choice(len(x), size=n, replace=False))], dtype=np.float32)
+        return take(x, np.sort(rng.choice(len(x), size=n, replace=False)))
 
     def run(self) -> ExportResult:
         plan, cfg = self.plan, self.cfg
@@ -254,7 +257,7 @@ class _Export:
         model = _load(self.path)
         self._check_shape(model)
         prepared = inference_model(model)
-        x_test = np.asarray(data.x_test, dtype=np.float32)
+        x_test = data.x_test  # read batch by batch wherever it is used: never whole, never whole as float32
         ref = keras_reference(model, x_test, data.y_test, data.task, cfg.latency_runs)
         options = ConvertOptions(representative=self._representative() if "int8" in cfg.formats else None,
                                  io=cfg.io, per_channel=cfg.per_channel)
@@ -285,7 +288,7 @@ class _Export:
         self.tracker.end(parent, "COMPLETE")
         return result
 
-    def _write_checked(self, tflite: Path, content: bytes, fmt: str, ref: Any, x_test: np.ndarray,
+    def _write_checked(self, tflite: Path, content: bytes, fmt: str, ref: Any, x_test: Any,
                        io: Any) -> Validation:
         """Write ``content`` to ``tflite`` and validate it in the interpreter against ``ref`` on the test split;
         its size against the float32 file, and how to feed it."""
@@ -299,7 +302,7 @@ class _Export:
         check.usage = _usage(data, check)
         return check
 
-    def _one(self, fmt: str, prepared: Any, ref: Any, x_test: np.ndarray, options: ConvertOptions,
+    def _one(self, fmt: str, prepared: Any, ref: Any, x_test: Any, options: ConvertOptions,
              parent: str) -> ExportedFile:
         plan, cfg, data = self.plan, self.cfg, self.plan.data
         io = cfg.io if fmt == "int8" else "float32"
@@ -359,7 +362,7 @@ class _Export:
                             registered_version=version, recovery=recovery)
 
 
-    def _sparse(self, dense: Any, ref: Any, x_test: np.ndarray, options: ConvertOptions, parent: str,
+    def _sparse(self, dense: Any, ref: Any, x_test: Any, options: ConvertOptions, parent: str,
                 dense_files: list[ExportedFile]) -> tuple[dict[str, Any], list[ExportedFile]]:
         """export.sparsity: prune a fresh copy of the model during a short fine-tune, compare it with the dense
         model (validation decides, test is reported), and convert it to every format beside the dense files."""
@@ -381,10 +384,10 @@ class _Export:
             warnings.simplefilter("ignore")
             sparse.save(keras_path)
 
-        x_val = np.asarray(data.x_val, dtype=np.float32)
-        dense_val = score(np.asarray(dense.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
-        sparse_val = score(np.asarray(sparse.predict(x_val, verbose=0, batch_size=256)), data.y_val, data.task)
-        test_out = np.asarray(sparse.predict(x_test, verbose=0, batch_size=256), dtype=np.float32)
+        x_val = data.x_val
+        dense_val = score(keras_outputs(dense, x_val), data.y_val, data.task)
+        sparse_val = score(keras_outputs(sparse, x_val), data.y_val, data.task)
+        test_out = keras_outputs(sparse, x_test)
         sparse_test = score(test_out, data.y_test, data.task)
         interval = drop_interval(test_out.reshape(ref.outputs.shape), ref.outputs, data.y_test, data.task)
         val_drop = metric_drop(dense_val, sparse_val, data.task)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.data.batches import fit_inputs
+
 #: Keras layer class -> {kernel attribute: the kernel axes that index the output channels TFLite quantizes by}
 QUANTIZED: dict[str, dict[str, tuple[int, ...]]] = {
     "Dense": {"kernel": (-1,)},
@@ -245,7 +247,7 @@ class QatRecord:
                 "history": self.history}
 
 
-def finetune(model: Any, x_train: np.ndarray, y_train: np.ndarray, *, task: str, epochs: int, lr: float,
+def finetune(model: Any, x_train: Any, y_train: np.ndarray, *, task: str, epochs: int, lr: float,
              batch_size: int = 32, per_channel: bool = True, seed: int = 0) -> QatRecord:
     """Quantization-aware fine-tune of ``model`` in place (already folded, see :func:`fold_batchnorm`): ``epochs``
     epochs of Adam from ``lr`` (cosine decay to 0) on the training split with the kernels on their int8 grid in
@@ -263,8 +265,9 @@ def finetune(model: Any, x_train: np.ndarray, y_train: np.ndarray, *, task: str,
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps)  # the last epochs settle on the grid
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, loss_weights=[weight], metrics=metrics)
     callback = _binary_connect_class()(kernels)
-    history = model.fit(np.asarray(x_train, dtype=np.float32), np.asarray(y_train), epochs=epochs,
-                        batch_size=batch_size, callbacks=[callback], verbose=0, shuffle=True)
+    # a split read from files (or a large one) goes in by batches, in a seeded order each epoch
+    history = model.fit(**fit_inputs(x_train, np.asarray(y_train), batch_size, seed=seed), epochs=epochs,
+                        callbacks=[callback], verbose=0, shuffle=True)
     callback.snap()
     return QatRecord(epochs=epochs, lr=lr, batch_size=batch_size, steps=steps, kernels=len(kernels),
                      per_channel=per_channel, seconds=time.perf_counter() - start,

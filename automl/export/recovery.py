@@ -49,12 +49,13 @@ from typing import Any
 import numpy as np
 
 from automl._text import first_line
+from automl.data.rows import take
 from automl.stats import metric_drop, over_max_drop
 from automl.tflite.convert import FORMATS, ConvertOptions, quiet
 from automl.tflite.device import DeviceCommand, run_command
 from automl.tflite.measure import MeasureRequest, tflite_latency
 from automl.tflite.ranges import activation_values, clip_ranges
-from automl.tflite.validate import run_tflite, score
+from automl.tflite.validate import keras_outputs, run_tflite, score
 
 CALIBRATION_FLOOR = 1000  # rung 1 takes at least this many samples (when the training split has them)
 MAX_CANDIDATES = 64  # float_layers: activation tensors measured one by one
@@ -202,9 +203,10 @@ def _tried(steps: list[Step], pts: Callable[[float | None], str]) -> str:
     return ", ".join(f"{rung}:{name} {' / '.join(drops)}" for rung, name, drops in grouped)
 
 
-def stratified(x: np.ndarray, y: np.ndarray, n: int, task: str, seed: int = 0) -> np.ndarray:
+def stratified(x: Any, y: np.ndarray, n: int, task: str, seed: int = 0) -> Any:
     """``n`` rows of ``x`` taken round-robin over classes (regression: target deciles), so every stratum is
-    present even when it is rare."""
+    present even when it is rare; lazy rows when ``x`` is read from files (the converter reads them while it
+    calibrates), else the rows as they are."""
     rng = np.random.default_rng(seed)
     if task == "classification":
         groups = np.asarray(y).astype(np.int64).reshape(len(y))
@@ -218,7 +220,7 @@ def stratified(x: np.ndarray, y: np.ndarray, n: int, task: str, seed: int = 0) -
         for bucket in buckets:
             if bucket and len(picked) < n:
                 picked.append(int(bucket.pop()))
-    return np.asarray(x[np.sort(picked)], dtype=np.float32)
+    return take(x, np.sort(np.asarray(picked, dtype=np.int64)))
 
 
 def integer_only(content: bytes) -> bool:
@@ -260,19 +262,19 @@ class Ladder:
     ``int8_integer_only``: skip the steps whose file would not be integer-only (``float_layers``); ``qat``: rung 4;
     ``device``: times every candidate (``export.measure.command``; None: the interpreter)."""
 
-    def __init__(self, prepared: Any, options: ConvertOptions, *, x_train: np.ndarray, y_train: np.ndarray,
-                 x_val: np.ndarray, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
+    def __init__(self, prepared: Any, options: ConvertOptions, *, x_train: Any, y_train: np.ndarray,
+                 x_val: Any, y_val: np.ndarray, task: str, max_drop: float, configured_samples: int,
                  seed: int = 0, convert: Callable[[Any, str, ConvertOptions], bytes] | None = None,
                  qat: QatOptions, int8_integer_only: bool = False, device: DeviceCommand | None = None) -> None:
         from automl.tflite.convert import convert as default_convert
 
         self.prepared, self.options, self.task, self.max_drop = prepared, options, task, max_drop
         self.x_train, self.y_train = x_train, y_train
-        self.x_val, self.y_val = np.asarray(x_val, dtype=np.float32), np.asarray(y_val)
+        self.x_val, self.y_val = x_val, np.asarray(y_val)  # arrays or rows read from files, run batch by batch
         self.configured_samples, self.seed = configured_samples, seed
         self.int8_integer_only, self.qat, self.device = int8_integer_only, qat, device
         self.convert = convert or default_convert
-        ref = np.asarray(prepared.predict(self.x_val, verbose=0, batch_size=256), dtype=np.float32)
+        ref = keras_outputs(prepared, self.x_val)
         self.ref_shape = ref.shape
         self.keras_val = score(ref, self.y_val, task)
 
@@ -587,7 +589,7 @@ def layer_names(model: Any, nodes: list[str]) -> list[str]:
 
 
 def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: Any, max_drop: float,
-                 configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: np.ndarray,
+                 configured_samples: int, seed: int, folder: Any, label: str, ref: Any, x_test: Any,
                  latency_runs: int, qat: QatOptions, stem: str | None = None,
                  int8_integer_only: bool = False, device: DeviceCommand | None = None) -> Recovery:
     """Run the ladder for the plain int8 file ``plain``; when another file ships, keep the plain one beside it
@@ -599,7 +601,7 @@ def recover_int8(prepared: Any, plain: bytes, options: ConvertOptions, *, data: 
     from automl.store.folder import write_bytes, write_json
     from automl.tflite.validate import validate
 
-    ladder = Ladder(prepared, options, x_train=np.asarray(data.x_train, dtype=np.float32), y_train=data.y_train,
+    ladder = Ladder(prepared, options, x_train=data.x_train, y_train=data.y_train,
                     x_val=data.x_val, y_val=data.y_val, task=data.task, max_drop=max_drop,
                     configured_samples=configured_samples, seed=seed, qat=qat,
                     int8_integer_only=int8_integer_only, device=device)

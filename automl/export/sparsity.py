@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.data.batches import eval_inputs, fit_inputs
+
 #: (Keras layer class name, kernel attribute names) of the layers whose kernels are pruned. Keras 3 names a
 #: DepthwiseConv's one weight ``kernel`` (SeparableConv's two ``depthwise_kernel`` and ``pointwise_kernel``); a name
 #: a built layer lacks raises in :func:`prunable` rather than leaving that layer silently dense.
@@ -234,7 +236,7 @@ def prune(model: Any, data: Any, *, target: float, epochs: int, batch_size: int,
     import keras
 
     keras.utils.set_random_seed(seed)
-    x, y = np.asarray(data.x_train, dtype=np.float32), np.asarray(data.y_train)
+    x, y = data.x_train, np.asarray(data.y_train)  # a split read from files goes to fit by batches
     steps_per_epoch = max(1, -(-len(x) // batch_size))
     steps = steps_per_epoch * epochs
     ramp = max(1, int(steps * RAMP))
@@ -242,10 +244,10 @@ def prune(model: Any, data: Any, *, target: float, epochs: int, batch_size: int,
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, loss_weights=[weight], metrics=metrics)
     callback = PruningCallback(model, target, ramp)
     keep = _best_at_target_class()(callback)
-    val = (np.asarray(data.x_val, dtype=np.float32), np.asarray(data.y_val)) if len(data.x_val) else None
+    val = eval_inputs(data.x_val, np.asarray(data.y_val), batch_size) if len(data.x_val) else None
     # the pruning callback first: an epoch's weights are kept with its masks applied
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=val, callbacks=[callback, keep],
-                        verbose=0, shuffle=True)
+    history = model.fit(**fit_inputs(x, y, batch_size, seed=seed), epochs=epochs, validation_data=val,
+                        callbacks=[callback, keep], verbose=0, shuffle=True)
     callback.finish()  # the restored epoch already has the final masks: this only makes sure
     return FineTune(target=target, epochs=epochs, steps=steps, ramp_steps=ramp, learning_rate=learning_rate,
                     history={k: [round(float(v), 6) for v in vals] for k, vals in history.history.items()},

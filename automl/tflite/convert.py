@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from automl.builders.registry import Registry
+from automl.data.rows import chunks
 from automl.errors import ExportError
 from automl.tflite.prepare import all_layers
 
@@ -28,13 +29,18 @@ from automl.tflite.prepare import all_layers
 class ConvertOptions:
     """What a format may need besides the model: calibration samples and the integer I/O type."""
 
-    representative: np.ndarray | None = None  # raw training samples, one per calibration step
+    #: raw training samples, one per calibration step: an array, or rows read from files
+    #: (:class:`~automl.data.rows.Rows`), read a chunk at a time while the converter calibrates
+    representative: Any = None
     io: str = "float32"  # float32 | int8 | uint8 (full-integer format only)
     per_channel: bool = True  # quantization scales per output channel (False: per tensor, smaller files)
     #: float formats of a pruned model: store weights that are mostly zeros as TFLite sparse tensors
     #: (Optimize.EXPERIMENTAL_SPARSITY); the interpreter densifies them when it loads the file
     sparse_encoding: bool = False
 
+
+#: calibration samples read from files are read this many bytes at a time
+CALIBRATION_CHUNK_BYTES = 8 * 2**20
 
 # the formats whose sparse-encoded files ai-edge-litert runs (dynamic and int8 ones fail in its XNNPACK delegate)
 SPARSE_ENCODED = ("float32", "float16")
@@ -73,11 +79,12 @@ def _int8(converter: Any, options: ConvertOptions) -> None:
 
     if options.representative is None or len(options.representative) == 0:
         raise ExportError("format int8 needs representative samples (export.representative_samples > 0)")
-    samples = options.representative.astype(np.float32)
+    samples = options.representative
 
     def representative() -> Iterator[list[np.ndarray]]:
-        for sample in samples:
-            yield [sample[None, ...]]
+        for _, chunk in chunks(samples, CALIBRATION_CHUNK_BYTES):  # one chunk in memory, one row float32 at once
+            for sample in chunk:
+                yield [np.asarray(sample[None, ...], dtype=np.float32)]
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative

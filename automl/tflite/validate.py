@@ -9,6 +9,7 @@ developer can call the file without reading this code.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -136,21 +137,64 @@ def dequantize(y: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return (y.astype(np.float32) - spec.zero_point) * spec.scale
 
 
-def run_tflite(content: bytes, x: np.ndarray) -> np.ndarray:
-    """Outputs of the file for every row of raw inputs ``x`` (one batched call, or batch-1 calls)."""
-    interp = _interpreter(content, len(x))
+#: the interpreter and Keras see a split this many rows at a time (fewer for large samples: :func:`batch_rows`)
+VALIDATE_BATCH = 256
+
+
+def batch_rows(x: Any, batch_size: int | None = None) -> int:
+    """Rows per batch when ``x`` is run through a model: ``batch_size`` (default :data:`VALIDATE_BATCH`), fewer
+    for large samples (at most :data:`~automl.builders.metrics.SCORE_VALUES` input values, as the trials'
+    scoring), at least 1.
+
+    >>> batch_rows(np.zeros((5, 64))), batch_rows(np.zeros((5, 96, 96, 3)))
+    (256, 75)
+    """
+    from automl.builders.metrics import score_batch
+
+    batch_size = batch_size or VALIDATE_BATCH
+    return max(1, min(batch_size, score_batch(x, batch_size)))
+
+
+def float_batches(x: Any, batch_size: int | None = None) -> Iterator[np.ndarray]:
+    """``x``'s rows as float32, :func:`batch_rows` at a time: a split of rows read from files
+    (:class:`~automl.data.rows.Rows`) is read batch by batch, and never more than a batch is float32 at once."""
+    step = batch_rows(x, batch_size)
+    for start in range(0, len(x), step):
+        yield np.asarray(x[start:start + step], dtype=np.float32)
+
+
+def run_tflite(content: bytes, x: Any, batch_size: int | None = None) -> np.ndarray:
+    """Outputs of the file for every row of raw inputs ``x`` (an array or rows read from files), read and run
+    :func:`batch_rows` rows at a time with one interpreter (the last batch padded), or row by row for a file
+    with a fixed batch size: the interpreter's tensors and the float32 inputs stay one batch large."""
+    step = max(1, min(batch_rows(x, batch_size), len(x)))  # a small split: one call of its own size
+    interp = _interpreter(content, step)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     ispec, ospec = _spec(inp), _spec(out)
-    if int(inp["shape"][0]) == len(x):
-        interp.set_tensor(inp["index"], quantize(x, ispec))
-        interp.invoke()
-        return dequantize(interp.get_tensor(out["index"]), ospec)
-    rows = []
-    for row in x:  # a file with a fixed batch size
-        interp.set_tensor(inp["index"], quantize(row[None], ispec))
-        interp.invoke()
-        rows.append(dequantize(interp.get_tensor(out["index"]), ospec)[0])
-    return np.stack(rows)
+    fixed = int(inp["shape"][0])
+    parts = []
+    for rows in float_batches(x, step):
+        if fixed == step:  # the batch the interpreter was sized for; the last one padded with zeros
+            padded = rows if len(rows) == step else np.concatenate(
+                [rows, np.zeros((step - len(rows), *rows.shape[1:]), dtype=rows.dtype)])
+            interp.set_tensor(inp["index"], quantize(padded, ispec))
+            interp.invoke()
+            parts.append(dequantize(interp.get_tensor(out["index"]), ospec)[:len(rows)])
+            continue
+        for row in rows:  # a file with a fixed batch size
+            interp.set_tensor(inp["index"], quantize(row[None], ispec))
+            interp.invoke()
+            parts.append(dequantize(interp.get_tensor(out["index"]), ospec))
+    if not parts:
+        return np.zeros((0,), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def keras_outputs(model: Any, x: Any, batch_size: int | None = None) -> np.ndarray:
+    """The Keras model's outputs for every row of ``x``, :func:`float_batches` at a time (a split read from
+    files is never read whole, nor cast to float32 whole)."""
+    parts = [np.asarray(model.predict_on_batch(rows), dtype=np.float32) for rows in float_batches(x, batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float32)
 
 
 class TFLiteModel:
@@ -214,10 +258,11 @@ class KerasReference:
     latency_ms: float
 
 
-def keras_reference(model: Any, x: np.ndarray, y: np.ndarray, task: str, runs: int) -> KerasReference:
-    outputs = np.asarray(model.predict(x, verbose=0, batch_size=256), dtype=np.float32)
+def keras_reference(model: Any, x: Any, y: np.ndarray, task: str, runs: int) -> KerasReference:
+    """The Keras model's outputs and score on ``x``, ``y`` (the test split, read batch by batch)."""
+    outputs = keras_outputs(model, x)
     return KerasReference(outputs=outputs, value=score(outputs, y, task),
-                          latency_ms=keras_latency_ms(model, x[0], runs))
+                          latency_ms=keras_latency_ms(model, np.asarray(x[0]), runs))
 
 
 def score(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
@@ -227,11 +272,12 @@ def score(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
     return float(np.mean(np.abs(outputs.reshape(len(y)) - y)))
 
 
-def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np.ndarray, *, task: str,
+def validate(content: bytes, fmt: str, ref: KerasReference, x: Any, y: np.ndarray, *, task: str,
              max_drop: float, latency_runs: int, file: str | Path = "", io: str = "float32",
              device: DeviceCommand | None = None) -> Validation:
     """Check the exported ``content`` against the Keras reference on ``x``, ``y`` (the test split); its latency
-    timed in the interpreter, or by ``device`` (``export.measure.command``; MeasureError when it fails)."""
+    timed in the interpreter, or by ``device`` (``export.measure.command``; MeasureError when it fails). ``x`` may be
+    rows read from files: the file runs on it batch by batch (:func:`run_tflite`)."""
     outputs = run_tflite(content, x).reshape(ref.outputs.shape)
     value = score(outputs, y, task)
     if task == "classification":
@@ -245,7 +291,7 @@ def validate(content: bytes, fmt: str, ref: KerasReference, x: np.ndarray, y: np
     diff = np.abs(outputs - ref.outputs)
     output = None
     if device is None:
-        median, p90 = tflite_latency_ms(content, x[0], latency_runs)
+        median, p90 = tflite_latency_ms(content, np.asarray(x[0]), latency_runs)
     else:
         timed = run_command(device, content)
         median = p90 = timed.ms

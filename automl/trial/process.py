@@ -34,6 +34,7 @@ import numpy as np
 from automl import faults, signals
 from automl.data.batches import STREAM_BYTES
 from automl.data.dataset import Dataset
+from automl.data.images import ImageFiles
 from automl.data.rows import Rows, concat, update_digest
 from automl.trial.runner import (
     Reporter,
@@ -68,8 +69,10 @@ def write_splits(data: Dataset, root: Path) -> Path:
             if isinstance(split, Rows):  # its row numbers and files: the trial process maps the files itself
                 with atomic_path(folder / f"{name}.rows.npy") as tmp:
                     np.save(tmp, split.index)
-                with atomic_path(folder / f"{name}.paths.json") as tmp:
-                    Path(tmp).write_text(json.dumps(list(split.paths)))
+                described = (f"{name}.images.json", split.describe()) if isinstance(split, ImageFiles) else (
+                    f"{name}.paths.json", list(split.paths))  # images: decoded by the trial process as it reads
+                with atomic_path(folder / described[0]) as tmp:
+                    Path(tmp).write_text(json.dumps(described[1]))
                 continue
             with atomic_path(folder / f"{name}.npy") as tmp:
                 np.save(tmp, split)
@@ -86,8 +89,10 @@ def map_splits(folder: Path, meta: dict[str, Any]) -> Dataset:
     time)."""
     arrays: dict[str, Any] = {}
     for name in _SPLITS:
-        listed = folder / f"{name}.paths.json"
-        if listed.exists():
+        listed, images = folder / f"{name}.paths.json", folder / f"{name}.images.json"
+        if images.exists():
+            arrays[name] = ImageFiles.described(json.loads(images.read_text()), np.load(folder / f"{name}.rows.npy"))
+        elif listed.exists():
             arrays[name] = Rows(json.loads(listed.read_text()), np.load(folder / f"{name}.rows.npy"))
         elif name.startswith("x_") and (folder / f"{name}.npy").stat().st_size > STREAM_BYTES:
             arrays[name] = Rows([folder / f"{name}.npy"])

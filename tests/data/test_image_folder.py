@@ -88,3 +88,53 @@ def test_a_study_on_a_disk_cached_folder_trains_in_a_trial_process(tmp_path: Pat
     result = automl.run(path)
     assert result.best_value is not None and result.best_value > 0.6  # dark vs light: easy once it trains
     assert result.test_metrics
+
+
+def test_cache_none_decodes_rows_when_read_and_writes_nothing(tmp_path: Path) -> None:
+    import pickle
+
+    from automl.data.images import ImageFiles
+    from automl.data.loader import _load_cached
+
+    folder = _folder(tmp_path, per_class=10, size=12)
+    data = load_dataset(DataConfig(source="image_folder", path=folder, image_size=[8, 8], cache="none"))
+    assert isinstance(data.x_train, ImageFiles) and isinstance(data.x_test, ImageFiles)  # the split stays lazy
+    assert data.x_train.shape[1:] == (8, 8, 3) and data.x_train.dtype == np.uint8
+    assert not (tmp_path / "mlruns").exists()  # nothing written, not even the cache's folder
+    _load_cached.cache_clear()
+    disk = load_dataset(DataConfig(source="image_folder", path=folder, image_size=[8, 8], cache="memory"))
+    np.testing.assert_array_equal(np.asarray(data.x_train), disk.x_train)  # the cache's very pixels
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(data.x_val))[1:3], disk.x_val[1:3])  # another process
+
+
+def test_cache_none_is_checked_on_a_sample_and_a_bad_cache_value_is_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from automl.cli import app
+    from automl.testing import write_pipeline
+
+    folder = _folder(tmp_path, per_class=3, size=8)
+    (folder / "dark" / "000.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"^p.yaml: data.path: dark/000.png under .* cannot be decoded as an image"):
+        load_dataset(DataConfig(source="image_folder", path=folder, cache="none"), file="p.yaml")
+    path = write_pipeline(tmp_path, data={"source": "image_folder", "path": str(folder), "cache": "sometimes"})
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith(f"{path}: data.cache: ") and "none" in lines[0], lines[0]
+
+
+def test_a_study_with_cache_none_decodes_in_its_trial_process(tmp_path: Path) -> None:
+    import automl
+    from automl.testing import write_pipeline
+
+    folder = _folder(tmp_path, per_class=16, size=12)
+    space = {"block": "cnn", "params": {"conv_blocks": 1, "filters": 4, "dense_units": 8, "lr": 0.01}}
+    path = write_pipeline(tmp_path, data={"source": "image_folder", "path": str(folder), "image_size": [12, 12],
+                                          "cache": "none"},
+                          space=space, study={"trials": 1}, train={"epochs": 2, "isolation": "process"})
+    result = automl.run(path)
+    assert result.best_value is not None and result.test_metrics
+    assert not (tmp_path / "mlruns" / ".cache").exists()  # decoded on the fly: no image cache
+    splits = list((tmp_path / "mlruns").rglob("x_train.images.json"))  # the trial process got the file list
+    assert len(splits) == 1 and not list((tmp_path / "mlruns").rglob("x_train.npy"))

@@ -166,7 +166,10 @@ class PretrainedBlock(Block):
             args["include_preprocessing"] = True
         if bb.alphas is not None:
             args["alpha"] = alpha
+        if name.startswith("efficientnet"):  # EfficientNetV2 reads `name` as its model's key (blocks, widths)
+            del args["name"]
         backbone = getattr(keras.applications, bb.constructor)(**args)
+        backbone.name = BACKBONE_LAYER  # what phase two finds it by
         backbone.trainable = False  # phase one; the trial unfreezes its top (unfreeze_top)
         # training=False: BatchNormalization keeps its moving statistics in both phases
         x = backbone(x, training=False)
