@@ -91,7 +91,11 @@ def test_the_cli_exits_2_with_one_line_for_a_bad_folder(tmp_path: Path) -> None:
     assert len(lines) == 1 and "d must hold x.npy and y.npy" in lines[0]
 
 
-@pytest.mark.parametrize(("fixed", "isolation"), [(False, "inline"), (True, "process")])
+# One end-to-end run in the default suite: the fixed split in a trial process (the mapped rows cross the process
+# boundary). The random split of the same folder is tested above without training
+# (test_x_and_y_are_split_lazily_as_npz_splits_them), and inline trials batch Rows as every inline study does.
+@pytest.mark.parametrize(("fixed", "isolation"), [pytest.param(False, "inline", marks=pytest.mark.slow),
+                                                  (True, "process")])
 def test_automl_run_on_a_npy_folder(tmp_path: Path, fixed: bool, isolation: str) -> None:
     """End to end through the CLI: trials train a batch at a time from the mapped files, in both isolations, and
     the best model is scored on the test rows."""

@@ -5,43 +5,52 @@ the study cannot go on through (another block, other choices of a categorical) i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
 from mlflow import MlflowClient
+from typer.testing import CliRunner, Result
 
-import automl
+from automl.cli import app
+from automl.config import load_pipeline
+from automl.progress import Events
+from automl.study.tune import TuneResult, tune
 from automl.testing import TINY_TABULAR_SPACE, write_pipeline
+from automl.testing.runner import FakeRunner, Play
 
 
 def _space(**units: Any) -> dict[str, Any]:
     return {**TINY_TABULAR_SPACE, "params": {**TINY_TABULAR_SPACE["params"], "units": {"type": "int", **units}}}
 
 
-def _automl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "automl.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+# The trials are the fake runner's (no Keras): what is tested is the study's bookkeeping of a changed space. The
+# refusals happen before any trial, so the CLI runs in-process. The same refusal after real Keras trials:
+# tests/integration/test_run.py::test_rerun_resumes_and_new_starts_afresh; a resumed session that trains: the same.
+def _tune(path: Path, fake: FakeRunner, **kwargs: Any) -> TuneResult:
+    return tune(load_pipeline(path), runners=fake.factory, **kwargs)
 
 
-def test_a_widened_range_goes_on_with_continue(tmp_path: Path) -> None:
+def _automl(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_a_widened_range_goes_on_with_continue(tmp_path: Path, made_stores: Path) -> None:
     first = write_pipeline(tmp_path, space=_space(low=4, high=16), study={"trials": 3}, train={"epochs": 2})
-    before = automl.tune(first)
+    before = _tune(first, FakeRunner([Play(epochs=[0.5, 0.6]), Play(epochs=[0.7, 0.8]), Play(epochs=[0.4])]))
     wider = write_pipeline(tmp_path, space=_space(low=4, high=256), study={"trials": 3}, train={"epochs": 2})
 
-    refused = _automl(tmp_path, "run", str(wider))
-    assert refused.returncode == 2
-    assert refused.stderr.strip() == (
+    refused = _automl("run", str(wider))
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.strip() == (
         "study 'tiny' exists with a different search space (units: int 4..16 -> int 4..256): run with --continue to "
         "go on with its trials under the new space, or use --name NEW_NAME for a study of its own (or another "
         "`name` in the pipeline), or --new to start 'tiny' afresh (its trials are deleted)")
 
-    went_on = _automl(tmp_path, "run", str(wider), "--continue")
-    assert went_on.returncode == 0, went_on.stderr
+    events = Events()
+    _tune(wider, FakeRunner(default=Play(epochs=[0.9])), continue_space=True, progress=events)
     assert "goes on under a changed search space from trial 3 on: units: int 4..16 -> int 4..256" in " ".join(
-        (went_on.stdout + went_on.stderr).split())
+        " ".join(str(e.args.get("text", "")) for e in events.of("note")).split())
 
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/mlruns/optuna.db")
     units = [t.params["units"] for t in study.trials]
@@ -59,15 +68,14 @@ def test_a_widened_range_goes_on_with_continue(tmp_path: Path) -> None:
     assert len({s.data.params["space_fingerprint"] for s in sessions}) == 2  # which space each session ran
 
 
-def test_other_choices_are_refused_even_with_continue(tmp_path: Path) -> None:
-    write_pipeline(tmp_path, study={"trials": 1}, train={"epochs": 1})
-    automl.tune(tmp_path / "tiny.yaml")
+def test_other_choices_are_refused_even_with_continue(tmp_path: Path, made_stores: Path) -> None:
+    _tune(write_pipeline(tmp_path, study={"trials": 1}, train={"epochs": 1}), FakeRunner())
     params = {**TINY_TABULAR_SPACE["params"], "optimizer": {"type": "categorical", "choices": ["sgd", "rmsprop"]}}
     changed = write_pipeline(tmp_path, space={**TINY_TABULAR_SPACE, "params": params}, study={"trials": 1},
                              train={"epochs": 1})
-    result = _automl(tmp_path, "run", str(changed), "--continue")
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    result = _automl("run", str(changed), "--continue")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
         "study 'tiny' exists with a different search space (optimizer: categorical [sgd, adam] -> categorical [sgd, "
         "rmsprop]): use --name NEW_NAME for a study of its own (or another `name` in the pipeline), or --new to "
         "start 'tiny' afresh (its trials are deleted)")
