@@ -437,15 +437,25 @@ def report(out: dict[str, Any]) -> str:
                  f"{m['rounds'][1]['cv']:.1%}", f"{m['rounds'][0]['load']:.1f} / {m['rounds'][1]['load']:.1f}"]
                 for m in models]
         cvs = [r["cv"] for m in models for r in m["rounds"]]
-        lines += ["### Latency of the trials' models", "",
-                  f"{len(models)} models (every complete trial of both studies, rebuilt from its parameters), full "
-                  "int8 calibrated on 100 training images, ai-edge-litert, 1 thread, batch 1, this x86 CPU (not a "
-                  "phone); each file timed with `automl.tflite.measure.tflite_latency`, every file once, then every "
-                  "file again.", "",
-                  table(["study", "trial", "params", "KiB", "round 1 ms", "CV", "round 2 ms", "CV", "load"], rows), "",
+        sampled = any("sampled" in m["study"] for m in models)
+        by_study = {}
+        for m in models:
+            by_study.setdefault(m["study"].replace("vision_", ""), []).append(m)
+        within = "; ".join(f"{name} alone {_spearman(*([x['rounds'][k]['ms'] for x in group] for k in (0, 1))):.3f} "
+                           f"({len(group)} models, {min(x['rounds'][0]['ms'] for x in group):.2f}-"
+                           f"{max(x['rounds'][0]['ms'] for x in group):.2f} ms)" for name, group in by_study.items())
+        lines += ["### Latency of the models", "",
+                  f"{len(models)} models, "
+                  + ("configurations drawn at random (seeded) from the two studies' spaces, built untrained by "
+                     "automl's builder (`--latency-sampled`)" if sampled else
+                     "every complete trial of the studies, rebuilt from its parameters")
+                  + ", full int8 calibrated on 100 training images by automl's converter, ai-edge-litert, 1 thread, "
+                  "batch 1, this x86 CPU (not a phone); each file timed with `automl.tflite.measure.tflite_latency` "
+                  "(blocks until the median settles), every file once, then every file again.", "",
+                  table(["models", "trial", "params", "KiB", "round 1 ms", "CV", "round 2 ms", "CV", "load"], rows), "",
                   f"Spearman rank correlation of the two rounds: **{lat['spearman']:.3f}** over {len(models)} models "
                   f"(target >= 0.9 over >= 12: {'met' if lat['spearman'] >= 0.9 and len(models) >= 12 else 'MISSED'}); "
-                  f"median CV {statistics.median(cvs):.1%}.", ""]
+                  f"{within}; median CV {statistics.median(cvs):.1%}.", ""]
     mem = out.get("memory")
     if mem:
         rows = [[f"{m['images']:,}", f"{m['images'] * SIZE * SIZE * 3 * 4 / 2**20:.0f}", f"{m['trial_peak_mib']:.0f}",
