@@ -402,7 +402,8 @@ def report(out: dict[str, Any]) -> str:
                          f"{read:.0f} / {compute:.0f}", f"{t['peak_rss_mib']:.0f}", f"{t.get('load', 0):.1f}"])
         test = s["test_metrics"].get("test_accuracy", s["test_metrics"].get("accuracy"))
         lines += [f"### {title}", "",
-                  f"{len(s['trials'])} trials x {out['epochs']} epochs (TPE, no pruner), {s['seconds'] / 60:.1f} min; "
+                  f"{len(s['trials'])} trial(s) x {out['epochs']} epochs (TPE, no pruner), "
+                  f"{s['seconds'] / 60:.1f} min; "
                   f"best validation accuracy {_f(s['best_value'])} (trial {s['best_trial']}), its test accuracy "
                   f"{_f(test)}; trial process peak {s['trial_peak_mib']:.0f} MiB, the whole tree "
                   f"{s['tree_peak_mib']:.0f} MiB; load {s['load_start']:.1f} at the start, {s['load_end']:.1f} at "
