@@ -12,7 +12,6 @@ stays plain data in, plain data out. Its bracket and round become tags of the tr
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
+from automl.engines._kt_private import restore_grid_walk, set_project_dir
 from automl.engines._kt_space import Codec, to_hyperparameters
 from automl.engines.base import (
     Engine,
@@ -201,40 +201,30 @@ class KerasTunerEngine(Engine):
         if not stored:  # the marker first: a kill right after leaves a folder automl can tell is its own
             store.write_json(self.dir / store.STUDY_FILE, self._meta())
         # what a keras-tuner Tuner does on construction; automl runs trials itself and drives the oracle
-        oracle._set_project_dir(str(self.dir.parent), self.dir.name)
+        set_project_dir(oracle, str(self.dir.parent), self.dir.name)
         self.oracle = oracle
         if stored:
             oracle.reload()
             self.records = store.read_records(self.dir)
-            self._restore_grid()
+            restore_grid_walk(oracle)  # keras-tuner's GridSearchOracle leaves it out of its saved state
             self._fail_leftovers()
         else:
             self.records = {}
             oracle.save()
 
-    def _restore_grid(self) -> None:
-        """keras-tuner's GridSearchOracle leaves its walk through the grid out of its saved state, so a reloaded
-        one finds the grid used up at once: rebuild the walk from the trials, ordered the way it orders them."""
-        oracle = self.require_oracle()
-        if not isinstance(oracle, kt.oracles.GridSearchOracle):
-            return
-        ids = list(oracle.start_order)
-
-        def compare(a: str, b: str) -> int:
-            values = oracle.trials[a].hyperparameters.values, oracle.trials[b].hyperparameters.values
-            return int(oracle._compare(*values))
-
-        for tid in sorted(ids, key=functools.cmp_to_key(compare)):
-            oracle._ordered_ids.insert(tid)
-        oracle._populate_next = ids
-
     def _fail_leftovers(self) -> None:
         """A process killed mid-trial leaves it "ongoing"; reload() queues it for a retry. automl never re-runs
-        a trial (resuming adds new ones, as with Optuna): record it FAIL instead."""
+        a trial (resuming adds new ones, as with Optuna): empty the queue (the oracle's state, through the public
+        ``get_state`` / ``set_state``) and record each of its trials FAIL instead."""
         oracle = self.require_oracle()
-        queue: list[str] = oracle._retry_queue
-        while queue:
-            trial = oracle.trials[queue.pop()]
+        while True:  # one at a time: each save keeps the rest queued, so a kill meanwhile loses none
+            state = oracle.get_state()
+            queue: list[str] = state["retry_queue"]
+            if not queue:
+                return
+            state["retry_queue"] = queue[:-1]
+            oracle.set_state(state)
+            trial = oracle.trials[queue[-1]]
             trial.status, trial.message = "FAILED", LEFTOVER
             self._end(trial)
             self._record(trial, "FAIL", None, {"fail_reason": LEFTOVER})
