@@ -18,6 +18,7 @@ from typing import Any
 
 import keras_tuner as kt
 import numpy as np
+from keras_tuner.engine.trial import TrialStatus
 from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
@@ -35,11 +36,14 @@ from automl.engines.base import (
 from automl.engines.registry import check_other_engines
 from automl.errors import ConfigError, StudyError
 from automl.space.space import space_changes
+from automl.states import TrialState
 
 OBJECTIVE = "objective"  # the study's metric, as keras-tuner records it for every epoch
 TUNER_ID = "automl"
 LEFTOVER = "the process ended while this trial ran"
-_STATE = {"RUNNING": "RUNNING", "COMPLETED": "COMPLETE", "FAILED": "FAIL", "INVALID": "FAIL"}
+#: keras-tuner's status of a trial (asked, not told yet: automl's record says what it was told) -> automl's state
+_STATE = {TrialStatus.RUNNING: TrialState.RUNNING, TrialStatus.COMPLETED: TrialState.COMPLETE,
+          TrialStatus.FAILED: TrialState.FAIL, TrialStatus.INVALID: TrialState.FAIL}
 # `pruner: median` means what it means under the optuna engine (its MedianPruner settings)
 _MEDIAN_STARTUP = 5
 
@@ -225,9 +229,9 @@ class KerasTunerEngine(Engine):
             state["retry_queue"] = queue[:-1]
             oracle.set_state(state)
             trial = oracle.trials[queue[-1]]
-            trial.status, trial.message = "FAILED", LEFTOVER
+            trial.status, trial.message = TrialStatus.FAILED, LEFTOVER
             self._end(trial)
-            self._record(trial, "FAIL", None, {"fail_reason": LEFTOVER})
+            self._record(trial, TrialState.FAIL, None, {"fail_reason": LEFTOVER})
 
     # -- ask / tell -------------------------------------------------------------------------------
     def ask(self) -> KerasTunerTrial | None:
@@ -236,22 +240,22 @@ class KerasTunerEngine(Engine):
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.filterwarnings("ignore", module="sklearn")  # length-scale warnings of the Gaussian process
             trial = self.require_oracle().create_trial(TUNER_ID)
-        if trial.status != "RUNNING":  # STOPPED: the grid is used up, or no unseen random values are left
+        if trial.status != TrialStatus.RUNNING:  # STOPPED: the grid is used up, or no unseen random values are left
             return None
         return KerasTunerTrial(self, trial)
 
-    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+    def tell(self, trial: EngineTrial, state: TrialState, value: float | list[float] | None, attrs: dict[str, Any],
              constraints: dict[str, float] | None = None) -> None:
         # the pipeline refuses objectives and constraints for this engine: one value, no constraints
         assert isinstance(trial, KerasTunerTrial) and not isinstance(value, list)
         oracle = self.require_oracle()
         kt_trial = trial.trial
-        scored = state in ("COMPLETE", "PRUNED") and value is not None and math.isfinite(value)
+        scored = state in (TrialState.COMPLETE, TrialState.PRUNED) and value is not None and math.isfinite(value)
         if scored and not kt_trial.metrics.exists(OBJECTIVE):
             oracle.update_trial(kt_trial.trial_id, {OBJECTIVE: value}, step=0)
         # a pruned trial ends COMPLETED in keras-tuner, like a trial a Keras EarlyStopping ended: the oracle
         # learns from its best epoch; automl's own record says PRUNED
-        kt_trial.status = "COMPLETED" if scored else "FAILED"
+        kt_trial.status = TrialStatus.COMPLETED if scored else TrialStatus.FAILED
         kt_trial.message = attrs.get("fail_reason") or attrs.get("reason")
         self._end(kt_trial)
         self._record(kt_trial, state, value, attrs)
@@ -263,7 +267,7 @@ class KerasTunerEngine(Engine):
         # would take the last trial of a session for one the process died in
         oracle.save()
 
-    def _record(self, kt_trial: Any, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+    def _record(self, kt_trial: Any, state: TrialState, value: float | None, attrs: dict[str, Any]) -> None:
         record = {"number": int(kt_trial.trial_id), "state": state, "value": value,
                   "params": self._params(kt_trial.hyperparameters.values), "attrs": attrs}
         store.write_json(store.trial_dir(self.dir, kt_trial.trial_id) / store.TRIAL_FILE, record)
@@ -282,11 +286,11 @@ class KerasTunerEngine(Engine):
             extra = {"engine_trial_id": tid, **_hyperband(kt_trial.hyperparameters.values)}
             rec = self.records.get(tid)
             if rec is None:  # asked, not told yet
-                out.append(TrialRecord(number=int(tid), state=_STATE.get(kt_trial.status, kt_trial.status),
+                out.append(TrialRecord(number=int(tid), state=_STATE[kt_trial.status],
                                        value=None, params=self._params(kt_trial.hyperparameters.values),
                                        attrs=extra))
             else:
-                out.append(TrialRecord(number=rec["number"], state=rec["state"], value=rec["value"],
+                out.append(TrialRecord(number=rec["number"], state=TrialState(rec["state"]), value=rec["value"],
                                        params=dict(rec["params"]), attrs={**rec["attrs"], **extra}))
         return out
 
@@ -298,7 +302,7 @@ class KerasTunerEngine(Engine):
         if s.pruner != "median" or s.sampler == "hyperband" or not trial.history:
             return False
         oracle = self.require_oracle()
-        complete = [oracle.trials[tid] for tid, r in self.records.items() if r["state"] == "COMPLETE"]
+        complete = [oracle.trials[tid] for tid, r in self.records.items() if r["state"] == TrialState.COMPLETE]
         step = trial.history[-1][0]
         if len(complete) < _MEDIAN_STARTUP or step < max(1, s.epochs // 4):
             return False

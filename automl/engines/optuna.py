@@ -37,15 +37,16 @@ from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space, space_changes
+from automl.states import TrialState as State  # automl's; TrialState here is Optuna's
 from automl.store.access import database_lock, driver_problem, redact, retrying, store_lock, unreachable
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-_STATE = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED", TrialState.FAIL: "FAIL",
-          TrialState.RUNNING: "RUNNING", TrialState.WAITING: "WAITING"}
-_TELL = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}
+_STATE = {TrialState.COMPLETE: State.COMPLETE, TrialState.PRUNED: State.PRUNED, TrialState.FAIL: State.FAIL,
+          TrialState.RUNNING: State.RUNNING, TrialState.WAITING: State.WAITING}
+_TELL = {State.COMPLETE: TrialState.COMPLETE, State.PRUNED: TrialState.PRUNED, State.FAIL: TrialState.FAIL}
 FINGERPRINT = "automl.space"
 BUILDERS_ATTR = "automl.builders"  # {block reference: SHA-256 of its file} of a space naming user builders
 ENGINE_ATTR = "automl.engine"
@@ -540,7 +541,7 @@ class OptunaEngine(Engine):
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
 
-    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+    def tell(self, trial: EngineTrial, state: State, value: float | list[float] | None, attrs: dict[str, Any],
              constraints: dict[str, float] | None = None) -> None:
         assert isinstance(trial, OptunaTrial)
         beat = self._heartbeats.pop(trial.number, None)
@@ -556,7 +557,7 @@ class OptunaEngine(Engine):
             trial.trial.set_constraint(key, violation)
         study = self._study()
         try:
-            if state == "COMPLETE":
+            if state == State.COMPLETE:
                 study.tell(trial.trial, value)
             else:
                 study.tell(trial.trial, state=_TELL[state])
@@ -622,7 +623,7 @@ class OptunaEngine(Engine):
     def trials(self) -> list[TrialRecord]:
         multi = len(self.directions) > 1
         return [
-            TrialRecord(number=t.number, state=_STATE.get(t.state, t.state.name),
+            TrialRecord(number=t.number, state=_STATE[t.state],
                         value=t.values[0] if t.values else None, params=dict(t.params), attrs=dict(t.user_attrs),
                         values=list(t.values) if multi and t.values else None)
             for t in self._study().get_trials(deepcopy=False)

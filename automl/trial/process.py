@@ -35,6 +35,7 @@ from automl import faults, signals
 from automl.data.batches import STREAM_BYTES
 from automl.data.dataset import Dataset
 from automl.data.rows import Rows, concat, update_digest
+from automl.states import TrialState
 from automl.trial.runner import (
     Reporter,
     TrialRequest,
@@ -301,7 +302,7 @@ class ProcessRunner:
                     return result
         except TrialProcessDied as exc:
             self._stop()
-            return TrialResult(state="FAIL", reason=str(exc), fit_seconds=time.monotonic() - started)
+            return TrialResult(state=TrialState.FAIL, reason=str(exc), fit_seconds=time.monotonic() - started)
         except BaseException:  # interrupted (the parent's Ctrl-C), or the parent's own failure: no orphan trains on
             self._stop()
             raise
