@@ -31,6 +31,9 @@ class TrialState(str, Enum):
     def __format__(self, spec: str) -> str:
         return format(str(self.value), spec)
 
+    def __repr__(self) -> str:  # a printed list of states reads as before: ['COMPLETE', 'FAIL']
+        return repr(self.value)
+
     @property
     def finished(self) -> bool:
         """Whether the trial ran to an end (complete, pruned or failed)."""

@@ -23,6 +23,7 @@ def test_a_state_is_stored_tagged_and_printed_as_its_word(state: TrialState) -> 
     assert json.dumps({"state": state}) == json.dumps({"state": word})  # Optuna's attributes, automl.json
     assert {word: 1}[state] == 1 and TrialState(word) is state  # a stored word reads back as the member
     assert pickle.loads(pickle.dumps(state)) is state  # across the trial process's pipe
+    assert repr([state]) == repr([word])  # a script printing its trials' states prints what it did before
 
 
 def test_only_ended_trials_are_finished() -> None:
