@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from automl.errors import AutomlError, ConfigError
+from automl.states import TrialState
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Keras AutoML: YAML pipeline -> tuned Keras model -> MLflow.")
@@ -162,7 +163,7 @@ def run(
         _print_distill(result.distill)
     if result.export is not None:
         _print_export(result.export)
-    if result.session_trials and all(t.state == "FAIL" for t in result.session_trials):
+    if result.session_trials and all(t.state == TrialState.FAIL for t in result.session_trials):
         # scripts and CI must notice a session that trained nothing (a pruned trial did train: not a failure)
         err_console.print("no trial completed; see the failed trials' reasons in MLflow", markup=False,
                           highlight=False)

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from automl.progress import Progress as Observer
+from automl.states import TrialState
 
 
 def _fmt(value: float | None) -> str:
@@ -105,20 +106,20 @@ class RichProgress(Observer):
         self.running = None
         self.durations.append(seconds)
         self.states[state] = self.states.get(state, 0) + 1
-        improved = state == "COMPLETE" and best is not None and value == best and best != self.best
+        improved = state == TrialState.COMPLETE and best is not None and value == best and best != self.best
         if improved:
             self.best_trial = number
         self.best = best
         done = len(self.durations)
         line = (f"[{done:>{len(str(self.total))}}/{self.total}] trial {number:>3} {state:<8} "
                 f"{self.metric}={_fmt(value)}  best={_fmt(best)}{' *' if improved else '  '}  {seconds:.1f}s")
-        if reason and state != "COMPLETE":
+        if reason and state != TrialState.COMPLETE:
             line += f"  ({reason})"
         if self.bars:
             self.bars.update(self._study_task, completed=done, eta=f"ETA {_clock(self.eta())}",
                              info=self._best_info())
             self.bars.update(self._epoch_task, visible=False)
-            if self.verbose or improved or state == "FAIL":
+            if self.verbose or improved or state == TrialState.FAIL:
                 self.bars.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:
             self._say(f"{line}  eta {_clock(self.eta())}" if done < self.total else line)
@@ -161,7 +162,7 @@ class RichProgress(Observer):
         text = f"best {self.metric}={_fmt(self.best)}"
         if self.best_trial is not None:
             text += f" (trial {self.best_trial})"
-        other = [f"{n} {s.lower()}" for s, n in sorted(self.states.items()) if s != "COMPLETE"]
+        other = [f"{n} {s.lower()}" for s, n in sorted(self.states.items()) if s != TrialState.COMPLETE]
         return text + (f"  [{', '.join(other)}]" if other else "")
 
     def _say(self, text: str) -> None:
@@ -173,7 +174,7 @@ class RichProgress(Observer):
 
 def summary_table(result: Any, top: int = 5) -> Table:
     """The top trials of a study, best first."""
-    done = [t for t in result.trials if t.state == "COMPLETE" and t.value is not None]
+    done = [t for t in result.trials if t.state == TrialState.COMPLETE and t.value is not None]
     done.sort(key=lambda t: t.value, reverse=result.direction == "maximize")
     table = Table(title=f"{result.study_name}: top trials by {result.metric}")
     table.add_column("trial", justify="right")
@@ -182,7 +183,7 @@ def summary_table(result: Any, top: int = 5) -> Table:
     for t in done[:top]:
         table.add_row(str(t.number), _fmt(t.value), _params(t.params))
     states = [t.state for t in result.trials]
-    others = [f"{states.count(s)} {s.lower()}" for s in ("PRUNED", "FAIL") if states.count(s)]
+    others = [f"{states.count(s)} {s.lower()}" for s in (TrialState.PRUNED, TrialState.FAIL) if states.count(s)]
     table.caption = f"{len(states)} trials in the study" + (f" ({', '.join(others)})" if others else "")
     return table
 

@@ -29,6 +29,7 @@ from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
 from automl.space.params import Param
+from automl.states import TrialState
 from automl.stats import POINT, Interval
 from automl.stats import gain as gain_interval
 from automl.store.folder import file_digest, load_model, write_json
@@ -226,7 +227,7 @@ class _Distillation(Session):
             self._open_runner()
         assert self.runner is not None
         result = self.runner.run(request, NullReporter())
-        if result.state != "COMPLETE":
+        if result.state != TrialState.COMPLETE:
             self.runner.discard()
             self.progress.note(f"the student from scratch did not train: {result.reason}")
             return None
@@ -316,5 +317,5 @@ class _Distillation(Session):
         elif folder.student_model.exists():
             self.progress.note(f"no student completed: the earlier students in {folder.path} are kept")
         result.registered_version = version
-        self.tracker.end(parent, "COMPLETE")
+        self.tracker.end(parent, TrialState.COMPLETE)
         return result

@@ -28,9 +28,7 @@ from typing import Any
 import keras_tuner as kt
 from keras_tuner.engine import hyperparameters as hp_types
 
-# Parent is the condition `conditional_scope` creates; keras-tuner documents it but does not export it.
-from keras_tuner.src.engine.conditions import Parent
-
+from automl.engines._kt_private import Parent
 from automl.space.params import CategoricalParam, FixedParam, FloatParam, IntParam, Param
 from automl.space.space import Space
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from automl.states import TrialState
 from automl.store.folder import ROOT
 from automl.tracking.mlflow import absolute_sqlite
 
@@ -87,14 +88,15 @@ def list_studies(storage: str) -> list[dict[str, Any]]:
         study_dir = meta_path.parent
         ids = [p.name.removeprefix("trial_") for p in study_dir.glob("trial_*") if p.is_dir()]
         records = read_records(study_dir)
-        states = [records.get(i, {}).get("state", "RUNNING") for i in ids]
+        states = [records.get(i, {}).get("state", TrialState.RUNNING) for i in ids]
         done = [(r["value"], int(i)) for i, r in records.items()
-                if r["state"] == "COMPLETE" and r.get("value") is not None and math.isfinite(r["value"])]
+                if r["state"] == TrialState.COMPLETE and r.get("value") is not None and math.isfinite(r["value"])]
         pick = max if meta["direction"] == "maximize" else min
         best = pick(done, key=lambda d: d[0]) if done else None
         rows.append({
             "name": study_dir.name, "direction": meta["direction"], "trials": len(ids),
-            "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED"), "failed": states.count("FAIL"),
+            "complete": states.count(TrialState.COMPLETE), "pruned": states.count(TrialState.PRUNED),
+            "failed": states.count(TrialState.FAIL),
             "best_value": best[0] if best else None, "best_trial": best[1] if best else None,
             "engine": meta.get("engine", FOLDER),
         })

@@ -8,6 +8,7 @@ from typing import Any
 
 from automl._types import Objectives
 from automl.space.space import Space
+from automl.states import TrialState
 
 
 def continuable(changes: list[str], blocking: list[str], builder_change: str = "") -> bool:
@@ -41,7 +42,7 @@ class TrialRecord:
     """A finished (or running) trial as any engine describes it."""
 
     number: int
-    state: str  # COMPLETE | PRUNED | FAIL | RUNNING
+    state: TrialState  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
     value: float | None  # the first objective's value
     params: dict[str, Any]
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -192,7 +193,7 @@ class Engine(ABC):
         """A new trial, or None when the sampler has nothing left (an exhausted grid)."""
 
     @abstractmethod
-    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+    def tell(self, trial: EngineTrial, state: TrialState, value: float | list[float] | None, attrs: dict[str, Any],
              constraints: dict[str, float] | None = None) -> None:
         """Record how ``trial`` ended (COMPLETE with a value, one per objective in a multi-objective study;
         PRUNED or FAIL) and its attributes; ``constraints`` are the violations of ``study.constraints``
@@ -230,9 +231,9 @@ class Engine(ABC):
     def count(self) -> BudgetCount:
         """The study's trials as :class:`BudgetCount` counts them."""
         trials = self.trials()
-        running = sum(t.state == "RUNNING" for t in trials)
-        return BudgetCount(counted=sum(t.state != "WAITING" for t in trials), running=running,
-                           waiting=sum(t.state == "WAITING" for t in trials))
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        return BudgetCount(counted=sum(t.state != TrialState.WAITING for t in trials), running=running,
+                           waiting=sum(t.state == TrialState.WAITING for t in trials))
 
     def fail_dead(self, reason: str | None = None) -> list[tuple[int, str]]:
         """Fail the RUNNING trials whose owning process (on this host) has died; ``(number, reason)`` of each.
@@ -243,7 +244,7 @@ class Engine(ABC):
     def best(self) -> TrialRecord | None:
         """The best feasible trial; in a multi-objective study, the feasible Pareto member with the best first
         objective (ties go to the better later objectives)."""
-        done = [t for t in self.trials() if t.state == "COMPLETE" and t.value is not None and t.feasible]
+        done = [t for t in self.trials() if t.state == TrialState.COMPLETE and t.value is not None and t.feasible]
         if not done:
             return None
         directions = self.settings.directions

@@ -12,16 +12,17 @@ stays plain data in, plain data out. Its bracket and round become tags of the tr
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from typing import Any
 
 import keras_tuner as kt
 import numpy as np
+from keras_tuner.engine.trial import TrialStatus
 from threadpoolctl import threadpool_limits
 
 from automl.engines import _kt_store as store
+from automl.engines._kt_private import restore_grid_walk, set_project_dir
 from automl.engines._kt_space import Codec, to_hyperparameters
 from automl.engines.base import (
     Engine,
@@ -35,11 +36,14 @@ from automl.engines.base import (
 from automl.engines.registry import check_other_engines
 from automl.errors import ConfigError, StudyError
 from automl.space.space import space_changes
+from automl.states import TrialState
 
 OBJECTIVE = "objective"  # the study's metric, as keras-tuner records it for every epoch
 TUNER_ID = "automl"
 LEFTOVER = "the process ended while this trial ran"
-_STATE = {"RUNNING": "RUNNING", "COMPLETED": "COMPLETE", "FAILED": "FAIL", "INVALID": "FAIL"}
+#: keras-tuner's status of a trial (asked, not told yet: automl's record says what it was told) -> automl's state
+_STATE = {TrialStatus.RUNNING: TrialState.RUNNING, TrialStatus.COMPLETED: TrialState.COMPLETE,
+          TrialStatus.FAILED: TrialState.FAIL, TrialStatus.INVALID: TrialState.FAIL}
 # `pruner: median` means what it means under the optuna engine (its MedianPruner settings)
 _MEDIAN_STARTUP = 5
 
@@ -201,43 +205,33 @@ class KerasTunerEngine(Engine):
         if not stored:  # the marker first: a kill right after leaves a folder automl can tell is its own
             store.write_json(self.dir / store.STUDY_FILE, self._meta())
         # what a keras-tuner Tuner does on construction; automl runs trials itself and drives the oracle
-        oracle._set_project_dir(str(self.dir.parent), self.dir.name)
+        set_project_dir(oracle, str(self.dir.parent), self.dir.name)
         self.oracle = oracle
         if stored:
             oracle.reload()
             self.records = store.read_records(self.dir)
-            self._restore_grid()
+            restore_grid_walk(oracle)  # keras-tuner's GridSearchOracle leaves it out of its saved state
             self._fail_leftovers()
         else:
             self.records = {}
             oracle.save()
 
-    def _restore_grid(self) -> None:
-        """keras-tuner's GridSearchOracle leaves its walk through the grid out of its saved state, so a reloaded
-        one finds the grid used up at once: rebuild the walk from the trials, ordered the way it orders them."""
-        oracle = self.require_oracle()
-        if not isinstance(oracle, kt.oracles.GridSearchOracle):
-            return
-        ids = list(oracle.start_order)
-
-        def compare(a: str, b: str) -> int:
-            values = oracle.trials[a].hyperparameters.values, oracle.trials[b].hyperparameters.values
-            return int(oracle._compare(*values))
-
-        for tid in sorted(ids, key=functools.cmp_to_key(compare)):
-            oracle._ordered_ids.insert(tid)
-        oracle._populate_next = ids
-
     def _fail_leftovers(self) -> None:
         """A process killed mid-trial leaves it "ongoing"; reload() queues it for a retry. automl never re-runs
-        a trial (resuming adds new ones, as with Optuna): record it FAIL instead."""
+        a trial (resuming adds new ones, as with Optuna): empty the queue (the oracle's state, through the public
+        ``get_state`` / ``set_state``) and record each of its trials FAIL instead."""
         oracle = self.require_oracle()
-        queue: list[str] = oracle._retry_queue
-        while queue:
-            trial = oracle.trials[queue.pop()]
-            trial.status, trial.message = "FAILED", LEFTOVER
+        while True:  # one at a time: each save keeps the rest queued, so a kill meanwhile loses none
+            state = oracle.get_state()
+            queue: list[str] = state["retry_queue"]
+            if not queue:
+                return
+            state["retry_queue"] = queue[:-1]
+            oracle.set_state(state)
+            trial = oracle.trials[queue[-1]]
+            trial.status, trial.message = TrialStatus.FAILED, LEFTOVER
             self._end(trial)
-            self._record(trial, "FAIL", None, {"fail_reason": LEFTOVER})
+            self._record(trial, TrialState.FAIL, None, {"fail_reason": LEFTOVER})
 
     # -- ask / tell -------------------------------------------------------------------------------
     def ask(self) -> KerasTunerTrial | None:
@@ -246,22 +240,22 @@ class KerasTunerEngine(Engine):
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.filterwarnings("ignore", module="sklearn")  # length-scale warnings of the Gaussian process
             trial = self.require_oracle().create_trial(TUNER_ID)
-        if trial.status != "RUNNING":  # STOPPED: the grid is used up, or no unseen random values are left
+        if trial.status != TrialStatus.RUNNING:  # STOPPED: the grid is used up, or no unseen random values are left
             return None
         return KerasTunerTrial(self, trial)
 
-    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+    def tell(self, trial: EngineTrial, state: TrialState, value: float | list[float] | None, attrs: dict[str, Any],
              constraints: dict[str, float] | None = None) -> None:
         # the pipeline refuses objectives and constraints for this engine: one value, no constraints
         assert isinstance(trial, KerasTunerTrial) and not isinstance(value, list)
         oracle = self.require_oracle()
         kt_trial = trial.trial
-        scored = state in ("COMPLETE", "PRUNED") and value is not None and math.isfinite(value)
+        scored = state in (TrialState.COMPLETE, TrialState.PRUNED) and value is not None and math.isfinite(value)
         if scored and not kt_trial.metrics.exists(OBJECTIVE):
             oracle.update_trial(kt_trial.trial_id, {OBJECTIVE: value}, step=0)
         # a pruned trial ends COMPLETED in keras-tuner, like a trial a Keras EarlyStopping ended: the oracle
         # learns from its best epoch; automl's own record says PRUNED
-        kt_trial.status = "COMPLETED" if scored else "FAILED"
+        kt_trial.status = TrialStatus.COMPLETED if scored else TrialStatus.FAILED
         kt_trial.message = attrs.get("fail_reason") or attrs.get("reason")
         self._end(kt_trial)
         self._record(kt_trial, state, value, attrs)
@@ -273,7 +267,7 @@ class KerasTunerEngine(Engine):
         # would take the last trial of a session for one the process died in
         oracle.save()
 
-    def _record(self, kt_trial: Any, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+    def _record(self, kt_trial: Any, state: TrialState, value: float | None, attrs: dict[str, Any]) -> None:
         record = {"number": int(kt_trial.trial_id), "state": state, "value": value,
                   "params": self._params(kt_trial.hyperparameters.values), "attrs": attrs}
         store.write_json(store.trial_dir(self.dir, kt_trial.trial_id) / store.TRIAL_FILE, record)
@@ -292,11 +286,11 @@ class KerasTunerEngine(Engine):
             extra = {"engine_trial_id": tid, **_hyperband(kt_trial.hyperparameters.values)}
             rec = self.records.get(tid)
             if rec is None:  # asked, not told yet
-                out.append(TrialRecord(number=int(tid), state=_STATE.get(kt_trial.status, kt_trial.status),
+                out.append(TrialRecord(number=int(tid), state=_STATE[kt_trial.status],
                                        value=None, params=self._params(kt_trial.hyperparameters.values),
                                        attrs=extra))
             else:
-                out.append(TrialRecord(number=rec["number"], state=rec["state"], value=rec["value"],
+                out.append(TrialRecord(number=rec["number"], state=TrialState(rec["state"]), value=rec["value"],
                                        params=dict(rec["params"]), attrs={**rec["attrs"], **extra}))
         return out
 
@@ -308,7 +302,7 @@ class KerasTunerEngine(Engine):
         if s.pruner != "median" or s.sampler == "hyperband" or not trial.history:
             return False
         oracle = self.require_oracle()
-        complete = [oracle.trials[tid] for tid, r in self.records.items() if r["state"] == "COMPLETE"]
+        complete = [oracle.trials[tid] for tid, r in self.records.items() if r["state"] == TrialState.COMPLETE]
         step = trial.history[-1][0]
         if len(complete) < _MEDIAN_STARTUP or step < s.warmup_epochs:
             return False

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from automl import faults
 from automl._text import one_of
+from automl.engines._optuna_private import stale_trial_ids
 from automl.engines.base import (
     FEASIBLE,
     BudgetCount,
@@ -36,15 +37,16 @@ from automl.engines.warm import check_enqueue, outside
 from automl.errors import ConfigError, StudyError
 from automl.liveness import OWNER, dead, this_process
 from automl.space.space import Space, space_changes
+from automl.states import TrialState as State  # automl's; TrialState here is Optuna's
 from automl.store.access import database_lock, driver_problem, redact, retrying, store_lock, unreachable
 from automl.tracking.mlflow import absolute_sqlite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-_STATE = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED", TrialState.FAIL: "FAIL",
-          TrialState.RUNNING: "RUNNING", TrialState.WAITING: "WAITING"}
-_TELL = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED, "FAIL": TrialState.FAIL}
+_STATE = {TrialState.COMPLETE: State.COMPLETE, TrialState.PRUNED: State.PRUNED, TrialState.FAIL: State.FAIL,
+          TrialState.RUNNING: State.RUNNING, TrialState.WAITING: State.WAITING}
+_TELL = {State.COMPLETE: TrialState.COMPLETE, State.PRUNED: TrialState.PRUNED, State.FAIL: TrialState.FAIL}
 FINGERPRINT = "automl.space"
 BUILDERS_ATTR = "automl.builders"  # {block reference: SHA-256 of its file} of a space naming user builders
 ENGINE_ATTR = "automl.engine"
@@ -83,6 +85,16 @@ def _retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
                       RETRY_HISTORY: history}))
 
 
+def storage_trial_id(trial: optuna.Trial, study_id: int | None = None) -> int:
+    """The storage's id of ``trial`` (unique across the storage's studies; ``automl.engine_trial_id``), through
+    the storage's public API: Optuna keeps it in a private attribute of ``Trial`` and names no public one.
+    ``study_id`` (the storage's id of the trial's study) saves a query when the caller knows it."""
+    storage = trial.storage
+    if study_id is None:
+        study_id = storage.get_study_id_from_name(trial.study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+
+
 def prepare_storage(url: str) -> str:
     """Make the storage's tables once, one process at a time, so a fresh ``sqlite:///mlruns/optuna.db`` opens.
 
@@ -109,7 +121,8 @@ def prepare_storage(url: str) -> str:
 
 class _Heartbeat:
     """Records a running trial's heartbeat in the storage every ``interval`` seconds, from a thread, until
-    stopped (Optuna runs its own only inside ``optimize``; automl asks and tells)."""
+    stopped, through the storage's public ``record_heartbeat``. Optuna's own heartbeat thread runs only inside
+    ``optimize`` and has no public name; automl asks and tells."""
 
     def __init__(self, storage: Any, trial_id: int, interval: int) -> None:
         self.stop_event = threading.Event()
@@ -168,9 +181,11 @@ def _known(value: Any) -> float | None:
 
 class OptunaTrial(EngineTrial):
     def __init__(self, trial: optuna.Trial, *, multi_objective: bool = False,
-                 objectives: tuple[tuple[str, str], ...] = (), dominance: Dominance | None = None) -> None:
+                 objectives: tuple[tuple[str, str], ...] = (), dominance: Dominance | None = None,
+                 study_id: int | None = None) -> None:
         self.trial = trial
         self.number = trial.number
+        self.trial_id = storage_trial_id(trial, study_id)  # the storage's id (unique across studies)
         # Optuna neither stores intermediate values nor prunes in a multi-objective study (Trial.report raises):
         # automl records each epoch's objective values itself (EPOCH_OBJECTIVES) and `pruner: dominated` reads them
         self.multi_objective = multi_objective
@@ -182,10 +197,10 @@ class OptunaTrial(EngineTrial):
 
     @property
     def engine_id(self) -> str:
-        return str(self.trial._trial_id)  # the storage's id (unique across studies); Optuna has no public name
+        return str(self.trial_id)
 
     def tags(self) -> dict[str, Any]:
-        retried = self.trial.storage.get_trial_system_attrs(self.trial._trial_id).get(RETRIED)
+        retried = self.trial.storage.get_trial_system_attrs(self.trial_id).get(RETRIED)
         return {**super().tags(), **({"automl.retry_of": retried} if retried is not None else {})}
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
@@ -305,8 +320,9 @@ class OptunaEngine(Engine):
         self.study: optuna.Study | None = None
         self._heartbeats: dict[int, _Heartbeat] = {}
         self._rdb: optuna.storages.RDBStorage | None = None
+        self._id_in_storage: int | None = None
 
-    def _storage(self) -> optuna.storages.RDBStorage:
+    def _rdb_storage(self) -> optuna.storages.RDBStorage:
         """The study's RDB storage, with Optuna's heartbeat settings (one engine object, one connection pool)."""
         if self._rdb is None:
             s = self.settings
@@ -416,7 +432,7 @@ class OptunaEngine(Engine):
             check_other_engines(self, new=new)
             fingerprint = s.space.fingerprint()
             if self.exists():
-                stored = optuna.load_study(study_name=s.name, storage=self._storage())
+                stored = optuna.load_study(study_name=s.name, storage=self._rdb_storage())
                 attrs = stored.user_attrs
                 if attrs.get(ENGINE_ATTR, self.name) != self.name:
                     raise StudyError(f"study '{s.name}' was made by engine '{attrs.get(ENGINE_ATTR)}', not "
@@ -437,8 +453,9 @@ class OptunaEngine(Engine):
             else:
                 offset = 0
                 source = self._source() if s.from_study else None
-            self.study = optuna.create_study(study_name=s.name, storage=self._storage(), directions=self.directions,  # type: ignore[arg-type]
+            self.study = optuna.create_study(study_name=s.name, storage=self._rdb_storage(), directions=self.directions,  # type: ignore[arg-type]
                                              sampler=self._sampler(offset), pruner=self._pruner(), load_if_exists=True)
+            self._id_in_storage = self._rdb_storage().get_study_id_from_name(s.name)
             history = self.study.user_attrs.get(SPACES_ATTR) or [
                 {"fingerprint": self.study.user_attrs.get(FINGERPRINT, fingerprint), "from_trial": 0, "changes": []}]
             if self.space_changes:  # which trials ran under which space, for a later reader
@@ -478,6 +495,13 @@ class OptunaEngine(Engine):
             raise StudyError("the study is not open: call open() first")
         return self.study
 
+    def _ids(self) -> tuple[optuna.storages.RDBStorage, int]:
+        """The storage the open study lives in (the one it was made with: Optuna reads and writes through it)
+        and the study's id in it."""
+        self._study()
+        assert self._id_in_storage is not None
+        return self._rdb_storage(), self._id_in_storage
+
     def ask(self) -> OptunaTrial | None:
         study = self._study()
         sampler = study.sampler
@@ -487,11 +511,11 @@ class OptunaEngine(Engine):
             warnings.simplefilter("ignore", UserWarning)
             trial = study.ask()
         trial.set_user_attr(OWNER, str(this_process()))  # whoever finds it RUNNING later can tell if we died
+        storage, study_id = self._ids()
         asked = OptunaTrial(trial, multi_objective=self.settings.multi_objective, dominance=self._dominance(),
-                            objectives=self.settings.objectives)
+                            objectives=self.settings.objectives, study_id=study_id)
         if self.settings.heartbeat_interval:
-            self._heartbeats[asked.number] = _Heartbeat(study._storage, trial._trial_id,
-                                                        self.settings.heartbeat_interval)
+            self._heartbeats[asked.number] = _Heartbeat(storage, asked.trial_id, self.settings.heartbeat_interval)
         return asked
 
     def reserve(self, budget: int) -> OptunaTrial | None:
@@ -505,8 +529,8 @@ class OptunaEngine(Engine):
         return counted(self._study().get_trials(deepcopy=False))
 
     def study_attrs(self) -> dict[str, Any]:
-        study = self._study()
-        return dict(study._storage.get_study_user_attrs(study._study_id))  # afresh: other hosts write them
+        storage, study_id = self._ids()
+        return dict(storage.get_study_user_attrs(study_id))  # afresh: other hosts write them
 
     def set_study_attr(self, key: str, value: Any) -> None:
         self._study().set_user_attr(key, value)
@@ -516,7 +540,7 @@ class OptunaEngine(Engine):
         for key, val in attrs.items():
             trial.trial.set_user_attr(key, val)
 
-    def tell(self, trial: EngineTrial, state: str, value: float | list[float] | None, attrs: dict[str, Any],
+    def tell(self, trial: EngineTrial, state: State, value: float | list[float] | None, attrs: dict[str, Any],
              constraints: dict[str, float] | None = None) -> None:
         assert isinstance(trial, OptunaTrial)
         beat = self._heartbeats.pop(trial.number, None)
@@ -532,7 +556,7 @@ class OptunaEngine(Engine):
             trial.trial.set_constraint(key, violation)
         study = self._study()
         try:
-            if state == "COMPLETE":
+            if state == State.COMPLETE:
                 study.tell(trial.trial, value)
             else:
                 study.tell(trial.trial, state=_TELL[state])
@@ -560,14 +584,16 @@ class OptunaEngine(Engine):
                                 f"{ORPHAN_SECONDS} s)"
             else:
                 continue
+            storage, study_id = self._ids()
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
             try:
-                study._storage.set_trial_user_attr(t._trial_id, "fail_reason", why)
+                storage.set_trial_user_attr(trial_id, "fail_reason", why)
                 study.tell(t.number, state=TrialState.FAIL)
             except (RuntimeError, ValueError):  # it ended meanwhile: nothing to heal
                 continue
             failed.append((t.number, why))
             if self.settings.budget is not None and reason is None:  # its process died: another one retries it
-                _retry(study, study._storage.get_trial(t._trial_id))
+                _retry(study, storage.get_trial(trial_id))
         return failed
 
     def _fail_stale(self, study: optuna.Study) -> list[tuple[int, str]]:
@@ -575,16 +601,13 @@ class OptunaEngine(Engine):
         Optuna's ``fail_stale_trials``; on any host, which the owner check cannot judge."""
         if not self.settings.heartbeat_interval:
             return []
-        storage = study._storage
-        # what optuna.storages.fail_stale_trials fails, with automl's reason recorded first (a finished trial
-        # takes no more attributes)
-        stale = getattr(storage, "_get_stale_trial_ids", None)
-        if stale is None:
-            return []
+        storage, study_id = self._ids()
         grace = self.settings.grace_period or 2 * self.settings.heartbeat_interval
         why = f"{HEARTBEAT_STOPPED} for {grace} s (its process or its host died)"
         failed = []
-        for trial_id in stale(study._study_id):
+        # what optuna.storages.fail_stale_trials fails, with automl's reason recorded first (a finished trial
+        # takes no more attributes)
+        for trial_id in stale_trial_ids(storage, study_id):
             try:
                 storage.set_trial_user_attr(trial_id, "fail_reason", why)
                 if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
@@ -599,7 +622,7 @@ class OptunaEngine(Engine):
     def trials(self) -> list[TrialRecord]:
         multi = self.settings.multi_objective
         return [
-            TrialRecord(number=t.number, state=_STATE.get(t.state, t.state.name),
+            TrialRecord(number=t.number, state=_STATE[t.state],
                         value=t.values[0] if t.values else None, params=dict(t.params), attrs=dict(t.user_attrs),
                         values=list(t.values) if multi and t.values else None)
             for t in self._study().get_trials(deepcopy=False)

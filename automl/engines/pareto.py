@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 from automl.engines.base import TrialRecord
+from automl.states import TrialState
 
 
 def _oriented(t: TrialRecord, directions: Sequence[str]) -> list[float]:
@@ -29,7 +30,7 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 def front(trials: Sequence[TrialRecord], directions: Sequence[str]) -> list[TrialRecord]:
     """The non-dominated feasible COMPLETE trials, in trial order (equal values are all kept)."""
-    done = [t for t in trials if t.state == "COMPLETE" and t.value is not None and t.feasible]
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and t.feasible]
     points = [_oriented(t, directions) for t in done]
     return [t for t, p in zip(done, points, strict=True) if not any(dominates(q, p) for q in points)]
 

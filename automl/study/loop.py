@@ -27,6 +27,7 @@ from automl.liveness import OWNER
 from automl.plan import Plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports
+from automl.states import TrialState
 from automl.store.folder import StudyFolder, copy_file
 from automl.study.objective import Objective, TuneObjective
 from automl.study.terms import budget_attrs
@@ -147,7 +148,7 @@ class Loop:
         healed = dict(self.engine.healed)
 
         # after the engine's own healing: is any trial of the study still running?
-        idle = not any(t.state == "RUNNING" for t in trials.values())
+        idle = not any(t.state == TrialState.RUNNING for t in trials.values())
 
         def orphan(tags: dict[str, str]) -> str | None:
             number = tags.get("automl.trial")
@@ -161,7 +162,7 @@ class Loop:
             if int(number) in healed:  # failed now (another host's trial whose heartbeat stopped, say)
                 return healed[int(number)]
             # a run of an earlier release (no owner tag) whose trial is no longer running cannot be running
-            if OWNER not in tags and trials[int(number)].state != "RUNNING":
+            if OWNER not in tags and trials[int(number)].state != TrialState.RUNNING:
                 return f"trial {number} is no longer running in the study (its process died)"
             return None
 
@@ -239,7 +240,7 @@ class Loop:
             request, logged = obj.request(trial, values, self.spec)
         except Exception as exc:  # a configuration that cannot be set up (a student no width fits): this trial's
             self.tracker.log(run_id, params={**values, **budget})
-            self._record(trial, run_id, TrialResult(state="FAIL", reason=reason(exc)), 0.0)
+            self._record(trial, run_id, TrialResult(state=TrialState.FAIL, reason=reason(exc)), 0.0)
             return
         self.tracker.log(run_id, params={**logged, **budget})
         epochs = request.epochs
@@ -250,18 +251,18 @@ class Loop:
             faults.point("trial_start")
             result = self.runner.run(request, reporter)
             reporter.flush()
-            if result.state == "PRUNED" and trial.prune_reason:  # the engine's own words (pruner: dominated)
+            if result.state == TrialState.PRUNED and trial.prune_reason:  # the engine's own words (pruner: dominated)
                 result.reason = trial.prune_reason
         except Exception as exc:  # outside build and fit (which the runner records itself): still this trial's
             reporter.flush()
-            result = TrialResult(state="FAIL", reason=reason(exc))
+            result = TrialResult(state=TrialState.FAIL, reason=reason(exc))
         except KeyboardInterrupt:
             with signals.deferred():  # a second signal now must not leave the trial or its run open
                 reporter.flush()
                 why = signals.reason()
-                self.engine.tell(trial, "FAIL", None, {"fail_reason": why, "automl.session": self._parent_id})
+                self.engine.tell(trial, TrialState.FAIL, None, {"fail_reason": why, "automl.session": self._parent_id})
                 self.tracker.fail(run_id, why, "KILLED")
-                self.progress.trial_ended(trial.number, "FAIL", None, self._best_value(), why,
+                self.progress.trial_ended(trial.number, TrialState.FAIL, None, self._best_value(), why,
                                           time.monotonic() - started)
             raise
         self._record(trial, run_id, result, time.monotonic() - started)
@@ -309,12 +310,12 @@ class Loop:
         if not obj.objectives:
             return result.value, violations, attrs
         values = [observed.get(metric, float("nan")) for metric, _ in obj.objectives]
-        if result.state == "COMPLETE":
+        if result.state == TrialState.COMPLETE:
             missing = [m for (m, _), v in zip(obj.objectives, values, strict=True) if not math.isfinite(v)]
             if missing:
-                result.state, result.reason = "FAIL", f"objective {missing[0]} has no finite value"
+                result.state, result.reason = TrialState.FAIL, f"objective {missing[0]} has no finite value"
                 return None, violations, attrs
-        if result.state != "COMPLETE":
+        if result.state != TrialState.COMPLETE:
             return None, violations, attrs
         return (values if len(values) > 1 else values[0]), violations, attrs
 
@@ -330,7 +331,7 @@ class Loop:
         if result.best_epoch is not None:
             attrs["best_epoch"] = result.best_epoch
         if result.reason:
-            attrs["fail_reason" if result.state == "FAIL" else "reason"] = result.reason
+            attrs["fail_reason" if result.state == TrialState.FAIL else "reason"] = result.reason
         attrs.update(result.measure_tags)  # where tflite_latency_ms came from (automl.tflite.device)
         self.engine.tell(trial, result.state, value, attrs, violations)
         metrics = {"params_count": result.n_params, "fit_seconds": result.fit_seconds,
@@ -344,7 +345,7 @@ class Loop:
         if FEASIBLE in attrs:
             tags[FEASIBLE] = str(attrs[FEASIBLE]).lower()
         if result.reason:
-            tags["automl.fail_reason" if result.state == "FAIL" else "automl.reason"] = result.reason
+            tags["automl.fail_reason" if result.state == TrialState.FAIL else "automl.reason"] = result.reason
         self.tracker.log(run_id, metrics=metrics, tags=tags)
         if result.final_metrics:  # the metrics not computed every epoch, at the best epoch
             self.tracker.log(run_id, metrics=result.final_metrics, step=result.best_epoch or 0)
@@ -359,7 +360,7 @@ class Loop:
                     self.objective.kept(trial.number, float(best.value or 0.0), best.params)
             except TrialProcessDied as exc:
                 self.progress.note(f"the model of trial {trial.number} was not saved: {exc}")
-        elif result.state == "COMPLETE" and best is not None and best.number == trial.number:
+        elif result.state == TrialState.COMPLETE and best is not None and best.number == trial.number:
             try:
                 if self.worker is None:
                     self.runner.keep(self.best_path, fault="save_best")
@@ -376,9 +377,9 @@ class Loop:
         self.progress.trial_ended(trial.number, result.state, result.value, self._best_value(), result.reason,
                                   seconds)
 
-    def _on_front(self, number: int, state: str) -> bool:
+    def _on_front(self, number: int, state: TrialState) -> bool:
         """Whether trial ``number`` of a multi-objective study is on the Pareto front now."""
-        if not self.objective.objectives.multi or state != "COMPLETE":
+        if not self.objective.objectives.multi or state != TrialState.COMPLETE:
             return False
         return any(t.number == number for t in front(self.engine.trials(), self.objective.objectives.directions))
 

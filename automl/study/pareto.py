@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from automl.engines.base import TrialRecord
+from automl.states import TrialState
 
 
 def describe(trials: Sequence[TrialRecord], objectives: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -37,7 +38,7 @@ def plot(trials: Sequence[TrialRecord], members: Sequence[TrialRecord],
     import matplotlib.pyplot as plt
 
     (mx, _), (my, _) = objectives[0], objectives[1]
-    done = [t for t in trials if t.state == "COMPLETE" and t.values]
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     others = [t for t in done if t not in members]
     ax.scatter([t.values[1] for t in others if t.values], [t.values[0] for t in others if t.values],

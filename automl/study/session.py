@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from automl import signals
 from automl.errors import StudyError
 from automl.runtime import visible_gpus
+from automl.states import TrialState
 from automl.store.folder import copy_file
 from automl.study.loop import Loop, default_runners, reason
 from automl.study.workers import WorkerJob, interrupt, shares, worker_main
@@ -79,7 +80,7 @@ class Session(Loop):
         if crashed or failures:
             self._fail_leftovers("; ".join(failures or crashed))
         self._adopt_candidate()
-        if failures and not any(t.state == "COMPLETE" for t in self.engine.trials()):
+        if failures and not any(t.state == TrialState.COMPLETE for t in self.engine.trials()):
             raise StudyError(f"every worker failed: {failures[0]}")
 
     def _relay(self, queue: Any, procs: list[Any], failures: list[str]) -> None:
@@ -103,7 +104,7 @@ class Session(Loop):
     def _fail_leftovers(self, reason: str) -> None:
         """Trials and MLflow runs a dead worker left RUNNING are marked FAIL / FAILED."""
         for number, _ in self.engine.fail_dead(reason):
-            self.progress.trial_ended(number, "FAIL", None, self._best_value(), reason, 0.0)
+            self.progress.trial_ended(number, TrialState.FAIL, None, self._best_value(), reason, 0.0)
         self.tracker.fail_dead(reason)
 
     def _adopt_candidate(self) -> None:

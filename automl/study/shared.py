@@ -35,6 +35,7 @@ from automl.liveness import OWNER
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras, use_gpu
+from automl.states import TrialState
 from automl.store.access import database_lock, not_made_yet, redact
 from automl.study.loop import Loop, Runners
 from automl.study.tune import TuneResult, _Study
@@ -268,7 +269,7 @@ class _Finish(_Study):
         """Runs of FAILed trials still RUNNING (a worker died between failing a trial and closing its run)."""
         for t in self.engine.trials():
             run_id = t.attrs.get("mlflow_run_id")
-            if t.state == "FAIL" and run_id:
+            if t.state == TrialState.FAIL and run_id:
                 self.tracker.fail_running(str(run_id), str(t.attrs.get("fail_reason", "its process died")))
 
     def _fetch(self, number: int, run_id: str, value: float, params: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from automl.engines.base import TrialRecord
 from automl.errors import ConfigError
+from automl.states import TrialState
 
 #: the keys that decide which rows a trial is scored on (a change: a study of its own)
 SPLIT_KEYS = ("data.validation_split", "data.test_split", "data.stratify", "data.split_column",
@@ -75,7 +76,7 @@ split and every trial's start): use --name NEW_NAME for a study of its own, or -
             raise ConfigError(f"{_shown(now[key])} differs from the {_shown(stored[key])} study '{name}' was created "
                               f"with ({why}): use --name NEW_NAME for a study of its own, or --new to start "
                               f"'{name}' afresh", file=file, path=key)
-    done = [t for t in earlier if t.state in ("COMPLETE", "PRUNED", "FAIL")]
+    done = [t for t in earlier if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
     changed = []
     for key in BUDGET_KEYS:
         if key not in now:

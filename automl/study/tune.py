@@ -20,6 +20,7 @@ from automl.errors import StudyError
 from automl.plan import Plan, make_plan
 from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
+from automl.states import TrialState
 from automl.store.access import scrub
 from automl.store.folder import ModelLoadError, read_json, write_json
 from automl.study.loop import Runners, default_runners, reason
@@ -67,7 +68,7 @@ class TuneResult:
         uses = [m for m, _ in self.objectives] + [c.metric for c in (plan.constraints if plan is not None else ())]
         if "tflite_latency_ms" not in uses:
             return None
-        return latency_trust([t.attrs for t in self.trials if t.state in ("COMPLETE", "PRUNED")])
+        return latency_trust([t.attrs for t in self.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)])
 
 
 def _seed_everything(seed: int | None) -> None:
@@ -187,7 +188,7 @@ class _Study(Session):
         one warning line. A new study (or one of an earlier release) records the terms it runs with."""
         plan = self.plan
         now = study_terms(self.cfg)
-        earlier = [t for t in self.engine.trials() if t.state != "WAITING"]  # enqueued ones have not run
+        earlier = [t for t in self.engine.trials() if t.state != TrialState.WAITING]  # enqueued ones have not run
         stored = read_json(self.folder.terms)
         if earlier and stored is not None:
             warning = check_resume(stored, now, earlier, name=plan.name, file=str(plan.pipeline.file))
@@ -253,7 +254,7 @@ class _Study(Session):
                                 int(best.attrs.get("epochs_trained") or self.plan.epochs))
         runner = self._final_runner()
         result = runner.run(request, NullReporter())
-        if result.state != "COMPLETE":
+        if result.state != TrialState.COMPLETE:
             runner.discard()
             raise StudyError(f"cannot rebuild the best model from trial {best.number}: {result.reason}")
         runner.keep(self.best_path, fault="save_best", watch_signals=False)
@@ -325,14 +326,14 @@ class _Study(Session):
         trials = self.engine.trials()
         pareto = self._settle_front(parent, trials) if plan.multi_objective else []
         self.tracker.log(parent, metrics={
-            "trials_total": len(trials), "trials_complete": sum(t.state == "COMPLETE" for t in trials),
-            "trials_pruned": sum(t.state == "PRUNED" for t in trials),
-            "trials_failed": sum(t.state == "FAIL" for t in trials)})
+            "trials_total": len(trials), "trials_complete": sum(t.state == TrialState.COMPLETE for t in trials),
+            "trials_pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "trials_failed": sum(t.state == TrialState.FAIL for t in trials)})
         boundary()
         if interrupted:
             self.tracker.fail(parent, signals.reason(), "KILLED")
         else:
-            self.tracker.end(parent, "COMPLETE")
+            self.tracker.end(parent, TrialState.COMPLETE)
         return TuneResult(
             study_name=plan.name, metric=plan.metric, direction=plan.direction,
             best_value=best.value if best else None, best_params=dict(best.params) if best else {},
@@ -357,7 +358,7 @@ class _Study(Session):
             self.tracker.log_image(parent, image, "pareto.png")
         for t in trials:
             run_id = t.attrs.get("mlflow_run_id")
-            if run_id and t.state in ("COMPLETE", "PRUNED"):
+            if run_id and t.state in (TrialState.COMPLETE, TrialState.PRUNED):
                 self.tracker.log(str(run_id), tags={"automl.pareto": str(t.number in numbers).lower()})
         if self.folder.trials_dir.is_dir():
             for model in self.folder.trials_dir.glob("*.keras"):

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from automl import faults, signals
+from automl.states import TrialState
 from automl.store.folder import ModelLoadError, atomic_path
 from automl.trial.process import TrialProcessDied
 from automl.trial.runner import Reporter, TrialRequest, TrialResult, tell_measured
@@ -124,13 +125,13 @@ class FakeRunner:
         self.model = None
         if play.outcome == "raise":
             raise RuntimeError(play.reason or "the fake runner was told to raise")
-        result = TrialResult(state="FAIL", n_params=play.n_params, measured=dict(play.measured),
+        result = TrialResult(state=TrialState.FAIL, n_params=play.n_params, measured=dict(play.measured),
                              final_metrics=dict(play.final_metrics))
         observed = result.observed()
         broken = [c.broken(observed[c.metric]) for c in request.constraints
                   if c.metric in observed and not c.holds(observed[c.metric])]
         if broken:  # as a real trial: known before training, not worth an epoch
-            result.state, result.reason = "PRUNED", f"infeasible: {'; '.join(broken)}"
+            result.state, result.reason = TrialState.PRUNED, f"infeasible: {'; '.join(broken)}"
             return result
         tell_measured(reporter, {"params_count": float(play.n_params), **play.measured})
         pruned = self._epochs(play, request, reporter, result)
@@ -139,7 +140,7 @@ class FakeRunner:
         if play.outcome == "die":
             raise Died(f"the study's process died after epoch {last} of trial {request.number}")
         if play.outcome == "crash":  # as ProcessRunner.run reports its trial process's death
-            return TrialResult(state="FAIL", reason=str(TrialProcessDied(
+            return TrialResult(state=TrialState.FAIL, reason=str(TrialProcessDied(
                 play.reason or "trial process killed by signal 9 (SIGKILL)")), fit_seconds=result.fit_seconds)
         if play.outcome == "fail":
             result.reason = play.reason or f"loss became nan at epoch {last}"
@@ -151,8 +152,8 @@ class FakeRunner:
             result.reason = f"metric '{request.metric}' was never finite"
             return result
         self.model = f"trial {request.number}"
-        result.state = "PRUNED" if pruned or play.outcome == "prune" else "COMPLETE"
-        if result.state == "PRUNED":
+        result.state = TrialState.PRUNED if pruned or play.outcome == "prune" else TrialState.COMPLETE
+        if result.state == TrialState.PRUNED:
             result.reason = play.reason or f"pruned after epoch {last}"
         return result
 

@@ -16,9 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from automl.states import TrialState
+
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 PARENT_TAG = "mlflow.parentRunId"
-_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
+#: a run's MLflow status by how it ended: a trial's state, or KILLED (a session stopped)
+_STATUS: dict[str, str] = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "FINISHED", TrialState.FAIL: "FAILED",
+                           "KILLED": "KILLED"}
 
 
 def absolute_sqlite(url: str) -> str:
@@ -295,7 +299,7 @@ class Tracker:
         """End a run FAILED (or ``status``) with ``automl.fail_reason``; a trial's run also gets ``automl.state``."""
         tags = {"automl.fail_reason": reason}
         if self.client.get_run(run_id).data.tags.get("automl.role", "").endswith("trial"):
-            tags["automl.state"] = "FAIL"
+            tags["automl.state"] = TrialState.FAIL
         self.log(run_id, tags=tags)
         self.client.set_terminated(run_id, status)
 
@@ -324,7 +328,7 @@ class Tracker:
                 failed.append((run.info.run_id, why))
         return failed
 
-    def end(self, run_id: str, state: str = "COMPLETE") -> None:
+    def end(self, run_id: str, state: str = TrialState.COMPLETE) -> None:
         self.client.set_terminated(run_id, _STATUS.get(state, state))
 
 

@@ -36,6 +36,8 @@ from automl.data.batches import STREAM_BYTES
 from automl.data.dataset import Dataset
 from automl.data.images import ImageFiles
 from automl.data.rows import Rows, concat, update_digest
+from automl.states import TrialState
+from automl.trial import messages as m
 from automl.trial.runner import (
     Reporter,
     TrialRequest,
@@ -255,7 +257,7 @@ class ProcessRunner:
             return
         spare = _spare.pop() if _spare else None
         self.proc, self.conn = spare if spare is not None and spare[0].is_alive() else _spawn()
-        self.conn.send(("setup", self.setup))
+        self.conn.send(m.Setup(self.setup))
         self.trials = 0
         self.pids.append(self.proc.pid)
 
@@ -274,7 +276,7 @@ class ProcessRunner:
         if self.proc is None:
             return
         try:
-            self.conn.send(("exit",))
+            self.conn.send(m.Exit())
             self.proc.join(10)
         except (OSError, EOFError, BrokenPipeError):
             pass
@@ -290,28 +292,25 @@ class ProcessRunner:
             prestart()
         started = time.monotonic()
         try:
-            self.conn.send(("trial", request))
+            self.conn.send(m.RunTrial(request))
             while True:
-                message = self._receive(started)
-                kind = message[0]
-                if kind == "epoch":
-                    _, epoch, value, metrics = message
-                    reporter.report(epoch, value, metrics)
-                    faults.point("epoch_end")  # the study's process, at the same moment as inline
-                    self.conn.send(("prune", reporter.should_prune()))
-                elif kind == "measured":  # known before training; no answer awaited
-                    tell_measured(reporter, message[1])
-                elif kind == "result":
-                    result: TrialResult = message[1]
-                    return result
+                match self._receive(started):
+                    case m.Epoch(epoch, value, metrics):
+                        reporter.report(epoch, value, metrics)
+                        faults.point("epoch_end")  # the study's process, at the same moment as inline
+                        self.conn.send(m.Prune(reporter.should_prune()))
+                    case m.Measured(values):  # known before training; no answer awaited
+                        tell_measured(reporter, values)
+                    case m.Result(result):
+                        return result  # type: ignore[no-any-return]
         except TrialProcessDied as exc:
             self._stop()
-            return TrialResult(state="FAIL", reason=str(exc), fit_seconds=time.monotonic() - started)
+            return TrialResult(state=TrialState.FAIL, reason=str(exc), fit_seconds=time.monotonic() - started)
         except BaseException:  # interrupted (the parent's Ctrl-C), or the parent's own failure: no orphan trains on
             self._stop()
             raise
 
-    def _receive(self, started: float, *, watch_signals: bool = True, timed: bool = True) -> tuple[Any, ...]:
+    def _receive(self, started: float, *, watch_signals: bool = True, timed: bool = True) -> Any:
         """The next message of the trial process; meanwhile watch its life, time and memory, and (during the
         trials) the signals: a stop asked is acted on here. The final stage's model work runs to its end (a
         stop recorded before it is why it runs; a second signal still stops at once)."""
@@ -320,7 +319,7 @@ class ProcessRunner:
                 signals.check()
             try:
                 if self.conn.poll(POLL_SECONDS):
-                    return tuple(self.conn.recv())
+                    return self.conn.recv()
             except (EOFError, OSError):
                 pass  # the pipe closed: the process is gone (its exit code says why)
             if not self.proc.is_alive() or self.conn.closed:
@@ -335,15 +334,15 @@ class ProcessRunner:
 
     def keep(self, path: Path, fault: str | None = None, *, watch_signals: bool = True) -> None:
         """Have the trial process save the model of the trial it just ran (atomically) at ``path``."""
-        self.conn.send(("keep", str(path), fault))
+        self.conn.send(m.Keep(str(path), fault))
         if fault:
             faults.point(fault)  # the study's process, while its trial process saves
         reply = self._receive(time.monotonic(), watch_signals=watch_signals)
-        if reply[0] != "saved":
-            raise TrialProcessDied(f"the trial process could not save the model: {reply[1]}")
+        if not isinstance(reply, m.Saved):
+            raise TrialProcessDied(f"the trial process could not save the model: {reply.message}")
 
     # -- the final stage's model work (so that the study's own process never imports Keras) -----------------
-    def _ask(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _ask(self, message: Any) -> Any:
         """Send ``message`` to a trial process (started if none is alive) and return its answer; a process that
         dies meanwhile raises :class:`StudyError` with the reason."""
         from automl.errors import StudyError
@@ -361,33 +360,33 @@ class ProcessRunner:
         except BaseException:
             self._stop()
             raise
-        if reply[0] == "unloadable":
+        if isinstance(reply, m.Unloadable):
             from automl.store.folder import ModelLoadError
 
-            raise ModelLoadError(reply[1])
-        if reply[0] == "error":
-            raise StudyError(reply[1])
+            raise ModelLoadError(reply.message)
+        if isinstance(reply, m.Failed):
+            raise StudyError(reply.message)
         return reply
 
     def score(self, path: Path) -> dict[str, float]:
         """The test split's scores of the model at ``path``, computed in the trial process (StudyError when
         the file cannot be loaded)."""
-        scores: dict[str, float] = self._ask(("score", str(path)))[1]
+        scores: dict[str, float] = self._ask(m.Score(str(path))).scores
         return scores
 
     def refit(self, request: TrialRequest) -> None:
         """Train ``request`` on train + validation in the trial process; :meth:`keep` saves it."""
-        self._ask(("refit", request))
+        self._ask(m.Refit(request))
 
     def log_flavor(self, path: Path, uri: str, experiment_id: str, run_id: str, name: str,
                    metadata: dict[str, Any]) -> str:
         """Log the model at ``path`` with MLflow's Keras flavor from the trial process; its URI."""
-        logged: str = self._ask(("flavor", str(path), uri, experiment_id, run_id, name, metadata))[1]
+        logged: str = self._ask(m.LogFlavor(str(path), uri, experiment_id, run_id, name, metadata)).uri
         return logged
 
     def discard(self) -> None:
         if self.proc is not None:
-            self.conn.send(("discard",))
+            self.conn.send(m.Discard())
 
 
 def _death(code: int | None) -> str:
@@ -437,15 +436,15 @@ class _PipeReporter:
         self.pruned = False
 
     def report(self, epoch: int, value: float, metrics: dict[str, float]) -> None:
-        self.conn.send(("epoch", epoch, value, metrics))
-        kind, decision = self.conn.recv()
-        self.pruned = bool(decision)
+        self.conn.send(m.Epoch(epoch, value, metrics))
+        answer: m.Prune = self.conn.recv()
+        self.pruned = bool(answer.decision)
 
     def should_prune(self) -> bool:
         return self.pruned
 
     def measured(self, values: dict[str, float]) -> None:
-        self.conn.send(("measured", values))
+        self.conn.send(m.Measured(values))
 
 
 def child_main(conn: Any, parent: int) -> None:
@@ -459,7 +458,7 @@ def child_main(conn: Any, parent: int) -> None:
 
     import_keras()
     try:
-        kind, setup = conn.recv()
+        setup = conn.recv().setup
     except (EOFError, OSError):  # a spare never used
         os._exit(0)
     set_threads(setup.threads)
@@ -472,38 +471,45 @@ def child_main(conn: Any, parent: int) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             os._exit(0)
-        kind = message[0]
-        if kind == "trial":
-            faults.point("trial_start")
-            result = runner.run(message[1], _PipeReporter(conn))
-            conn.send(("result", result))
-        elif kind == "keep":
-            try:
-                runner.keep(Path(message[1]), message[2])
-                conn.send(("saved",))
-            except Exception as exc:  # reported to the parent, which fails what needs failing
-                conn.send(("error", f"{type(exc).__name__}: {exc}"))
-            runner.discard()
-        elif kind == "discard":
-            runner.discard()
-        elif kind in ("score", "refit", "flavor"):
-            try:
-                if kind == "score":
-                    conn.send(("scores", runner.score(Path(message[1]))))
-                elif kind == "flavor":
-                    conn.send(("logged", runner.log_flavor(Path(message[1]), *message[2:])))
-                else:
-                    runner.refit(message[1])
-                    conn.send(("refitted",))
-            except Exception as exc:  # StudyError names the file; anything else says what it was
-                from automl.errors import StudyError
-                from automl.store.folder import ModelLoadError
+        match message:
+            case m.RunTrial(request):
+                faults.point("trial_start")
+                conn.send(m.Result(runner.run(request, _PipeReporter(conn))))
+            case m.Keep(path, fault):
+                try:
+                    runner.keep(Path(path), fault)
+                    conn.send(m.Saved())
+                except Exception as exc:  # reported to the parent, which fails what needs failing
+                    conn.send(m.Failed(f"{type(exc).__name__}: {exc}"))
+                runner.discard()
+            case m.Discard():
+                runner.discard()
+            case m.Score() | m.Refit() | m.LogFlavor():
+                conn.send(_final_stage(runner, message))
+            case m.Exit():
+                conn.close()
+                os._exit(0)
 
-                conn.send(("unloadable", str(exc)) if isinstance(exc, ModelLoadError) else
-                          ("error", str(exc) if isinstance(exc, StudyError) else f"{type(exc).__name__}: {exc}"))
-        elif kind == "exit":
-            conn.close()
-            os._exit(0)
+
+def _final_stage(runner: InlineRunner, order: Any) -> Any:
+    """Carry out an order of the final stage; its reply, or what went wrong (StudyError names the file; anything
+    else says what it was)."""
+    from automl.errors import StudyError
+    from automl.store.folder import ModelLoadError
+
+    try:
+        match order:
+            case m.Score(path):
+                return m.Scores(runner.score(Path(path)))
+            case m.LogFlavor(path, uri, experiment_id, run_id, name, metadata):
+                return m.Logged(runner.log_flavor(Path(path), uri, experiment_id, run_id, name, metadata))
+            case _:
+                runner.refit(order.request)
+                return m.Refitted()
+    except Exception as exc:
+        if isinstance(exc, ModelLoadError):
+            return m.Unloadable(str(exc))
+        return m.Failed(str(exc) if isinstance(exc, StudyError) else f"{type(exc).__name__}: {exc}")
 
 
 def data_meta(data: Dataset) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from automl.config.constraints import Constraint
 from automl.data.batches import eval_inputs, fit_inputs
 from automl.errors import MeasureError
 from automl.runtime import release_memory
+from automl.states import TrialState
 
 
 class Reporter(Protocol):
@@ -86,7 +87,7 @@ class TrialRequest:
 
 @dataclass
 class TrialResult:
-    state: str  # COMPLETE | PRUNED | FAIL
+    state: TrialState  # COMPLETE | PRUNED | FAIL
     value: float | None = None
     best_epoch: int | None = None
     history: list[dict[str, float]] = field(default_factory=list)
@@ -193,7 +194,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
     import keras
 
     reporter = reporter or NullReporter()
-    result = TrialResult(state="FAIL")
+    result = TrialResult(state=TrialState.FAIL)
     if req.seed is not None:
         keras.utils.set_random_seed(req.seed + req.number)
     try:
@@ -212,7 +213,7 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         broken = [c.broken(result.observed()[c.metric]) for c in req.constraints
                   if c.metric in result.observed() and not c.holds(result.observed()[c.metric])]
         if broken:  # known before training: not worth an epoch
-            result.state, result.reason = "PRUNED", f"infeasible: {'; '.join(broken)}"
+            result.state, result.reason = TrialState.PRUNED, f"infeasible: {'; '.join(broken)}"
             return result
         tell_measured(reporter, {"params_count": float(result.n_params), **result.measured})
         fitted = model if req.teacher is None else _distiller(model, req)
@@ -258,11 +259,11 @@ def run_trial(req: TrialRequest, data: Any, reporter: Reporter | None = None) ->
         model = float32_copy(model, req.block, req.hp, req.spec, batch_size=req.batch_size, epochs=req.epochs)
         result.final_metrics = _uncompiled_scores(model, req.spec, data)
     result.model = model
-    result.state = "PRUNED" if callback.pruned else "COMPLETE"
+    result.state = TrialState.PRUNED if callback.pruned else TrialState.COMPLETE
     if callback.pruned:
         result.reason = f"pruned after epoch {len(result.history) - 1}"
     if result.value is None:
-        result.state, result.reason = "FAIL", f"metric '{req.metric}' was never finite"
+        result.state, result.reason = TrialState.FAIL, f"metric '{req.metric}' was never finite"
     return result
 
 
@@ -324,7 +325,7 @@ def run_cv_trial(req: TrialRequest, folds: Sequence[Any], reporter: Reporter | N
         # the model's size and latency do not depend on the fold: measured once
         result = run_trial(replace(req, spec=spec, measure=req.measure if i == 0 else None), fold,
                            reporter if i == 0 else None)
-        if result.state != "COMPLETE" or result.value is None:
+        if result.state != TrialState.COMPLETE or result.value is None:
             first = results[0] if results else result
             first.state, first.reason = result.state, f"fold {i}: {result.reason}"
             first.fold_values = [float(r.value) for r in results if r.value is not None]

@@ -19,9 +19,9 @@ PACKAGE = REPO / "automl"
 #: re-exports the API) names that module only.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # no automl imports but each other: exceptions, message formatting, fault points, process liveness, signal
-    # handling, statistics, the progress observer
+    # handling, statistics, the progress observer, trial states
     ("foundation", ("automl.errors", "automl._text", "automl._types", "automl.faults", "automl.liveness",
-                    "automl.signals", "automl.stats", "automl.progress")),
+                    "automl.signals", "automl.stats", "automl.progress", "automl.states")),
     ("parameters", ("automl.space.params",)),  # the tunable parameters and conditions every builder declares
     # rows of .npy files read lazily, and the batches that feed them to Keras: what every model-facing layer reads
     ("arrays", ("automl.data.rows", "automl.data.batches")),
