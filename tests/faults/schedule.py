@@ -168,9 +168,10 @@ def _no_run_left_running(folder: Path, outcome: Outcome, spec: str) -> None:
 def run_verb_faults(folder: Path, outcome: Outcome, faults: list[tuple[str, str, str]] | None = None) -> None:
     """Faults in ``automl distill`` and ``automl predict -o`` of a distilled study beside the others.
 
-    After each: the published students (or predictions file) are byte-for-byte the earlier ones, unless a kill
-    came after the new students were completely staged and listed (then the stage holds them, and the next
-    run rolls them forward); the next clean run of the verb succeeds; no run or trial is left RUNNING."""
+    After each: the published students (or predictions file) are byte-for-byte the earlier ones, unless the fault
+    came after the new students were completely staged and listed (a kill leaves the listed stage for the next
+    run to roll forward; a SIGINT or SIGTERM there lets the run finish moving them, exit 0); the next clean run
+    of the verb succeeds; no run or trial is left RUNNING."""
     import numpy as np
 
     pipeline = write_pipeline(folder, name="student", study={"trials": 1}, train={"epochs": 2},
@@ -195,8 +196,13 @@ def run_verb_faults(folder: Path, outcome: Outcome, faults: list[tuple[str, str,
         if "Traceback" in result.stderr:
             outcome.resume_failures.append(f"{spec}: traceback: {result.stderr.strip().splitlines()[-1]}")
         after = _hashes(folder, watched)
-        staged = (study / "distilling" / "publish.json").exists()
-        if after != before and not (verb == "distill" and point == "publish_students" and staged):
+        # at publish_students the new students are complete and listed: a kill leaves them listed for the next run
+        # to roll forward; a SIGINT / SIGTERM there comes after the last safe point, so the run finishes moving
+        # them and exits 0 (it did complete). Either way never a mix: the next run's check loads them.
+        published = point == "publish_students" and (
+            (study / "distilling" / "publish.json").exists()
+            or (result.returncode == 0 and not (study / "distilling").exists()))
+        if after != before and not published:
             outcome.files_lost += sum(after.get(k) != v for k, v in before.items())
             changed = sorted(k for k, v in before.items() if after.get(k) != v)
             outcome.log.append(f"{spec}: the earlier files changed: {changed}")
