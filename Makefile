@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.automl-installed
-# two test processes (pytest-xdist): most tests wait on a subprocess's TensorFlow import or a store; PYTEST_ARGS=
-# --durations=40 runs them one at a time
+# two test processes (pytest-xdist): most tests wait on a subprocess's TensorFlow import or a store;
+# `make test PYTEST_ARGS=--durations=40` runs them one at a time
 PYTEST_ARGS ?= --durations=40 -n 2
 
 .PHONY: install quickstart test test-slow lint clean
