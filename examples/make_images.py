@@ -20,11 +20,14 @@ from PIL import Image, ImageDraw
 CLASSES = ("circle", "square", "triangle")
 
 
-def draw(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
-    """One shape of a random colour, place and size on a noisy background."""
-    image = Image.fromarray(rng.integers(0, 70, size=(size, size, 3), dtype=np.uint8), "RGB")
+def draw(kind: str, size: int, rng: np.random.Generator, *, background: int = 70,
+         radius: tuple[int, int] | None = None) -> Image.Image:
+    """One shape of a random colour, place and size (a radius in ``radius``, default size/5 to size/3) on a noisy
+    background (pixel values below ``background``)."""
+    image = Image.fromarray(rng.integers(0, background, size=(size, size, 3), dtype=np.uint8), "RGB")
     pen = ImageDraw.Draw(image)
-    r = int(rng.integers(size // 5, size // 3))
+    low, high = radius or (size // 5, size // 3)
+    r = int(rng.integers(low, high))
     cx, cy = (int(v) for v in rng.integers(r, size - r, size=2))
     colour = tuple(int(c) for c in rng.integers(120, 256, size=3))
     if kind == "circle":

@@ -9,27 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import make_images  # beside this script
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 SIZE = 16
 PER_CLASS = 12
 
 
 def draw(kind: str, rng: np.random.Generator) -> Image.Image:
-    background = rng.integers(0, 60, size=(SIZE, SIZE, 3), dtype=np.uint8)
-    image = Image.fromarray(background, "RGB")
-    pen = ImageDraw.Draw(image)
-    r = int(rng.integers(4, 7))
-    cx, cy = (int(v) for v in rng.integers(r, SIZE - r, size=2))
-    colour = tuple(int(c) for c in rng.integers(120, 256, size=3))
-    if kind == "circle":
-        pen.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
-    elif kind == "square":
-        pen.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
-    else:
-        pen.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
-    return image
+    return make_images.draw(kind, SIZE, rng, background=60, radius=(4, 7))
 
 
 def main(root: Path = Path(__file__).parent / "shapes") -> None:
