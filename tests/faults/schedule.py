@@ -89,15 +89,9 @@ def bystanders(folder: Path) -> list[Path]:
 
 
 def check(folder: Path, name: str, outcome: Outcome) -> None:
+    _no_run_left_running(folder, outcome, "after resume")
     client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
-    running = client.search_runs([e.experiment_id for e in client.search_experiments()],
-                                 "attributes.status = 'RUNNING'")
-    storage = f"sqlite:///{folder}/mlruns/optuna.db"
-    trials = optuna.load_study(study_name=name, storage=storage).trials
-    stuck = [t.number for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-    outcome.left_running += len(running) + len(stuck)
-    if running or stuck:
-        outcome.log.append(f"RUNNING after resume: runs {[r.info.run_id for r in running]}, trials {stuck}")
+    trials = optuna.load_study(study_name=name, storage=f"sqlite:///{folder}/mlruns/optuna.db").trials
     experiment = client.get_experiment_by_name(name).experiment_id
     for session in client.search_runs([experiment], "tags.`automl.role` = 'study'"):
         ran = [t for t in trials if t.user_attrs.get("automl.session") == session.info.run_id]
@@ -156,12 +150,13 @@ def _no_run_left_running(folder: Path, outcome: Outcome, spec: str) -> None:
     client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
     running = client.search_runs([e.experiment_id for e in client.search_experiments()],
                                  "attributes.status = 'RUNNING'")
-    trials = [t for s in optuna.get_all_study_names(f"sqlite:///{folder}/mlruns/optuna.db")
-              for t in optuna.load_study(study_name=s, storage=f"sqlite:///{folder}/mlruns/optuna.db").trials
+    storage = f"sqlite:///{folder}/mlruns/optuna.db"
+    trials = [t for s in optuna.get_all_study_names(storage)
+              for t in optuna.load_study(study_name=s, storage=storage).trials
               if t.state == optuna.trial.TrialState.RUNNING]
     outcome.left_running += len(running) + len(trials)
     if running or trials:
-        outcome.log.append(f"{spec}: RUNNING after the next run: runs {[r.info.run_id for r in running]}, "
+        outcome.log.append(f"RUNNING {spec}: runs {[r.info.run_id for r in running]}, "
                            f"trials {[t.number for t in trials]}")
 
 
