@@ -29,11 +29,21 @@ Python process (:func:`_common.run_child`) calling ``automl.run``; a sampler thr
     median settles): every file once, then every file again, one at a time. Reported: the medians in ms, their
     CV, and the Spearman rank correlation of the two rounds (target >= 0.9).
 ``memory``
-    With ``--memory-sizes``: one trial (a small CNN, 1 epoch) on folders of those sizes, the trial process's peak.
+    With ``--memory-sizes``: one trial (the cache part's fixed model, 1 epoch) on folders of those sizes, the
+    trial process's peak.
+``budget``
+    With ``--budget-sizes`` (default 10,000 and 40,000 images): the whole of ``automl run`` -- tune (``--budget-
+    trials`` trials of a small CNN, 1 epoch), distill (1 student trial, 1 epoch, size 0.25) and export (float32 and
+    int8, each re-validated in the interpreter on the test split) -- with ``train.max_memory_mib`` set to
+    ``--max-memory-mib`` (default 2048: a 40,000-image folder's float32 pixels, 4,219 MiB, are more than twice it),
+    the default ``data.cache: auto``. Per size: the peak RSS of the trial processes, of the study's own process
+    (which streams the export's calibration and re-validation) and of the whole tree, every trial's state and
+    reason (none may fail for memory), the distill verdict and each file's drop.
 
     .venv/bin/python benchmarks/vision.py --quick                      # smoke test: 300 images, 2 trials, 1 epoch
     .venv/bin/python benchmarks/vision.py                              # 10,000 images, 8 trials, 2 epochs
     .venv/bin/python benchmarks/vision.py --parts memory --memory-sizes 10000 40000
+    .venv/bin/python benchmarks/vision.py --parts budget --budget-sizes 10000 40000 --max-memory-mib 2048
     .venv/bin/python benchmarks/vision.py --from-json OUT.json --write docs/benchmarks.md   # the section again
 """
 
@@ -57,6 +67,11 @@ from automl.trial.process import rss_mib as _rss
 
 TITLE = "Vision benchmark"
 PARTS = ("weights", "cache", "mobilenet", "pretrained", "latency")
+EXTRA_PARTS = ("memory", "budget")  # not in the default run
+#: the budget part's model: a small CNN (the memory figures are the data path's, not a big model's activations)
+BUDGET_SPACE: dict[str, Any] = {"block": "cnn", "params": {
+    "conv_blocks": 2, "filters": {"type": "categorical", "choices": [8, 16]}, "kernel_size": 3,
+    "dense_units": {"type": "categorical", "choices": [16, 32]}, "dropout": 0.1, "lr": 0.003, "optimizer": "adam"}}
 WEIGHTS_FILE = "mobilenet_v3_small_generated.weights.h5"
 MOBILENET_SPACE: dict[str, Any] = {"block": "mobilenet", "params": {
     "stages": {"type": "int", "low": 1, "high": 3},
@@ -152,7 +167,7 @@ class _Watch:
         self.progress = Observer()
         self.trials: dict[int, dict[str, Any]] = {}
         self.current: int | None = None
-        self.peak = {"tree": 0.0, "trial": 0.0}
+        self.peak = {"tree": 0.0, "trial": 0.0, "study": 0.0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -161,6 +176,7 @@ class _Watch:
         while not self._stop.is_set():
             pids = process_tree(me)
             self.peak["tree"] = max(self.peak["tree"], sum(_rss(p) for p in pids))
+            self.peak["study"] = max(self.peak["study"], _rss(me))
             trial = max((_rss(p) for p in pids[1:]), default=0.0)
             self.peak["trial"] = max(self.peak["trial"], trial)
             current = self.current
@@ -314,8 +330,46 @@ def _spearman(a: list[float], b: list[float]) -> float:
     return float(spearmanr(a, b).statistic) if len(a) > 2 else float("nan")
 
 
+def _budget(job: dict[str, Any]) -> dict[str, Any]:
+    """``automl run`` with tune, distill and export on a folder whose float32 pixels exceed ``max_memory_mib``."""
+    quiet_tensorflow()
+    import automl
+    from automl.testing import write_pipeline
+
+    os.chdir(job["cwd"])
+    path = write_pipeline(
+        Path(job["cwd"]), name=job["name"], space=BUDGET_SPACE,
+        data={"source": "image_folder", "path": job["folder"], "image_size": [SIZE, SIZE], "validation_split": 0.2,
+              "test_split": 0.2},
+        study={"sampler": "random", "pruner": "none", "trials": job["trials"]},
+        train={"epochs": 1, "batch_size": job["batch_size"], "isolation": "process",
+               "max_memory_mib": job["max_memory_mib"]},
+        distill={"trials": 1, "size": 0.25, "epochs": 1}, export={"formats": ["float32", "int8"]})
+    load = os.getloadavg()[0]
+    with _Watch() as watch:
+        start = time.monotonic()
+        result = automl.run(path, new=True, progress=watch.progress)
+        seconds = time.monotonic() - start
+    d, e = result.distill, result.export
+    return {
+        "name": job["name"], "images": job["images"], "max_memory_mib": job["max_memory_mib"], "seconds": seconds,
+        "load_start": load, "load_end": os.getloadavg()[0], "tree_peak_mib": watch.peak["tree"],
+        "trial_peak_mib": watch.peak["trial"], "study_peak_mib": watch.peak["study"],
+        "best_value": result.best_value, "test_metrics": result.test_metrics,
+        "trials": [{"number": t.number, "state": str(t.state), "reason": t.attrs.get("fail_reason"),
+                    "value": t.value} for t in result.trials],
+        "watch": [watch.trials[k] for k in sorted(watch.trials)],
+        "distill": None if d is None else {"verdict": d.verdict, "distilled_test": d.distilled_test,
+                                           "scratch_test": d.scratch_test, "teacher_test": d.teacher_test,
+                                           "student_params": d.student_params, "teacher_params": d.teacher_params},
+        "export": None if e is None else {"model": e.model, "files": [
+            {"format": f.format, "size_bytes": f.validation.size_bytes, "keras": f.validation.keras_value,
+             "tflite": f.validation.tflite_value, "drop": f.validation.drop, "flagged": f.validation.flagged,
+             "samples": f.validation.samples} for f in e.files]}}
+
+
 def _child(job: dict[str, Any]) -> dict[str, Any]:
-    return {"pretrain": _pretrain, "study": _study, "latency": _latency}[job["kind"]](job)
+    return {"pretrain": _pretrain, "study": _study, "latency": _latency, "budget": _budget}[job["kind"]](job)
 
 
 # -- the parts ----------------------------------------------------------------------------------------------------
@@ -357,6 +411,14 @@ def run_parts(args: argparse.Namespace, out: dict[str, Any], save: Any) -> None:
                                               "cache": "disk", "space": CACHE_SPACE, "trials": 1, "epochs": 1,
                                               "sampler": "random"})
                 out["memory"].append({"images": n, **result})
+                save()
+        elif part == "budget":
+            out["budget"] = []
+            for n in args.budget_sizes:
+                sized = make_folder(root, n)
+                out["budget"].append(run_child(__file__, {
+                    **common, "kind": "budget", "folder": str(sized), "name": f"vision_budget_{n}", "images": n,
+                    "trials": args.budget_trials, "max_memory_mib": args.max_memory_mib}))
                 save()
         out.setdefault("part_seconds", {})[part] = time.monotonic() - begun
         save()
@@ -466,6 +528,31 @@ def report(out: dict[str, Any]) -> str:
                   "One trial of the cache part's model, 1 epoch, `data.cache: disk`.", "",
                   table(["images", "float32 pixels MiB", "trial process peak MiB", "tree peak MiB", "seconds", "load"],
                         rows), ""]
+    budget = out.get("budget")
+    if budget:
+        rows = []
+        for b in budget:
+            pixels = b["images"] * SIZE * SIZE * 3 * 4 / 2**20
+            states = ", ".join(f"{t['state'].split('.')[-1]}" + (f" ({t['reason']})" if t["reason"] else "")
+                               for t in b["trials"])
+            d = b.get("distill") or {}
+            exported = (b.get("export") or {}).get("files", [])
+            files = "; ".join(f"{f['format']} {f['tflite']:.3f} (drop {f['drop'] * 100:+.1f} pt"
+                              f"{', flagged' if f['flagged'] else ''})" for f in exported)
+            rows.append([f"{b['images']:,}", f"{pixels:,.0f}", f"{b['max_memory_mib']:,}",
+                         f"{pixels / b['max_memory_mib']:.1f}x", states, f"{b['trial_peak_mib']:.0f}",
+                         f"{b['study_peak_mib']:.0f}", f"{b['tree_peak_mib']:.0f}",
+                         _f((d.get("distilled_test") or {}).get("accuracy")), files, f"{b['seconds'] / 60:.1f}",
+                         f"{b['load_start']:.1f}-{b['load_end']:.1f}"])
+        lines += ["### Tune, distill and export beyond `train.max_memory_mib`", "",
+                  f"`automl run` with all three stages: tune {len(budget[0]['trials'])} trials of a small CNN "
+                  f"({json.dumps(BUDGET_SPACE['params'])}), 1 epoch each; distill 1 student trial of 1 epoch at "
+                  "size 0.25 (and the same student from scratch); export float32 and int8, each re-validated in the "
+                  "interpreter on the test split. `data.cache: auto` (the default), `train.isolation: process`, "
+                  "`train.max_memory_mib` as below: a trial process that grows past it fails.", "",
+                  table(["images", "float32 pixels MiB", "max_memory_mib", "pixels / limit", "trials",
+                         "trial process peak MiB", "study process peak MiB", "tree peak MiB", "student test acc",
+                         "exported (test acc, drop vs Keras)", "min", "load"], rows), ""]
     lines.append(environment())
     return "\n".join(lines)
 
@@ -478,12 +565,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--pretrain-images", type=int, default=2000)
     parser.add_argument("--pretrain-epochs", type=int, default=2)
-    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=[*PARTS, "memory"])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=[*PARTS, *EXTRA_PARTS])
     parser.add_argument("--study-timeout", type=float, default=None,
                         help="study.timeout of each study: no new trial after this many seconds")
     parser.add_argument("--latency-sampled", type=int, default=0, metavar="K",
                         help="the latency part also times K untrained configurations drawn from each space")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[10_000, 40_000])
+    parser.add_argument("--budget-sizes", type=int, nargs="+", default=[10_000, 40_000])
+    parser.add_argument("--budget-trials", type=int, default=2)
+    parser.add_argument("--max-memory-mib", type=int, default=2048)
     parser.add_argument("--quick", action="store_true", help="300 images, 2 trials, 1 epoch (a smoke test)")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "automl-vision",
                         help="where the folders, weights, mlruns/ and .tflite files go")
@@ -503,7 +593,7 @@ def main() -> None:
         return
     if args.quick:
         args.images, args.trials, args.epochs, args.pretrain_images, args.pretrain_epochs = 300, 2, 1, 200, 1
-        args.memory_sizes = [300]
+        args.memory_sizes = args.budget_sizes = [300]
     if args.parts and "latency" in args.parts:  # latency last: it times the models of the studies run before
         args.parts = [p for p in args.parts if p != "latency"] + ["latency"]
     target = args.json or args.root / ("vision-quick.json" if args.quick else "vision.json")
