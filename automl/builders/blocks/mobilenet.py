@@ -38,8 +38,8 @@ class MobileNetBlock(Block):
     name = "mobilenet"
     ranks = (4,)
     description = ("A 3x3 stem conv of stride `stem_stride` (auto: 2, as MobileNet's, when the images' short side is "
-                   f"at least {AUTO_STEM_MIN} px, else 1), then `stages` stages of `blocks` inverted residual blocks (1x1 expansion by "
-                   "`expansion`, depthwise conv, optional squeeze-excite, linear 1x1 projection); "
+                   f"at least {AUTO_STEM_MIN} px, else 1), then `stages` stages of `blocks` inverted residual blocks "
+                   "(1x1 expansion by `expansion`, depthwise conv, optional squeeze-excite, linear 1x1 projection); "
                    "`width_multiplier` scales every channel count.")
 
     def hyperparameters(self, rank: int | None = None) -> dict[str, Param]:
