@@ -89,6 +89,9 @@ TASKS: dict[str, dict[str, Any]] = {
     "vision": {"space": MOBILENET_SPACE, "trials": 16, "epochs": 3, "pruning_trials": 16, "pruning_epochs": 8},
     "motifs": {"space": PARETO_SPACE, "trials": 20, "epochs": 8, "pruning_trials": 20, "pruning_epochs": 15},
 }
+#: ``--quick``: a smoke run of any part in minutes
+QUICK: dict[str, Any] = {"images": 200, "samples": 300, "seeds": [0], "trials": 2, "epochs": 1, "pruning_trials": 2,
+                         "pruning_epochs": 2, "sampler_trials": 2, "sampler_total": 3, "sampler_epochs": 1}
 MO_METHODS = ["nsga2", "tpe", "random"]
 PRUNERS = ["none", "median", "successive_halving", "hyperband"]
 SAMPLERS = ["tpe", "random", "qmc", "cmaes", "nsga2"]
@@ -432,35 +435,41 @@ def report_samplers(out: dict[tuple[str, int], dict[str, Any]], args: argparse.N
 
 
 # -- main ----------------------------------------------------------------------------------------------------------
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``--quick`` applied and the budget defaults of ``--task`` filled in."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="pareto,pruning,samplers")
     parser.add_argument("--task", default="vision", choices=list(TASKS),
                         help="the task of the pareto and pruning parts (default vision: 96x96 images, mobilenet)")
-    parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1, 2])
-    parser.add_argument("--images", type=int, default=10_000, help="vision: images in the generated folder")
+    parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=None,
+                        help="comma-separated (default 0,1,2)")
+    parser.add_argument("--images", type=int, default=None, help="vision: images in the generated folder (10000)")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "automl-vision",
                         help="vision: where the folder is made and kept (benchmarks/vision.py's default too)")
-    parser.add_argument("--samples", type=int, default=2000, help="motifs: sequences")
+    parser.add_argument("--samples", type=int, default=None, help="motifs: sequences (2000)")
     parser.add_argument("--trials", type=int, default=None, help="pareto: trials per study (vision 16, motifs 20)")
     parser.add_argument("--epochs", type=int, default=None, help="pareto: epochs per trial (vision 3, motifs 8)")
     parser.add_argument("--pruning-trials", type=int, default=None, help="pruning: trials (vision 16, motifs 20)")
     parser.add_argument("--pruning-epochs", type=int, default=None, help="pruning: epochs (vision 8, motifs 15)")
-    parser.add_argument("--sampler-trials", type=int, default=20)
-    parser.add_argument("--sampler-total", type=int, default=50)
-    parser.add_argument("--sampler-epochs", type=int, default=10)
+    parser.add_argument("--sampler-trials", type=int, default=None, help="samplers: first session's trials (20)")
+    parser.add_argument("--sampler-total", type=int, default=None, help="samplers: trials after the resume (50)")
+    parser.add_argument("--sampler-epochs", type=int, default=None, help="samplers: epochs (10)")
     parser.add_argument("--isolation", default="inline", choices=["inline", "process"])
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 200 images (or 300 sequences), 2 trials of 1 epoch (pruning: 2), seed 0")
+                        help="a smoke test: 200 images (or 300 sequences), 2 trials of 1 epoch (pruning: 2), seed 0 "
+                             "(what is given explicitly stays)")
     parser.add_argument("--write", type=Path, default=None)
-    args = parser.parse_args()
-    if args.quick:
-        args.images, args.samples, args.seeds = 200, 300, [0]
-        args.trials, args.epochs, args.pruning_trials, args.pruning_epochs = 2, 1, 2, 2
-        args.sampler_trials, args.sampler_total, args.sampler_epochs = 2, 3, 1
-    for key in ("trials", "epochs", "pruning_trials", "pruning_epochs"):
+    args = parser.parse_args(argv)
+    full = {"images": 10_000, "samples": 2000, "seeds": [0, 1, 2], "sampler_trials": 20, "sampler_total": 50,
+            "sampler_epochs": 10, **{k: v for k, v in TASKS[args.task].items() if k != "space"}}
+    for key, value in (QUICK if args.quick else full).items():
         if getattr(args, key) is None:
-            setattr(args, key, TASKS[args.task][key])
+            setattr(args, key, value)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     parts = args.parts.split(",")
     quiet_tensorflow()
     write = args.write.resolve() if args.write else None
