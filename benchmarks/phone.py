@@ -284,7 +284,8 @@ def report_pareto(out: dict[str, Any], args: argparse.Namespace) -> list[str]:
     cvs = [t["cv"] for t in every if math.isfinite(t["cv"])]
     rem = out["remeasure"]
     unit = _unit(args)[0]
-    stable = ("stable" if rem["spearman"] >= 0.9
+    stable = ("fewer than 3 models: no ranking to compare" if not math.isfinite(rem["spearman"])
+              else "stable" if rem["spearman"] >= 0.9
               else "**below 0.9: on this machine the latency objective is partly noise**")
     lines = [
         f"{_describe_task(args)}; {args.trials} trials x "

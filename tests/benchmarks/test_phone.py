@@ -56,3 +56,12 @@ def test_the_pareto_report_names_the_task_and_shows_milliseconds() -> None:
 def test_quick_keeps_what_is_given() -> None:
     args = phone.parse_args(["--quick", "--images", "500", "--seeds", "1,2"])
     assert (args.images, args.seeds, args.trials) == (500, [1, 2], 2)
+
+
+def test_two_remeasured_models_are_no_ranking() -> None:
+    args = phone.parse_args(["--quick"])
+    runs = {(m, 0): {"trials": [_trial(0.5, 4.0 + i, 1000 * i)], "seconds": 1.0}
+            for i, m in enumerate([*phone.MO_METHODS, "accuracy-only"])}
+    rem = {"models": 2, "first": [1.0, 2.0], "second": [2.0, 1.0], "spearman": float("nan")}
+    text = "\n".join(phone.report_pareto({"runs": runs, "remeasure": rem}, args))
+    assert "Spearman of the two rankings nan (fewer than 3 models: no ranking to compare)" in text
