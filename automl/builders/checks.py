@@ -62,6 +62,11 @@ def _integer(low: int, *, none: bool = False) -> Callable[[Any], str | None]:
     return check
 
 
+def _stem_stride(v: Any) -> str | None:
+    ok = v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v in (1, 2))
+    return None if ok else f"expected auto, 1 or 2, got {show(v)}"
+
+
 def _boolean(v: Any) -> str | None:
     return None if isinstance(v, bool) else f"expected true or false, got {show(v)}"
 
@@ -82,6 +87,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     **{k: _integer(1, none=True) for k in ("batch_size", "epochs")},
     **{k: _integer(0) for k in ("dense_units", "warmup_epochs", "frozen_epochs")},
     "resolution": _integer(32, none=True),
+    "stem_stride": _stem_stride,
     **{k: _boolean for k in ("nesterov", "plateau", "early_stopping", "bidirectional", "squeeze_excite")},
 }
 

@@ -26,6 +26,8 @@ DESCRIPTIONS: dict[str, str] = {
     "filters": "Filters of the first stage (doubling per stage).",
     "kernel_size": "Convolution kernel size.",
     "pooling": "Global pooling over time: avg | max.",
+    "stem_stride": "mobilenet: stride of the 3x3 stem conv: auto (2 when the images' short side is >= 32 px, else 1) "
+                   "| 1 (full resolution: slow at 96 px and up) | 2 (halves the resolution, as MobileNet's stem).",
     "stages": "Number of stages; each new stage halves the resolution (stride 2).",
     "blocks": "Residual / inverted-residual blocks per stage.",
     "width_multiplier": "Scales every channel count (MobileNet's alpha), rounded to multiples of 8.",

@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from automl.cli import app
 from automl.config import load_pipeline
+from automl.plan import make_plan
 from automl.progress import Events
 from automl.study.tune import TuneResult, tune
 from automl.testing import TINY_TABULAR_SPACE, write_pipeline
@@ -79,3 +80,42 @@ def test_other_choices_are_refused_even_with_continue(tmp_path: Path, made_store
         "study 'tiny' exists with a different search space (optimizer: categorical [sgd, adam] -> categorical [sgd, "
         "rmsprop]): use --name NEW_NAME for a study of its own (or another `name` in the pipeline), or --new to "
         "start 'tiny' afresh (its trials are deleted)")
+
+
+def test_a_mobilenet_study_from_before_stem_stride_is_refused_and_can_keep_its_stem(
+        tmp_path: Path, made_stores: Path, monkeypatch: Any) -> None:
+    """The block's stem became stride 2 on images of 32 px and more (`stem_stride: auto`): a study started before
+    is refused in one line naming the new parameter (its trials' parameters would build other models), and goes
+    on with the models it had with `stem_stride: 1` and `--continue`."""
+    from automl.builders.blocks.mobilenet import MobileNetBlock
+
+    now = MobileNetBlock.hyperparameters
+
+    def before(self: MobileNetBlock, rank: int | None = None) -> dict[str, Any]:
+        return {k: v for k, v in now(self, rank).items() if k != "stem_stride"}  # the block before stem_stride
+
+    def pipeline(**fixed: Any) -> Path:
+        space = {"block": "mobilenet", "params": {"stages": {"type": "int", "low": 1, "high": 3}, **fixed}}
+        return write_pipeline(tmp_path, name="vision", data={"source": "digits"}, space=space, study={"trials": 2},
+                              train={"epochs": 1})
+
+    with monkeypatch.context() as old:
+        old.setattr(MobileNetBlock, "hyperparameters", before)
+        _tune(pipeline(), FakeRunner(default=Play(epochs=[0.5])))
+
+    refused = _automl("run", str(pipeline()))
+    assert refused.exit_code == 2, refused.output
+    assert " ".join(refused.output.split()) == (
+        "study 'vision' exists with a different search space (stem_stride: added (fixed auto)): run with --continue "
+        "to go on with its trials under the new space, or use --name NEW_NAME for a study of its own (or another "
+        "`name` in the pipeline), or --new to start 'vision' afresh (its trials are deleted)")
+
+    fake = FakeRunner(default=Play(epochs=[0.6]))
+    _tune(pipeline(stem_stride=1), fake, continue_space=True)
+    assert [r.hp["stem_stride"] for r in fake.ran] == [1, 1]  # the new trials
+    study = optuna.load_study(study_name="vision", storage=f"sqlite:///{tmp_path}/mlruns/optuna.db")
+    space = make_plan(load_pipeline(pipeline(stem_stride=1))).space
+    for old in study.trials[:2]:  # an earlier trial rebuilt (refit, teacher) is the model it was
+        assert space.decode(space.replay(old.params))[1]["stem_stride"] == 1
+    assert [(h["from_trial"], h["changes"]) for h in study.user_attrs["automl.spaces"]] == [
+        (0, []), (2, ["stem_stride: added (fixed 1)"])]

@@ -10,6 +10,21 @@ from automl.builders.normalizations import normalize
 from automl.space.params import Param, choice, fixed, float_range, int_range
 
 STAGE_CHANNELS = (16, 24, 40, 80, 112)
+#: ``stem_stride: auto`` halves the resolution in the stem from this short side (pixels) up
+AUTO_STEM_MIN = 32
+STEM_STRIDES = ("auto", 1, 2)
+
+
+def stem_stride(value: Any, size: int) -> int:
+    """The stem conv's stride for ``stem_stride`` ``value`` on images whose short side is ``size`` pixels: ``auto``
+    halves from :data:`AUTO_STEM_MIN` up (MobileNet's own stem has stride 2), keeps tiny images (8x8 digits) whole.
+
+    >>> stem_stride("auto", 96), stem_stride("auto", 8), stem_stride(1, 96)
+    (2, 1, 1)
+    """
+    if value in (None, "auto"):
+        return 2 if size >= AUTO_STEM_MIN else 1
+    return int(value)
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -22,12 +37,14 @@ def _divisible(value: float, divisor: int = 8) -> int:
 class MobileNetBlock(Block):
     name = "mobilenet"
     ranks = (4,)
-    description = ("A stem conv, then `stages` stages of `blocks` inverted residual blocks (1x1 expansion by "
-                   "`expansion`, depthwise conv, optional squeeze-excite, linear 1x1 projection); "
+    description = ("A 3x3 stem conv of stride `stem_stride` (auto: 2, as MobileNet's, when the images' short side is "
+                   f"at least {AUTO_STEM_MIN} px, else 1), then `stages` stages of `blocks` inverted residual blocks "
+                   "(1x1 expansion by `expansion`, depthwise conv, optional squeeze-excite, linear 1x1 projection); "
                    "`width_multiplier` scales every channel count.")
 
     def hyperparameters(self, rank: int | None = None) -> dict[str, Param]:
         return {
+            "stem_stride": fixed("auto"),
             "stages": int_range(1, 3),
             "blocks": int_range(1, 2),
             "width_multiplier": choice(0.5, 0.75, 1.0, 1.5),
@@ -46,7 +63,9 @@ class MobileNetBlock(Block):
         wm = float(hp["width_multiplier"])
         size = min(ctx.input_shape[0], ctx.input_shape[1])
         channels = _divisible(16 * wm)
-        x = conv_unit(x, 2, channels, 3, hp, "mobilenet_stem")
+        stride = stem_stride(hp.get("stem_stride", "auto"), size)
+        x = conv_unit(x, 2, channels, 3, hp, "mobilenet_stem", strides=stride)
+        size = (size + 1) // 2 if stride == 2 else size
         for s in range(int(hp["stages"])):
             out = _divisible(STAGE_CHANNELS[min(s + 1, len(STAGE_CHANNELS) - 1)] * wm)
             for b in range(int(hp["blocks"])):
