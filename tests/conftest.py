@@ -15,6 +15,21 @@ os.environ.pop("AUTOML_STORAGE", None)  # a developer's shared study must not re
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a fixture made once per module or package (a real study, trained models, a PostgreSQL
+    cluster) form one xdist group: under `--dist loadgroup` (the Makefile's) they run in one worker, which makes
+    the fixture once; spread over two workers, each made it (10-40 s each, measured in the durations' setups)."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group") is not None:
+            continue
+        scopes = {defs[-1].scope for name in info.names_closure if (defs := info.name2fixturedefs.get(name))}
+        if "package" in scopes:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.parent.relative_to(REPO))))
+        elif "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(REPO))))
+
+
 @pytest.fixture(autouse=True)
 def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
