@@ -15,6 +15,8 @@ from automl.cli import app
 from automl.testing import write_pipeline
 from automl.tracking import tracking_uri
 
+pytestmark = pytest.mark.fresh_folder  # the first `automl run` on a fresh folder: it makes the stores
+
 runner = CliRunner()
 OPTUNA = "sqlite:///mlruns/optuna.db"
 

@@ -168,6 +168,8 @@ from automl.engines.base import StudySettings
 from automl.engines.optuna import OptunaEngine
 from automl.liveness import OWNER
 from automl.space import SpaceFile, resolve_space
+
+pytestmark = pytest.mark.fresh_folder  # server stores: nothing may be made in mlruns/
 space = resolve_space(SpaceFile.model_validate({"block": "mlp"}), 2)
 engine = OptunaEngine(StudySettings(name="s", space=space, sampler="random", pruner="none", direction="maximize",
                                     seed=0, storage=sys.argv[1], epochs=2, heartbeat_interval=1, grace_period=2))
