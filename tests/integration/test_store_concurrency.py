@@ -18,6 +18,8 @@ from mlflow import MlflowClient
 
 from automl.testing import write_pipeline
 
+pytestmark = pytest.mark.fresh_folder  # the race to make the stores of a fresh folder
+
 STORAGE = "sqlite:///mlruns/optuna.db"
 
 # Imports first, then waits for "go" on stdin, so that every process reaches the stores together.
@@ -28,8 +30,6 @@ from automl.engines.optuna import OptunaEngine
 from automl.space import SpaceFile, resolve_space
 from automl.tracking import Tracker
 import mlflow.store.tracking.sqlalchemy_store, optuna.storages  # noqa: the slow imports, before the start
-
-pytestmark = pytest.mark.fresh_folder  # the race to make the stores of a fresh folder
 name = sys.argv[1]
 space = resolve_space(SpaceFile.model_validate({"block": "mlp"}), 2)
 print("ready", flush=True)
