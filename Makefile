@@ -5,8 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.automl-installed
 # two test processes (pytest-xdist): most tests wait on a subprocess's TensorFlow import or a store;
+# `--dist loadgroup`: the tests sharing a module- or package-scoped fixture (a real study, a PostgreSQL cluster) run
+# in one of them, which makes it once (tests/conftest.py groups them);
 # `make test PYTEST_ARGS=--durations=40` runs them one at a time
-PYTEST_ARGS ?= --durations=40 -n 2
+PYTEST_ARGS ?= --durations=40 -n 2 --dist loadgroup
 
 .PHONY: install quickstart test test-slow lint clean
 

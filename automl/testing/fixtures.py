@@ -24,9 +24,13 @@ _databases = itertools.count()
 
 
 @pytest.fixture(scope="package")
-def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> StudyDir:
-    """One real tiny study (4 trials, 2 epochs, TPE + median pruner) for the importing folder's tests."""
-    return make_study(tmp_path_factory.mktemp("study"), trials=4, epochs=2)
+def tiny_study(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow: Path) -> StudyDir:
+    """One real tiny study (4 trials, 2 epochs, TPE + median pruner) for the importing folder's tests (its MLflow
+    store copied from :func:`_migrated_mlflow`, which the conftest imports too)."""
+    folder = tmp_path_factory.mktemp("study")
+    (folder / "mlruns").mkdir()
+    shutil.copyfile(_migrated_mlflow, folder / "mlruns" / "mlflow.db")
+    return make_study(folder, trials=4, epochs=2)
 
 
 @pytest.fixture

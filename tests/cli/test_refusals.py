@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from automl.cli import app
 from automl.testing import write_pipeline
 
+pytestmark = pytest.mark.fresh_folder  # refusals must make no store in a fresh folder
+
 
 @pytest.mark.parametrize(("verb", "says"), [
     ("finish", "no study 'tiny' in sqlite:///mlruns/optuna.db: start its workers first"),

@@ -37,6 +37,7 @@ def test_explicit_storage_option(tiny_study: StudyDir) -> None:
     assert [r["name"] for r in json.loads(result.output)] == ["tiny"]
 
 
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_an_empty_folder_has_no_studies_and_gets_no_database() -> None:
     result = runner.invoke(app, ["studies"])
     assert result.exit_code == 0

@@ -11,6 +11,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+pytestmark = pytest.mark.fresh_folder  # it makes mlruns/ and its Optuna studies itself (no MLflow store)
+
 NAMES = ["quickstart", "quickstart-keras-tuner-bayesian", "a-rather-long-study-name." + "x" * 75]
 
 

@@ -18,6 +18,7 @@ def _automl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(("option", "value"), [("--budget", "1e12"), ("--budget", "abc"), ("--budget", "1.5"),
                                                ("--trials", "x")])
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_a_bad_value_of_a_typed_option_is_one_line(tmp_path: Path, option: str, value: str) -> None:
     path = write_pipeline(tmp_path)
     result = _automl(tmp_path, "run", str(path), option, value)

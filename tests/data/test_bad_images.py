@@ -47,6 +47,7 @@ def test_an_empty_image_file_names_the_file(shapes: Path) -> None:
         _load(shapes)
 
 
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_the_cli_shows_one_line_and_exits_2(shapes: Path, tmp_path: Path) -> None:
     (shapes / "circle" / "circle_05.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
     path = write_pipeline(tmp_path, data={"source": "image_folder", "path": str(shapes), "image_size": [8, 8]},

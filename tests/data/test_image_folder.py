@@ -76,7 +76,12 @@ def test_disk_cache_streams_rows_and_is_reused_while_the_folder_holds(tmp_path: 
     assert len(list(IMAGE_CACHE.glob("*.npy"))) == 2
 
 
+@pytest.mark.slow  # a trial process's Keras import and a study, ~19 s: run by .ci/run after the default suite
 def test_a_study_on_a_disk_cached_folder_trains_in_a_trial_process(tmp_path: Path) -> None:
+    """Covered in the default run by: tests/data/test_npy_source.py::test_automl_run_on_a_npy_folder[True-process]
+    (memory-mapped rows of .npy files handed to a trial process, as the disk cache's are) and
+    test_a_study_with_cache_none_decodes_in_its_trial_process below (an image folder in a trial process); the disk
+    cache itself: test_disk_cache_streams_rows_and_is_reused_while_the_folder_holds above (no training)."""
     import automl
     from automl.testing import write_pipeline
 
@@ -90,6 +95,7 @@ def test_a_study_on_a_disk_cached_folder_trains_in_a_trial_process(tmp_path: Pat
     assert result.test_metrics
 
 
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_cache_none_decodes_rows_when_read_and_writes_nothing(tmp_path: Path) -> None:
     import pickle
 

@@ -13,6 +13,8 @@ from automl.errors import StudyError
 from automl.testing import write_pipeline
 from automl.tracking import Tracker
 
+pytestmark = pytest.mark.fresh_folder  # damaged stores where a fresh folder would get good ones
+
 GARBAGE = b"these bytes are no SQLite database\n" * 200
 
 

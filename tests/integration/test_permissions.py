@@ -21,6 +21,8 @@ import pytest
 
 from automl.testing import write_pipeline
 
+pytestmark = pytest.mark.fresh_folder  # unwritable folders and stores, made fresh
+
 NOBODY = 65534
 _NO_DAC = "-dac_override,-dac_read_search,-fowner"
 

@@ -32,6 +32,7 @@ def _runs(experiment: str) -> tuple[list, list]:
     return parents, children
 
 
+@pytest.mark.fresh_folder  # the first `automl run` on a fresh folder: it makes the stores
 def test_cli_run_records_trials_in_optuna_and_mlflow(tmp_path: Path) -> None:
     path = write_pipeline(tmp_path, study={"trials": 3})
     result = runner.invoke(app, ["run", str(path)])

@@ -59,6 +59,7 @@ def refusing_server() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_an_unreachable_tracking_server_is_one_masked_line_and_leaves_nothing(tmp_path: Path) -> None:
     path = write_pipeline(tmp_path, study={"trials": 1}, train={"epochs": 1})
     uri = f"http://user:{SECRET}@127.0.0.1:{_closed_port()}"

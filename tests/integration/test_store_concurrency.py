@@ -18,6 +18,8 @@ from mlflow import MlflowClient
 
 from automl.testing import write_pipeline
 
+pytestmark = pytest.mark.fresh_folder  # the race to make the stores of a fresh folder
+
 STORAGE = "sqlite:///mlruns/optuna.db"
 
 # Imports first, then waits for "go" on stdin, so that every process reaches the stores together.
@@ -76,8 +78,12 @@ def test_three_processes_create_the_stores_at_once(tmp_path: Path, attempt: int)
     assert (_runs(tmp_path, "a"), _runs(tmp_path, "b")) == (2, 1)
 
 
-@pytest.mark.parametrize("same", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["same-study", "two-studies"])
+@pytest.mark.slow  # two `automl run` processes, ~30 s: run by .ci/run after the default suite
+@pytest.mark.parametrize("same", [True, False], ids=["same-study", "two-studies"])
 def test_two_automl_runs_started_together_on_a_fresh_folder(tmp_path: Path, same: bool) -> None:
+    """Covered in the default run by: tests/integration/test_store_concurrency.py::
+    test_three_processes_create_the_stores_at_once (the same stores opened by automl's own engine and tracker, three
+    processes at one moment on a fresh mlruns/)."""
     # one round each (~20 s): the store-level test above repeats the race
     for round_ in range(1):
         folder = tmp_path / f"round{round_}"

@@ -19,6 +19,8 @@ from automl.cli import app
 from automl.testing import write_pipeline
 from automl.testing.servers import PASSWORD, Postgres
 
+pytestmark = pytest.mark.fresh_folder  # server stores: nothing may be made in mlruns/
+
 runner = CliRunner()
 NAME = "pg-tiny"
 
@@ -194,9 +196,15 @@ def test_heartbeats_on_postgres_fail_a_dead_hosts_trial(postgres_url: str, tmp_p
         dead_trial, alive_trial = (int(w.stdout.readline()) for w in workers)  # type: ignore[union-attr]
         workers[0].kill()
         workers[0].wait()
-        time.sleep(3)  # past the grace period; the live worker beats every second meanwhile
-        engine = OptunaEngine(settings)
-        engine.open()
+        # a start heals it once its last beat is older than the grace period (polled, as in
+        # tests/study/test_heartbeat.py: a fixed sleep raced the clock); the live worker beats every second meanwhile
+        deadline = time.monotonic() + 60
+        while True:
+            engine = OptunaEngine(settings)
+            engine.open()
+            if engine.healed or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert engine.healed == [(dead_trial, "no heartbeat for 2 s (its process or its host died)")]
         states = {t.number: t.state for t in optuna.load_study(study_name="s", storage=postgres_url).trials}
         assert states == {dead_trial: optuna.trial.TrialState.FAIL, alive_trial: optuna.trial.TrialState.RUNNING}

@@ -21,6 +21,8 @@ from automl.store.access import (
     unreachable,
 )
 
+pytestmark = pytest.mark.fresh_folder  # the stores' locks and files in a fresh folder
+
 
 def test_sqlite_file_of_urls_and_paths() -> None:
     assert sqlite_file("sqlite:///mlruns/optuna.db") == Path("mlruns/optuna.db")

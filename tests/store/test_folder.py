@@ -11,6 +11,8 @@ import pytest
 from automl.errors import ConfigError, StudyError
 from automl.store.folder import MARKER, StudyFolder, atomic_path, check_name, read_json, write_json
 
+pytestmark = pytest.mark.fresh_folder  # what the study folder writes, file by file
+
 
 @pytest.mark.parametrize("name", ["artifacts", "keras_tuner", "mlflow.db", "optuna.db", "ui.log", "Artifacts",
                                   "optuna.db-journal", "mlflow.db.lock", "quickstart-student", "quickstart-tflite"])

@@ -1,3 +1,3 @@
-"""An MLflow store made once for the fake runner's tests (a fresh store's migrations take seconds)."""
+"""The made MLflow store (``made_stores``) comes from tests/conftest.py; ``temp`` for the measuring commands."""
 
-from automl.testing.fixtures import _migrated_mlflow, made_stores, temp  # noqa: F401
+from automl.testing.fixtures import temp  # noqa: F401

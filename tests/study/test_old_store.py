@@ -9,9 +9,12 @@ from contextlib import closing
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
 import automl
+
+pytestmark = pytest.mark.fresh_folder  # a store of the first release, unpacked into a fresh folder
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_0_1_0.tar.gz"
 

@@ -80,3 +80,18 @@ def test_latency_trust_claims_no_interpreter_noise_for_command_figures() -> None
     fast = {"tflite_latency_ms": 0.02}
     assert latency_trust([{**fast, "automl.latency_source": "command"}] * 3) is None
     assert latency_trust([{**fast, "automl.latency_source": "interpreter", "tflite_latency_cv": 0.01}] * 3)
+
+
+@pytest.mark.parametrize(("median_ms", "cv", "problem"), [
+    (0.02, 0.01, "the models take 20 µs a call (median of 3), too fast to rank on a shared CPU"),
+    (4.0, 0.12, "repeated timings of one model vary by 12.0% (median CV, above 5%)"),
+    (4.0, 0.01, None)], ids=["too-fast", "noisy", "trusted"])
+def test_latency_trust_names_each_problem_of_the_interpreters_timings(median_ms: float, cv: float,
+                                                                      problem: str | None) -> None:
+    """The rule behind the run's and the report's warning (end to end:
+    tests/study/test_latency_note.py::test_the_latency_warning_follows_the_measurements)."""
+    said = latency_trust([{"tflite_latency_ms": median_ms, "tflite_latency_cv": cv}] * 3)
+    if problem is None:
+        assert said is None
+    else:
+        assert said is not None and said.startswith(f"tflite_latency_ms is partly noise here: {problem}: "), said

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from automl.data.dataset import Dataset
 from automl.trial.process import data_meta, map_splits, write_splits
@@ -28,6 +29,7 @@ def test_the_splits_are_written_once_and_mapped_with_the_test_split(tmp_path: Pa
     assert mapped.class_names == ["a", "b", "c"] and mapped.num_classes == 3
 
 
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_an_earlier_data_version_is_removed(tmp_path: Path) -> None:
     old = write_splits(_data(0), tmp_path)
     new = write_splits(_data(1), tmp_path)

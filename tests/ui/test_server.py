@@ -94,6 +94,7 @@ def test_a_taken_port_is_a_one_line_error(tiny_study: StudyDir, in_study: Path) 
     assert "is in use" in result.output
 
 
+@pytest.mark.fresh_folder  # it checks what is (not) written into a fresh folder
 def test_ui_without_a_store_says_to_run_a_study_first() -> None:
     result = CliRunner().invoke(app, ["ui", "--port", "0"])
     assert result.exit_code == 2
