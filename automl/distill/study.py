@@ -208,9 +208,11 @@ def closing_budget(best: TrialRecord | None, trials: list[TrialRecord], *, epoch
     value = best.params.get("size")
     if size is not None and size.tunable and isinstance(value, int | float):
         low, high = _bounds(size)
-        if high > low and value >= low + (high - low) * 2 / 3 and high < 1:
-            tries.append(f"a larger `distill.size` than {high:g} (the best student was among the largest searched: "
-                         f"{value:.3g} of [{low:g}, {high:g}])")
+        if high > low and value >= low + (high - low) * 2 / 3:
+            wanted = f"`distill.size: {high:g}`" if value < high * 0.95 or high >= 1 else \
+                f"a larger `distill.size` than {high:g}"
+            tries.append(f"{wanted} (the best student was among the largest searched: {value:.3g} of "
+                         f"[{low:g}, {high:g}])")
     order = sorted(t.number for t in done)
     late = order.index(best.number) >= len(order) * 2 / 3 if best.number in order and len(order) >= 3 else False
     if late or not tries:

@@ -73,6 +73,11 @@ def test_larger_students_scoring_better_ask_for_a_larger_size() -> None:
     text = closing_budget(trials[0], trials, epochs=40, size=size, metric="accuracy")
     assert text == ("to close the gap to the teacher, try a larger `distill.size` than 0.25 (the best student was "
                     "among the largest searched: 0.24 of [0.05, 0.25])")
+    # the best among the larger ones but under the top: the top of the range, fixed
+    trials[0] = _trial(0, 0.91, size=0.2, best_epoch=5)
+    text = closing_budget(trials[0], trials, epochs=40, size=size, metric="accuracy")
+    assert text is not None and "try `distill.size: 0.25` (the best student was among the largest searched: 0.2 " \
+        "of [0.05, 0.25])" in text
 
 
 def test_a_late_best_or_no_other_clue_asks_for_more_trials() -> None:
