@@ -264,8 +264,7 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace, command: str, m
               *targets, "", "### What the student study chose", ""]
     for run in runs:
         p = run["params"]
-        verdict = run["verdict"] + (f"; {run['gap']}" if run.get("gap") else "") + \
-            (f"; {run['closing']}" if run.get("closing") else "")
+        verdict = run["verdict"] + (f"; {run['closing']}" if run.get("closing") else "")
         lines.append(
             f"- {run['task']} ({TASKS[run['task']]['what']}, {run['minutes']:.0f} min): size {p.get('size'):.3g}, "
             f"depth {p.get('depth')}, mixup {p.get('mixup')}, alpha {p['alpha']:.2g}, temperature "
