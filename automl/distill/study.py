@@ -203,7 +203,7 @@ def closing_budget(best: TrialRecord | None, trials: list[TrialRecord], *, epoch
     best_epoch, trained = best.attrs.get("best_epoch"), best.attrs.get("epochs_trained")
     if best_epoch is not None and trained is not None and int(trained) >= epochs \
             and int(best_epoch) + 1 > RISING * epochs:
-        tries.append(f"`distill.epochs: {2 * epochs}` (the best student's validation {metric} was still rising: "
+        tries.append(f"`distill.epochs: {2 * epochs}` (the best student's {metric} was still rising: "
                      f"its best epoch was {int(best_epoch) + 1} of {epochs})")
     value = best.params.get("size")
     if size is not None and size.tunable and isinstance(value, int | float):

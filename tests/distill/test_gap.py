@@ -57,12 +57,12 @@ def _trial(number: int, value: float, *, size: float | None = None, best_epoch: 
 
 def test_a_student_still_rising_at_its_last_epoch_asks_for_more_epochs() -> None:
     trials = [_trial(0, 0.90, best_epoch=39), _trial(1, 0.80, best_epoch=10), _trial(2, 0.85, best_epoch=30)]
-    text = closing_budget(trials[0], trials, epochs=40, size=FixedParam(value=0.25), metric="accuracy")
-    assert text == ("to close the gap to the teacher, try `distill.epochs: 80` (the best student's validation "
-                    "accuracy was still rising: its best epoch was 40 of 40)")
+    text = closing_budget(trials[0], trials, epochs=40, size=FixedParam(value=0.25), metric="val_accuracy")
+    assert text == ("to close the gap to the teacher, try `distill.epochs: 80` (the best student's "
+                    "val_accuracy was still rising: its best epoch was 40 of 40)")
     # stopped early (fewer epochs trained than asked): the curve had flattened, so no epochs are suggested
     early = [_trial(0, 0.90, best_epoch=20, trained=25), *trials[1:]]
-    assert "distill.epochs" not in (closing_budget(early[0], early, epochs=40, size=None, metric="accuracy") or "")
+    assert "distill.epochs" not in (closing_budget(early[0], early, epochs=40, size=None, metric="val_accuracy") or "")
 
 
 def test_larger_students_scoring_better_ask_for_a_larger_size() -> None:
@@ -70,22 +70,22 @@ def test_larger_students_scoring_better_ask_for_a_larger_size() -> None:
     assert isinstance(size, FloatParam)
     trials = [_trial(0, 0.91, size=0.24, best_epoch=5), _trial(1, 0.80, size=0.06, best_epoch=5),
               _trial(2, 0.85, size=0.12, best_epoch=5)]
-    text = closing_budget(trials[0], trials, epochs=40, size=size, metric="accuracy")
+    text = closing_budget(trials[0], trials, epochs=40, size=size, metric="val_accuracy")
     assert text == ("to close the gap to the teacher, try a larger `distill.size` than 0.25 (the best student was "
                     "among the largest searched: 0.24 of [0.05, 0.25])")
     # the best among the larger ones but under the top: the top of the range, fixed
     trials[0] = _trial(0, 0.91, size=0.2, best_epoch=5)
-    text = closing_budget(trials[0], trials, epochs=40, size=size, metric="accuracy")
+    text = closing_budget(trials[0], trials, epochs=40, size=size, metric="val_accuracy")
     assert text is not None and "try `distill.size: 0.25` (the best student was among the largest searched: 0.2 " \
         "of [0.05, 0.25])" in text
 
 
 def test_a_late_best_or_no_other_clue_asks_for_more_trials() -> None:
     late = [_trial(0, 0.80, best_epoch=5), _trial(1, 0.82, best_epoch=5), _trial(2, 0.90, best_epoch=5)]
-    text = closing_budget(late[2], late, epochs=40, size=FixedParam(value=0.25), metric="accuracy")
+    text = closing_budget(late[2], late, epochs=40, size=FixedParam(value=0.25), metric="val_accuracy")
     assert text == ("to close the gap to the teacher, try `distill.trials: 6` (the best student came in trial 3 of "
                     "3: the search was still finding better ones)")
     early = [_trial(0, 0.90, best_epoch=5), _trial(1, 0.82, best_epoch=5), _trial(2, 0.80, best_epoch=5)]
-    text = closing_budget(early[0], early, epochs=40, size=FixedParam(value=0.25), metric="accuracy")
+    text = closing_budget(early[0], early, epochs=40, size=FixedParam(value=0.25), metric="val_accuracy")
     assert text is not None and text.endswith("`distill.trials: 6` (nothing in the study points at epochs or size)")
-    assert closing_budget(None, [], epochs=40, size=None, metric="accuracy") is None
+    assert closing_budget(None, [], epochs=40, size=None, metric="val_accuracy") is None
