@@ -276,8 +276,9 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace, command: str, m
         p = run["params"]
         verdict = run["verdict"] + (f"; {run['closing']}" if run.get("closing") else "")
         lines.append(
-            f"- {run['task']} ({TASKS[run['task']]['what']}, {run['minutes']:.0f} min): size {p.get('size'):.3g}, "
-            f"depth {p.get('depth')}, mixup {p.get('mixup')}, alpha {p['alpha']:.2g}, temperature "
+            f"- {run['task']} ({TASKS[run['task']]['what']}, {run['minutes']:.0f} min): size "
+            f"{float(p.get('size', 0)):.3g}, depth {p.get('depth')}, mixup {p.get('mixup')}, alpha "
+            f"{p['alpha']:.2g}, temperature "
             f"{p['temperature']:.3g}, lr {p['lr']:.3g}; {_architecture(run['hp'], run['teacher_hp'])}. The "
             f"product's own verdict (seed 0, the study's best trial): {verdict}.")
         groups: dict[str, dict[Any, list[float]]] = {}
