@@ -196,6 +196,8 @@ def _print_distill(result: Any) -> None:
                       f"parameters): {shown}", markup=False, highlight=False)
     style = "green" if result.helped else "yellow"
     console.print(result.verdict, style=style, markup=False, highlight=False)
+    if result.closing:  # the student is more than a point behind its teacher
+        console.print(result.closing, style="yellow", markup=False, highlight=False)
     if result.size_warning:
         _size_warning(result.size_warning)
     if result.student_path:

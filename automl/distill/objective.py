@@ -26,6 +26,10 @@ from automl.space.space import BLOCK, Space, resolve_space
 from automl.store.folder import ModelLoadError, load_model
 from automl.trial.runner import Teacher, TrialRequest, TrialResult
 
+#: ``distill.epochs`` unset: the students train this many times ``train.epochs`` (benchmarks/distill.py measured
+#: the gap to the teacher at 1x and 2x; docs/export.md, "The student")
+STUDENT_EPOCHS = 2
+
 
 class StudentObjective:
     """The student study: each trial distills the teacher into a student of the sampled architecture.
@@ -45,7 +49,7 @@ class StudentObjective:
         self.name = f"{plan.name}-student"
         self.teacher_path = Path(teacher) if teacher is not None else plan.folder.best_model
         self.teacher_given = teacher is not None
-        self.epochs = self.cfg.epochs or plan.epochs
+        self.epochs = self.cfg.epochs or STUDENT_EPOCHS * plan.epochs
         self.batch_size = pcfg.train.batch_size
         self.best_path = plan.folder.staged(plan.folder.student_model)  # published when the run completes
         self.engine_options: dict[str, Any] = {}  # enqueued or warm-started trials belong to the tuning study

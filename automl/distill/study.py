@@ -67,6 +67,11 @@ class DistillResult:
     #: compared metric when it is a mean over rows (accuracy, mae, mse, rmse), else accuracy
     interval: Interval | None = None
     interval_metric: str = ""
+    #: the gap to the teacher: the distilled student's test metric minus the teacher's (< 0: behind), with the
+    #: same paired bootstrap over the test rows, on ``interval_metric``
+    gap_interval: Interval | None = None
+    #: what budget would likely close a gap of more than one point, from what the student study saw (or None)
+    closing: str | None = None
 
     @property
     def pick(self) -> str:
@@ -93,6 +98,32 @@ class DistillResult:
         return self.interval.text("gain" if on == self.metric else f"{on} gain", percent=on == "accuracy")
 
     @property
+    def gap(self) -> float | None:
+        """The distilled student's test metric minus the teacher's (better-is-positive: < 0 means behind)."""
+        d, t = self.distilled_test.get(self.metric), self.teacher_test.get(self.metric)
+        if d is None or t is None:
+            return None
+        return d - t if self.direction == "maximize" else t - d
+
+    @property
+    def gap_text(self) -> str:
+        """``gap to the teacher -4.9 pt [95% CI -6.1, -3.7]`` (accuracy in points; else the metric's units)."""
+        if self.gap_interval is None:
+            return f"gap to the teacher {self.gap:+.4f}" if self.gap is not None else ""
+        on = self.interval_metric
+        label = "gap to the teacher" if on == self.metric else f"{on} gap to the teacher"
+        return self.gap_interval.text(label, percent=on == "accuracy")
+
+    @property
+    def behind(self) -> bool:
+        """Whether the distilled student is more than one point behind its teacher (accuracy points; 1% of the
+        teacher's error for a regression metric): what :attr:`closing` is for."""
+        if self.gap_interval is not None:
+            point = gap_point(self.interval_metric, self.teacher_test)
+            return point is not None and self.gap_interval.estimate < -point - 1e-12
+        return self.gap is not None and self.metric == "accuracy" and self.gap < -POINT - 1e-12
+
+    @property
     def helped(self) -> bool | None:
         """True: the interval lies above zero; False: below; None: it spans zero (or nothing to compare)."""
         if self.gain is None:
@@ -106,13 +137,17 @@ class DistillResult:
         d, s = self.distilled_test.get(self.metric), self.scratch_test.get(self.metric)
         if self.gain is None:
             return "no student completed: nothing to compare"
+        t = self.teacher_test.get(self.metric)
         scores = f"test {self.metric} {d:.4f} distilled vs {s:.4f} from scratch, {self.gain_text}"
+        if self.helped is None:
+            scores += " (the interval spans zero)"
+        if t is not None and self.gap_text:  # beside the gain: how far the student is from its teacher
+            scores += f"; teacher {t:.4f}, {self.gap_text}"
         if self.helped:
             return f"distillation helped: {scores}"
         if self.helped is False:
             return f"distillation did not help: {scores}; the scratch student is at {self.scratch_path}"
-        return (f"distillation's effect is not distinguishable: {scores} (the interval spans zero); the scratch "
-                f"student is at {self.scratch_path}")
+        return f"distillation's effect is not distinguishable: {scores}; the scratch student is at {self.scratch_path}"
 
     @property
     def size_warning(self) -> str | None:
@@ -135,6 +170,63 @@ class DistillResult:
         which = "student from scratch" if self.pick == "scratch" else "distilled student"
         return (f"the {which} ships: validation {self.distilled_val:.4f} distilled vs {self.scratch_val:.4f} "
                 "from scratch (chosen on validation; the verdict above is on test)")
+
+
+def gap_point(metric: str, teacher_test: dict[str, float]) -> float | None:
+    """One point of ``metric`` (the gap's): 0.01 of accuracy, 1% of the teacher's error for a regression metric."""
+    if metric == "accuracy":
+        return POINT
+    reference = teacher_test.get(metric)
+    return POINT * abs(reference) if reference else None
+
+
+#: the best student's best epoch in the last fifth of its epochs: its validation curve was still rising
+RISING = 0.8
+
+
+def closing_budget(best: TrialRecord | None, trials: list[TrialRecord], *, epochs: int, size: Param | None,
+                   metric: str) -> str | None:
+    """What budget would likely close the gap to the teacher, from what the student study saw; None when it
+    saw nothing (no completed student).
+
+    - the best student's best validation epoch in the last fifth of its ``epochs`` (and no early stop): its
+      curve was still rising, so more ``distill.epochs``;
+    - ``size`` searched (the default student) and the best student in the top third of its range: larger
+      students scored better, so a larger ``distill.size``;
+    - the best student among the last third of the trials, or neither of the above: the search was still finding
+      better students (or nothing else points anywhere), so more ``distill.trials``.
+    """
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if best is None or not done:
+        return None
+    tries: list[str] = []
+    best_epoch, trained = best.attrs.get("best_epoch"), best.attrs.get("epochs_trained")
+    if best_epoch is not None and trained is not None and int(trained) >= epochs \
+            and int(best_epoch) + 1 > RISING * epochs:
+        tries.append(f"`distill.epochs: {2 * epochs}` (the best student's {metric} was still rising: "
+                     f"its best epoch was {int(best_epoch) + 1} of {epochs})")
+    value = best.params.get("size")
+    if size is not None and size.tunable and isinstance(value, int | float):
+        low, high = _bounds(size)
+        if high > low and value >= low + (high - low) * 2 / 3:
+            wanted = f"`distill.size: {high:g}`" if value < high * 0.95 or high >= 1 else \
+                f"a larger `distill.size` than {high:g}"
+            tries.append(f"{wanted} (the best student was among the largest searched: {value:.3g} of "
+                         f"[{low:g}, {high:g}])")
+    order = sorted(t.number for t in done)
+    late = order.index(best.number) >= len(order) * 2 / 3 if best.number in order and len(order) >= 3 else False
+    if late or not tries:
+        why = (f"the best student came in trial {order.index(best.number) + 1} of {len(order)}: the search was "
+               "still finding better ones" if late else "nothing in the study points at epochs or size")
+        tries.append(f"`distill.trials: {2 * len(trials)}` ({why})")
+    return "to close the gap to the teacher, try " + "; ".join(tries)
+
+
+def _bounds(param: Param) -> tuple[float, float]:
+    choices = [float(c) for c in getattr(param, "choices", []) if isinstance(c, int | float)]
+    if choices:
+        return min(choices), max(choices)
+    return float(getattr(param, "low", 0.0)), float(getattr(param, "high", 0.0))
 
 
 def distill(pipeline: Pipeline, *, tracking_uri: str | None = None, storage: str | None = None,
@@ -241,6 +333,7 @@ class _Distillation(Session):
     def _finish(self, parent: str) -> DistillResult:
         signals.check()
         plan, obj, folder = self.plan, self.objective, self.folder
+        cfg = obj.cfg
         teacher_test = self._evaluate(obj.teacher)
         metric = base_metric(plan.metric)
         best = self.engine.best()
@@ -248,7 +341,7 @@ class _Distillation(Session):
         scratch: dict[str, float] = {}
         n_params, version, info, values = 0, None, {}, {}
         scratch_val: float | None = None
-        interval, on = None, ""
+        interval, gap, on = None, None, ""
         staged_student, staged_scratch = folder.staged(folder.student_model), folder.staged(folder.scratch_model)
         if best is not None and staged_student.exists():
             values = obj.space.replay(best.params)  # every value of the best student, fixed ones too
@@ -258,13 +351,16 @@ class _Distillation(Session):
                     "teacher_params": obj.teacher_params, "teacher_sha256": file_digest(obj.teacher_path)}
             student = load_model(staged_student)
             distilled, distilled_out = self._evaluate(student), self._test_outputs(student)
+            # the gap to the teacher, on the same rows with the same bootstrap as the gain over scratch
+            gap, on = gain_interval(distilled_out, self._test_outputs(obj.teacher), plan.data.y_test,
+                                    plan.data.task, metric, seed=plan.pipeline.config.seed or 0)
             signals.check()
             scratch_val = self._scratch(best)
             if scratch_val is not None:
                 from_scratch = load_model(staged_scratch)
                 scratch = self._evaluate(from_scratch)
-                interval, on = gain_interval(distilled_out, self._test_outputs(from_scratch), plan.data.y_test,
-                                    plan.data.task, metric, seed=plan.pipeline.config.seed or 0)
+                interval, _ = gain_interval(distilled_out, self._test_outputs(from_scratch), plan.data.y_test,
+                                            plan.data.task, metric, seed=plan.pipeline.config.seed or 0)
         result = DistillResult(
             study_name=obj.name, metric=metric, direction=plan.direction,
             teacher_path=str(obj.teacher_path), student_path=str(folder.student_model) if distilled else None,
@@ -273,7 +369,11 @@ class _Distillation(Session):
             best_params=dict(values) if distilled else {},
             best_value=best.value if best else None, parent_run_id=parent, trials=self.engine.trials(),
             distilled_val=best.value if distilled and best else None, scratch_val=scratch_val if scratch else None,
-            interval=interval if scratch else None, interval_metric=on if scratch else "")
+            interval=interval if scratch else None, interval_metric=on if distilled else "",
+            gap_interval=gap if distilled else None)
+        if result.behind:
+            result.closing = closing_budget(best, result.trials, epochs=obj.epochs, metric=plan.metric,
+                                            size=cfg.size if cfg.student is None else None)
         metrics: dict[str, float] = {f"teacher_{k}": v for k, v in teacher_test.items()}
         metrics |= {f"student_distilled_{k}": v for k, v in distilled.items()}
         metrics |= {f"student_scratch_{k}": v for k, v in scratch.items()}
@@ -284,11 +384,18 @@ class _Distillation(Session):
         if result.interval is not None:
             metrics |= {"distill_gain_ci_low": result.interval.low, "distill_gain_ci_high": result.interval.high,
                         f"distill_gain_{result.interval_metric}": result.interval.estimate}
+        if result.gap is not None:
+            metrics["distill_gap"] = result.gap
+        if result.gap_interval is not None:
+            metrics |= {"distill_gap_ci_low": result.gap_interval.low, "distill_gap_ci_high": result.gap_interval.high,
+                        f"distill_gap_{result.interval_metric}": result.gap_interval.estimate}
         if result.distilled_val is not None:
             metrics[f"student_distilled_{plan.metric}"] = result.distilled_val
         if result.scratch_val is not None:
             metrics[f"student_scratch_{plan.metric}"] = result.scratch_val
         tags = {"automl.verdict": result.verdict, "automl.student_pick": result.pick}
+        if result.closing:
+            tags["automl.distill_closing"] = result.closing
         self.tracker.log(parent, metrics=metrics, tags=tags,
                          params={f"best.{k}": v for k, v in result.best_params.items()})
         if distilled:
@@ -297,6 +404,10 @@ class _Distillation(Session):
                     "gain": None if result.interval is None else {
                         "metric": result.interval_metric, **result.interval.to_dict(),
                         "size_warning": result.size_warning},
+                    "gap_to_teacher": None if result.gap_interval is None else {
+                        "metric": result.interval_metric, **result.gap_interval.to_dict(),
+                        "behind": result.behind, "closing": result.closing},
+                    "epochs": obj.epochs,
                     "validation": {"distilled": result.distilled_val, "scratch": result.scratch_val}}
             write_json(folder.staged(folder.student_info), info)
             with signals.deferred():  # the new students replace the earlier ones together, or not at all

@@ -83,6 +83,9 @@ def _distill_section(study: StudyData) -> list[str]:
              _table(headers, [[escape(r[0]), "-" if r[1] is None else f"{int(r[1]):,}", fmt(r[2]), fmt(r[3])]
                               for r in rows], left=1),
              f"<p>{escape(str(info['verdict']))}</p>"]
+    closing = (info.get("gap_to_teacher") or {}).get("closing")
+    if closing:
+        parts.append(f"<p class=flag>{escape(str(closing))}</p>")
     gain = info.get("gain") or {}
     if gain.get("size_warning"):
         parts.append(f"<p class=flag>{escape(str(gain['size_warning']))}</p>")

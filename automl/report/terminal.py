@@ -55,6 +55,9 @@ def summary(report: Report, top: int = 5) -> list[Any]:
         out.append(distilled)
         info = study.distill or {}
         out.append(Text(str(info["verdict"])))
+        closing = (info.get("gap_to_teacher") or {}).get("closing")
+        if closing:
+            out.append(Text(str(closing)))
         warning = (info.get("gain") or {}).get("size_warning")
         if warning:
             out.append(Text(f"warning: {warning}"))

@@ -68,11 +68,19 @@ def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: p
     assert result.verdict.startswith({True: "distillation helped", False: "distillation did not help",
                                       None: "distillation's effect is not distinguishable"}[result.helped])
     assert " pt [95% CI " in result.verdict
+    # beside the gain, the gap to the teacher on the same rows and bootstrap (issue 25)
+    gap = result.gap_interval
+    assert gap is not None and f"; teacher {result.teacher_test['accuracy']:.4f}, gap to the teacher " in result.verdict
+    assert gap.estimate == pytest.approx(result.distilled_test["accuracy"] - result.teacher_test["accuracy"], abs=1e-6)
+    assert gap.low <= gap.estimate <= gap.high and gap.n == 40
+    assert (result.closing is not None) == result.behind
     small = "(40 rows) is too small to tell 1 point of accuracy: that is fewer than 6 rows"
     assert result.size_warning is not None and small in result.size_warning
     info = json.loads((tuned / "mlruns" / "kd" / "student.json").read_text())
     assert info["gain"]["low"] == interval.low and info["gain"]["high"] == interval.high
     assert info["gain"]["metric"] == "accuracy" and info["gain"]["size_warning"] == result.size_warning
+    assert info["gap_to_teacher"]["low"] == gap.low and info["gap_to_teacher"]["high"] == gap.high
+    assert info["gap_to_teacher"]["closing"] == result.closing and info["epochs"] == DISTILL["epochs"]
 
     study = optuna.load_study(study_name="kd-student", storage="sqlite:///mlruns/optuna.db")
     assert len(study.trials) == 2
@@ -85,6 +93,9 @@ def test_distill_logs_scratch_and_distilled_students(tuned: Path, monkeypatch: p
     assert metrics["student_params"] == result.student_params and parent.info.status == "FINISHED"
     assert metrics["distill_gain_ci_low"] == pytest.approx(interval.low)
     assert metrics["distill_gain_ci_high"] == pytest.approx(interval.high)
+    assert metrics["distill_gap_ci_low"] == pytest.approx(gap.low) and metrics["distill_gap"] == pytest.approx(
+        gap.estimate, abs=1e-6)
+    assert parent.data.tags.get("automl.distill_closing") == result.closing
     client = MlflowClient(tracking_uri())
     children = client.search_runs([parent.info.experiment_id],
                                   f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
@@ -134,6 +145,7 @@ def test_cli_distill_prints_the_comparison(tuned: Path, monkeypatch: pytest.Monk
     assert "student (from scratch)" in out.output and "student (distilled)" in out.output
     assert "distillation" in out.output and "teacher" in out.output and "weights" in out.output
     assert " pt [95% CI " in out.output and "warning: the test split (40 rows) is too small" in out.output
+    assert "gap to the teacher" in out.output
 
 
 def test_cli_distill_without_a_study_is_one_line_and_exit_2(tmp_path: Path) -> None:

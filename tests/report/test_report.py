@@ -88,6 +88,9 @@ def test_an_unknown_study_is_a_one_line_error_naming_the_known_ones(tiny_study: 
         collect("tinny", uri=tiny_study.tracking_uri)
 
 
+CLOSING = "to close the gap to the teacher, try `distill.epochs: 80` (...)"
+
+
 def _student_json(folder: Path, *, gain: dict | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     info = {"trial": 1, "value": 0.81, "metric": "val_accuracy", "n_params": 1234, "teacher_params": 56789,
@@ -95,7 +98,9 @@ def _student_json(folder: Path, *, gain: dict | None) -> None:
             "teacher_test": {"accuracy": 0.85, "loss": 0.4}, "pick": "distilled",
             "verdict": "distillation's effect is not distinguishable: test accuracy 0.8000 distilled vs 0.7750 from "
                        "scratch, gain +2.5 pt [95% CI -5.0, +10.0] (the interval spans zero)",
-            "validation": {"distilled": 0.81, "scratch": 0.79}, "gain": gain}
+            "validation": {"distilled": 0.81, "scratch": 0.79}, "gain": gain,
+            "gap_to_teacher": {"metric": "accuracy", "estimate": -0.05, "low": -0.12, "high": 0.02, "n": 40,
+                               "behind": True, "closing": CLOSING}}
     (folder / "student.json").write_text(json.dumps(info))
 
 
@@ -118,12 +123,13 @@ def test_a_distilled_study_has_a_distillation_section(tiny_study: StudyDir, tmp_
         assert cells in section
     assert "gain +2.5 pt [95% CI -5.0, +10.0]" in section and "not distinguishable" in section
     assert warning in section and "paired bootstrap over the 40 test rows" in section
+    assert CLOSING in section  # the budget that would close the gap
     console = Console(width=200, record=True)
     for part in summary(report):
         console.print(part)
     text = console.export_text()
     assert "distillation" in text and "56,789" in text and "gain +2.5 pt [95% CI -5.0, +10.0]" in text
-    assert f"warning: {warning}" in text
+    assert f"warning: {warning}" in text and CLOSING in text
 
 
 def test_a_study_without_distillation_has_no_such_section(tiny_study: StudyDir, tmp_path: Path) -> None:
