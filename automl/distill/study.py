@@ -81,38 +81,38 @@ class DistillResult:
             return "distilled"
         return "scratch" if (s > d if self.direction == "maximize" else s < d) else "distilled"
 
+    def _better_by(self, a: dict[str, float], b: dict[str, float]) -> float | None:
+        """How much better ``a`` scored than ``b`` on the metric (> 0: better), None when either lacks it."""
+        x, y = a.get(self.metric), b.get(self.metric)
+        if x is None or y is None:
+            return None
+        return x - y if self.direction == "maximize" else y - x
+
+    def _difference_text(self, label: str, value: float | None, interval: Interval | None) -> str:
+        if interval is None:
+            return f"{label} {value:+.4f}" if value is not None else ""
+        on = self.interval_metric
+        return interval.text(label if on == self.metric else f"{on} {label}", percent=on == "accuracy")
+
     @property
     def gain(self) -> float | None:
         """How much better the distilled student scored than the one from scratch (> 0: better)."""
-        d, s = self.distilled_test.get(self.metric), self.scratch_test.get(self.metric)
-        if d is None or s is None:
-            return None
-        return d - s if self.direction == "maximize" else s - d
+        return self._better_by(self.distilled_test, self.scratch_test)
 
     @property
     def gain_text(self) -> str:
         """``gain +1.2 pt [95% CI -0.8, +3.1]`` (accuracy in points; another metric in its own units)."""
-        if self.interval is None:
-            return f"gain {self.gain:+.4f}" if self.gain is not None else ""
-        on = self.interval_metric
-        return self.interval.text("gain" if on == self.metric else f"{on} gain", percent=on == "accuracy")
+        return self._difference_text("gain", self.gain, self.interval)
 
     @property
     def gap(self) -> float | None:
         """The distilled student's test metric minus the teacher's (better-is-positive: < 0 means behind)."""
-        d, t = self.distilled_test.get(self.metric), self.teacher_test.get(self.metric)
-        if d is None or t is None:
-            return None
-        return d - t if self.direction == "maximize" else t - d
+        return self._better_by(self.distilled_test, self.teacher_test)
 
     @property
     def gap_text(self) -> str:
         """``gap to the teacher -4.9 pt [95% CI -6.1, -3.7]`` (accuracy in points; else the metric's units)."""
-        if self.gap_interval is None:
-            return f"gap to the teacher {self.gap:+.4f}" if self.gap is not None else ""
-        on = self.interval_metric
-        label = "gap to the teacher" if on == self.metric else f"{on} gap to the teacher"
-        return self.gap_interval.text(label, percent=on == "accuracy")
+        return self._difference_text("gap to the teacher", self.gap, self.gap_interval)
 
     @property
     def behind(self) -> bool:
