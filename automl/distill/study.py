@@ -30,7 +30,7 @@ from automl.progress import Progress
 from automl.runtime import freeze_imports, import_keras
 from automl.space.params import Param
 from automl.states import TrialState
-from automl.stats import POINT, Interval
+from automl.stats import POINT, Interval, over_max_drop
 from automl.stats import gain as gain_interval
 from automl.store.folder import file_digest, load_model, write_json
 from automl.study.loop import reason
@@ -120,8 +120,8 @@ class DistillResult:
         teacher's error for a regression metric): what :attr:`closing` is for."""
         if self.gap_interval is not None:
             point = gap_point(self.interval_metric, self.teacher_test)
-            return point is not None and self.gap_interval.estimate < -point - 1e-12
-        return self.gap is not None and self.metric == "accuracy" and self.gap < -POINT - 1e-12
+            return point is not None and over_max_drop(-self.gap_interval.estimate, point)
+        return self.gap is not None and self.metric == "accuracy" and over_max_drop(-self.gap, POINT)
 
     @property
     def helped(self) -> bool | None:
